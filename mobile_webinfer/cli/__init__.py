@@ -1,0 +1,75 @@
+"""The `mwi` command line: a thin Typer layer over the library.
+
+Each command lives in its own module here (5-15 lines over a library call) and registers
+itself on the one app.  Library errors become one clear line and an exit code at this
+edge; `mwi --debug ...` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from ..errors import MwiError
+
+app = typer.Typer(
+    name="mwi",
+    help=(
+        "mobile-webinfer: measure deep-learning inference in web browsers (TF.js, TFLite-web, "
+        "ONNX Runtime Web) against the same models run natively with TFLite, on Android phones "
+        "over ADB or on this computer.\n\n"
+        "Start with `mwi sweep --quick` (this computer) or `mwi devices` (phones)."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_state = {"debug": False}
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks instead of one-line errors."),
+) -> None:
+    _state["debug"] = debug or bool(os.environ.get("MWI_DEBUG"))
+
+
+def _register_all() -> None:
+    from . import devices_cmd, models_cmd, parse_cmd, report_cmd, sweep_cmd  # noqa: F401
+
+    for mod in (sweep_cmd, report_cmd, models_cmd, devices_cmd, parse_cmd):
+        mod.register(app)
+
+
+_register_all()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except MwiError as exc:
+        if _state["debug"]:
+            raise
+        print(f"mwi: error: {exc.one_line()}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("mwi: aborted", file=sys.stderr)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        print("mwi: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # click usage errors arrive as click exceptions
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,1 @@
+"""A fake Android phone that speaks the device side of the ADB protocol (scaffold)."""

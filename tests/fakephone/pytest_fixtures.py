@@ -1,0 +1,1 @@
+"""pytest fixtures that start fake phones with a private adb server (scaffold)."""
