@@ -1,0 +1,168 @@
+"""Which phones are attached, in which state, and what they are (for `mwi devices`).
+
+    for info in list_devices():
+        print(info.serial, info.state)
+    describe(info)   # -> the JSON object of `mwi devices --json` (exact contract keys)
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import DeviceNotFound, MwiError
+from .device import Device, fingerprint_from_props
+from .profiles import Profile, ProfileCheck, check_profile, load_profiles, match_profile
+from .shell import AdbSession, validate_serial
+
+log = logging.getLogger(__name__)
+
+THERMAL_STATUS_NAMES = ("NONE", "LIGHT", "MODERATE", "SEVERE", "CRITICAL", "EMERGENCY", "SHUTDOWN")
+
+DEVICE_KEYS = ("serial", "state", "model", "manufacturer", "android_release", "sdk", "soc", "abi",
+               "fingerprint", "battery_level", "battery_temperature_c", "thermal_status", "browsers",
+               "profile")
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """One attached phone as the adb server sees it (no shell command run)."""
+
+    serial: str
+    state: str                      # device / unauthorized / offline / recovery / ...
+    model: str | None = None        # from `adb devices -l` tags (None when unauthorized)
+    product: str | None = None
+    device: str | None = None
+    transport_id: int | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.state == "device"
+
+
+@dataclass(frozen=True)
+class Description:
+    """`describe()`'s result: the contract record plus the problems met while probing."""
+
+    record: dict[str, Any]
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+
+def list_devices(session: AdbSession | None = None) -> list[DeviceInfo]:
+    """Every phone the adb server knows, including unauthorized and offline ones."""
+    session = session or AdbSession.from_env()
+    out = []
+    for e in session.list_devices():
+        tid = e.tag("transport_id")
+        out.append(DeviceInfo(e.serial, e.state, e.tag("model"), e.tag("product"), e.tag("device"),
+                              int(tid) if tid and tid.isdigit() else None))
+    return out
+
+
+def find_device(serial: str, session: AdbSession | None = None) -> DeviceInfo:
+    """The attached phone with this serial; DeviceNotFound (one line) otherwise."""
+    validate_serial(serial)
+    infos = list_devices(session)
+    for info in infos:
+        if info.serial == serial:
+            return info
+    attached = ", ".join(i.serial for i in infos) or "none"
+    raise DeviceNotFound(f"no device with serial {serial!r} is attached (attached: {attached})",
+                         serial=serial)
+
+
+def thermal_status_name(status: Any) -> str | None:
+    """`0` / `ThermalStatus.NONE` / `"NONE"` -> `"NONE"`."""
+    if status is None:
+        return None
+    name = getattr(status, "name", None)
+    if isinstance(name, str):
+        return name.upper()
+    if isinstance(status, bool):
+        return None
+    if isinstance(status, int):
+        return THERMAL_STATUS_NAMES[status] if 0 <= status < len(THERMAL_STATUS_NAMES) else str(status)
+    return str(status).upper()
+
+
+def describe(info: DeviceInfo, session: AdbSession | None = None,
+             profiles: list[Profile] | None = None) -> Description:
+    """The `mwi devices --json` object for one phone; unusable phones get their state and nulls.
+
+    A probe that fails leaves its fields null and adds a line to `problems`.
+    """
+    from ..browsers.android import installed_browsers
+
+    record: dict[str, Any] = {k: None for k in DEVICE_KEYS}
+    record.update(serial=info.serial, state=info.state, browsers=[])
+    if not info.usable:
+        return Description(record)
+    session = session or AdbSession.from_env()
+    profiles = profiles if profiles is not None else load_profiles()
+    dev = Device(info.serial, client=session)
+    problems: list[str] = []
+
+    def attempt(what: str, fn: Any) -> Any:
+        try:
+            return fn()
+        except MwiError as exc:
+            problems.append(f"{info.serial}: {what}: {exc.one_line()}")
+            return None
+
+    props = attempt("getprop", dev.getprop)
+    profile = None
+    if isinstance(props, dict):
+        fp = fingerprint_from_props(props, serial=info.serial)
+        for k in ("model", "manufacturer", "android_release", "sdk", "soc", "abi", "fingerprint"):
+            record[k] = fp[k]
+        profile = match_profile(props, profiles)
+        record["profile"] = profile.name
+    battery = attempt("battery", dev.battery)
+    if battery is not None:
+        record["battery_level"] = getattr(battery, "level", None)
+        temp = getattr(battery, "temperature_c", None)
+        if temp is not None and profile is not None and profile.battery_temperature_unit != "decicelsius":
+            temp = round(temp * 10.0 / profile.battery_temperature_divisor, 2)
+        record["battery_temperature_c"] = temp
+    thermal = attempt("thermal", dev.thermal_status)
+    if thermal is not None:
+        record["thermal_status"] = thermal_status_name(getattr(thermal, "status", None))
+    browsers = attempt("browsers", lambda: installed_browsers(dev))
+    if browsers is not None:
+        record["browsers"] = [b.to_json() for b in browsers]
+    return Description(record, tuple(problems))
+
+
+def describe_all(session: AdbSession | None = None, profiles: list[Profile] | None = None) -> list[Description]:
+    session = session or AdbSession.from_env()
+    profiles = profiles if profiles is not None else load_profiles()
+    return [describe(i, session, profiles) for i in list_devices(session)]
+
+
+def verify_profile(dev: Device, profiles: list[Profile] | None = None) -> tuple[Profile, ProfileCheck]:
+    """Match the phone's profile and check its claims against the phone (for a run's manifest).
+
+    Thermal sensor names and the battery reading are checked when the phone gives them; a probe
+    that fails leaves that claim unchecked (None) with a note.
+    """
+    profiles = profiles if profiles is not None else load_profiles()
+    props = dev.getprop()
+    assert isinstance(props, dict)
+    profile = match_profile(props, profiles)
+    notes: list[str] = []
+    names = raw_temp = None
+    try:
+        names = [t.name for t in dev.thermal_status().temperatures]
+    except MwiError as exc:
+        notes.append(f"thermal not checked: {exc.one_line()}")
+    try:
+        temp_c = dev.battery().temperature_c
+        raw_temp = None if temp_c is None else temp_c * 10.0     # the parser reads tenths of a degree
+    except MwiError as exc:
+        notes.append(f"battery not checked: {exc.one_line()}")
+    check = check_profile(profile, fingerprint_from_props(props, serial=dev.serial), thermal_sensor_names=names,
+                          battery_raw_temperature=raw_temp)
+    if notes:
+        check = ProfileCheck(check.profile, check.held, check.notes + tuple(notes))
+    return profile, check

@@ -1,0 +1,55 @@
+"""Output agreement: browser outputs against native outputs for the same seeded input.
+
+The page sends each output either whole (`values`) or as a deterministic strided sample
+(`sample`, `stride`): element i of the sample is element i*stride of the flat output.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def _page_values(out: dict) -> tuple[np.ndarray, int] | None:
+    if out.get("values") is not None:
+        return np.asarray(out["values"], dtype=np.float64), 1
+    if out.get("sample") is not None:
+        return np.asarray(out["sample"], dtype=np.float64), int(out.get("stride") or 1)
+    return None
+
+
+def compare(page_outputs: list[dict], native_outputs: list[np.ndarray], *, task: str = "") -> dict:
+    """max |browser - native| over every compared element, top-1 match for classifiers."""
+    if len(page_outputs) != len(native_outputs):
+        return {"ok": False, "reason": f"{len(page_outputs)} browser outputs vs {len(native_outputs)} native",
+                "max_abs_diff": None, "top1_match": None}
+    per, worst, compared = [], 0.0, 0
+    top1 = None
+    for i, (po, no) in enumerate(zip(page_outputs, native_outputs)):
+        flat = np.asarray(no, dtype=np.float64).ravel()
+        got = _page_values(po)
+        if got is None:
+            return {"ok": False, "reason": f"output {i} carries no values", "max_abs_diff": None,
+                    "top1_match": None}
+        vals, stride = got
+        ref = flat[::stride][: vals.size]
+        if ref.size != vals.size:
+            return {"ok": False, "reason": f"output {i}: {vals.size} values vs {ref.size} native",
+                    "max_abs_diff": None, "top1_match": None}
+        diff = float(np.max(np.abs(vals - ref))) if vals.size else 0.0
+        if not math.isfinite(diff):
+            diff = float("inf")
+        worst = max(worst, diff)
+        compared += int(vals.size)
+        scale = float(np.max(np.abs(ref))) if ref.size else 0.0
+        per.append({"name": po.get("name"), "max_abs_diff": diff, "compared": int(vals.size),
+                    "stride": stride, "ref_max_abs": scale})
+        if i == 0 and task == "classification":
+            page_top = po.get("topk") or []
+            if page_top:
+                top1 = int(page_top[0][0]) == int(np.argmax(flat))
+            elif stride == 1:
+                top1 = int(np.argmax(vals)) == int(np.argmax(flat))
+    return {"ok": True, "max_abs_diff": worst if math.isfinite(worst) else None, "top1_match": top1,
+            "compared_elements": compared, "outputs": per}

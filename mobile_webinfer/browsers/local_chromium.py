@@ -1,0 +1,222 @@
+"""Headless Chromium on this computer, driven by Playwright (sync API) over CDP.
+
+    with LocalChromium(webgl=False, webgpu=False) as browser:
+        page = browser.new_page()
+        page.goto(ticket.url())
+        pids = browser.browser_pids()     # browser + renderer + GPU + utility processes
+
+Each instance gets a fresh temporary profile (removed on close).  The binary is Debian's
+``/usr/bin/chromium`` unless ``MWI_CHROMIUM`` or an explicit path says otherwise; Playwright's
+own browser downloads are never used.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import BrowserError, UsageError
+
+CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+LAUNCH_TIMEOUT_MS = 60_000
+
+BASE_FLAGS = (
+    "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-default-apps", "--disable-extensions",
+    "--disable-domain-reliability", "--disable-client-side-phishing-detection", "--metrics-recording-only",
+    "--password-store=basic", "--use-mock-keychain",
+    # Timing must not be distorted by background throttling of a hidden/occluded page.
+    "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+    "--disable-backgrounding-occluded-windows", "--disable-ipc-flooding-protection",
+    # performance.memory without bucketing (JS heap numbers).
+    "--enable-precise-memory-info",
+)
+WEBGL_FLAGS = ("--use-angle=swiftshader", "--enable-unsafe-swiftshader")
+WEBGPU_FLAGS = ("--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-vulkan=swiftshader",
+                "--use-webgpu-adapter=swiftshader", "--enable-unsafe-swiftshader")
+NO_GPU_FLAGS = ("--disable-gpu", "--disable-webgpu")  # not --disable-webgl: tfjs probes it harmlessly
+
+
+def find_chromium(explicit: str | None = None) -> Path:
+    """The Chromium binary: `explicit`, else $MWI_CHROMIUM, else the first of CANDIDATES on PATH."""
+    wanted = explicit or os.environ.get("MWI_CHROMIUM")
+    if wanted:
+        found = shutil.which(wanted) if os.sep not in wanted else (wanted if os.access(wanted, os.X_OK) else None)
+        if not found or not Path(found).is_file():
+            raise UsageError(f"Chromium binary {wanted!r} not found or not executable")
+        return Path(found)
+    for name in CANDIDATES:
+        found = shutil.which(name)
+        if found:
+            return Path(found)
+    raise UsageError("no Chromium found: install it (Debian/Ubuntu: apt-get install -y chromium) "
+                     "or set MWI_CHROMIUM=/path/to/chrome")
+
+
+def _is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def chromium_flags(*, webgl: bool = True, webgpu: bool = True, headless: bool = True) -> list[str]:
+    """Command-line flags for this machine (software GL / WebGPU via SwiftShader when asked)."""
+    flags = list(BASE_FLAGS)
+    if _is_root():
+        flags.append("--no-sandbox")  # Chromium refuses to start as root with its sandbox
+    if webgl or webgpu:
+        flags += WEBGL_FLAGS
+    if webgpu:
+        flags += [f for f in WEBGPU_FLAGS if f not in flags]
+    if not webgl and not webgpu:
+        flags += NO_GPU_FLAGS
+    if headless:
+        flags.append("--hide-scrollbars")
+    return flags
+
+
+def _descendants(root: int) -> list[int]:
+    """root and all its descendant pids, from /proc (children files, or a ppid scan)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read().decode("utf-8", "replace")
+        except OSError:
+            continue
+        # pid (comm) state ppid ... ; comm may hold spaces and parentheses
+        rest = stat[stat.rfind(")") + 2:].split()
+        if len(rest) > 1:
+            children.setdefault(int(rest[1]), []).append(int(entry.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return sorted(set(out))
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return []
+
+
+class LocalChromium:
+    """A headless (by default) Chromium with a fresh profile; a context manager."""
+
+    def __init__(self, executable: str | None = None, *, webgl: bool = True, webgpu: bool = True,
+                 headless: bool = True, extra_flags: Iterable[str] = ()):
+        self.executable = executable
+        self.webgl = webgl
+        self.webgpu = webgpu
+        self.headless = headless
+        self.extra_flags: Sequence[str] = tuple(extra_flags)
+        self.version: str = ""
+        self.user_data_dir: Path | None = None
+        self._pw: Any = None
+        self._context: Any = None
+
+    @property
+    def flags(self) -> list[str]:
+        return chromium_flags(webgl=self.webgl, webgpu=self.webgpu, headless=self.headless) + list(self.extra_flags)
+
+    def start(self) -> LocalChromium:
+        """Launch Chromium (idempotent).  BrowserError when it cannot start."""
+        if self._context is not None:
+            return self
+        exe = find_chromium(self.executable)
+        try:
+            from playwright.sync_api import Error as PwError, sync_playwright
+        except ImportError:
+            raise UsageError("the playwright Python package is missing: pip install playwright==1.65.2") from None
+        self.user_data_dir = Path(tempfile.mkdtemp(prefix="mwi-chromium-"))
+        try:
+            self._pw = sync_playwright().start()
+            self._context = self._pw.chromium.launch_persistent_context(
+                str(self.user_data_dir), executable_path=str(exe), headless=self.headless,
+                args=self.flags, timeout=LAUNCH_TIMEOUT_MS, viewport={"width": 800, "height": 600},
+                chromium_sandbox=not _is_root(), handle_sigint=False, handle_sigterm=False,
+                handle_sighup=False)
+            browser = self._context.browser
+            self.version = browser.version if browser is not None else self._version_from_page()
+        except PwError as exc:
+            self.close()
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise BrowserError(f"Chromium ({exe}) failed to start: {first}") from None
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _version_from_page(self) -> str:
+        page = self._context.pages[0] if self._context.pages else self._context.new_page()
+        ua = page.evaluate("navigator.userAgent")
+        for tok in ua.split():
+            if tok.startswith(("Chrome/", "HeadlessChrome/")):
+                return tok.split("/", 1)[1]
+        return ""
+
+    def __enter__(self) -> LocalChromium:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def context(self) -> Any:
+        """The Playwright BrowserContext (persistent)."""
+        if self._context is None:
+            raise BrowserError("Chromium is not running")
+        return self._context
+
+    def new_page(self) -> Any:
+        """A Playwright Page.  The first call reuses the blank tab Chromium opened with."""
+        ctx = self.context
+        for page in ctx.pages:
+            if page.url in ("about:blank", "") and not getattr(page, "_mwi_used", False):
+                page._mwi_used = True
+                return page
+        page = ctx.new_page()
+        page._mwi_used = True
+        return page
+
+    def browser_pids(self) -> list[int]:
+        """The browser process and all its descendants (renderer, GPU, utility, zygotes)."""
+        if self.user_data_dir is None:
+            return []
+        marker = f"--user-data-dir={self.user_data_dir}"
+        roots = []
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                joined = " ".join(_cmdline(int(entry.name)))  # children rewrite argv into one string
+                if marker in joined and "--type=" not in joined:
+                    roots.append(int(entry.name))
+        pids: set[int] = set()
+        for r in roots:
+            pids.update(_descendants(r))
+        return sorted(pids)
+
+    def close(self) -> None:
+        """Close the browser, stop Playwright, remove the profile (safe to call twice)."""
+        ctx, self._context = self._context, None
+        pw, self._pw = self._pw, None
+        try:
+            if ctx is not None:
+                try:
+                    ctx.close()
+                except Exception:  # noqa: BLE001 - browser already gone; still clean up below
+                    pass
+        finally:
+            try:
+                if pw is not None:
+                    pw.stop()
+            finally:
+                if self.user_data_dir is not None:
+                    shutil.rmtree(self.user_data_dir, ignore_errors=True)

@@ -1,0 +1,39 @@
+"""EfficientNetV2-B0 (Tan & Le 2021), the Keras application with seeded random weights."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import ArchSpec, InputSpec
+
+SPEC = ArchSpec(
+    name="efficientnet_v2_b0",
+    task="classification",
+    inputs=(InputSpec("input", (1, 224, 224, 3), "float32", value_range=(0.0, 255.0)),),
+    outputs=("probabilities",),
+    reference_params=7_200_312,
+    reference="keras.applications.EfficientNetV2B0 (include_top, 1000 classes): 7,200,312 params (7.1 M in the study)",
+    notes=(
+        "keras.applications.EfficientNetV2B0(weights=None): published layer structure, seeded random weights.",
+        "The Keras application includes its preprocessing (Rescaling of [0,255] pixels), so inputs are"
+        " drawn from [0, 255).",
+    ),
+)
+
+
+def _input(keras: Any) -> Any:
+    spec = SPEC.inputs[0]
+    return keras.Input(shape=spec.shape[1:], batch_size=spec.shape[0], dtype=spec.dtype, name=spec.name)
+
+
+def build(seed: int) -> Any:
+    """EfficientNetV2-B0 with weights drawn from ``seed`` (no download)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    x_in = _input(keras)
+    base = keras.applications.EfficientNetV2B0(
+        weights=None, include_top=True, input_tensor=x_in, classes=1000,
+        classifier_activation="softmax", include_preprocessing=True,
+    )
+    return keras.Model(x_in, base.output, name=SPEC.name)

@@ -1,0 +1,38 @@
+"""VGG-16 (Simonyan & Zisserman 2014), the Keras application with seeded random weights."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import ArchSpec, InputSpec
+
+SPEC = ArchSpec(
+    name="vgg16",
+    task="classification",
+    inputs=(InputSpec("input", (1, 224, 224, 3), "float32"),),
+    outputs=("probabilities",),
+    reference_params=138_357_544,
+    reference="keras.applications.VGG16 (include_top, 1000 classes): 138,357,544 params",
+    notes=(
+        "keras.applications.VGG16(weights=None): the published layer structure, seeded random weights.",
+        "528 MB in fp32: the .tflite fp32 file and TF.js weights are large; building takes minutes.",
+    ),
+)
+
+
+def _input(keras: Any) -> Any:
+    spec = SPEC.inputs[0]
+    return keras.Input(shape=spec.shape[1:], batch_size=spec.shape[0], dtype=spec.dtype, name=spec.name)
+
+
+def build(seed: int) -> Any:
+    """VGG-16 with weights drawn from ``seed`` (no download)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    x_in = _input(keras)
+    base = keras.applications.VGG16(
+        weights=None, include_top=True, input_tensor=x_in, classes=1000,
+        classifier_activation="softmax",
+    )
+    return keras.Model(x_in, base.output, name=SPEC.name)

@@ -1,0 +1,35 @@
+"""Child process for one host-native run: JSON spec on stdin, JSON summary on stdout."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def main() -> int:
+    from ..errors import MwiError
+    from .host import run_inprocess
+
+    spec = json.loads(sys.stdin.read())
+    inputs = [np.fromfile(p, dtype=np.dtype(dt).newbyteorder("<")).reshape(sh).astype(dt)
+              for p, dt, sh in spec["inputs"]]
+    try:
+        res = run_inprocess(Path(spec["model"]), inputs, threads=spec["threads"], backend=spec["backend"],
+                            warmups=spec["warmups"], iterations=spec["iterations"],
+                            min_iterations=spec["min_iterations"], time_budget_s=spec["time_budget_s"],
+                            output_names=spec.get("output_names"), input_names=spec.get("input_names"))
+    except MwiError as exc:
+        print(exc.one_line(), file=sys.stderr)
+        return 1
+    np.savez(spec["out"], **{f"out{i}": o for i, o in enumerate(res.outputs)})
+    meta = res.to_json()
+    meta["n_outputs"] = len(res.outputs)
+    print(json.dumps(meta))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""The gap table: browser against native, like with like, from stored results.
+
+Pairing follows the study: CPU backends (wasm, cpu) against native CPU (XNNPACK) at the
+same thread count *in effect*; GPU backends (webgl, webgpu) against the native GPU
+delegate where one was measured, otherwise against native CPU at the same thread count,
+flagged `vs-native-cpu`.  Cells that differ in target, browser, model, runtime, backend
+or threads are never pooled; repeats of one configuration are (hierarchically).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import defaultdict
+from pathlib import Path
+
+from .stats import ratio_ci, stability_flags, summarize
+from .store import RunStore
+from .targets.base import GPU_BACKENDS, NATIVE_RUNTIME
+
+ROW_KEYS = ("target", "browser", "model", "runtime", "backend", "threads", "browser_median_ms", "browser_ci95_ms",
+            "native_median_ms", "native_backend", "gap", "gap_ci95", "first_inference_ms", "setup_ms",
+            "peak_memory_mb", "model_mb", "memory_ratio", "max_abs_diff", "top1_match", "n", "repeats", "cv",
+            "thermal_status_max", "battery_temp_start_c", "battery_temp_max_c", "cooldown_s", "flags", "error")
+
+
+def _median(xs):
+    xs = sorted(x for x in xs if x is not None)
+    if not xs:
+        return None
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def _max(xs):
+    xs = [x for x in xs if x is not None]
+    return max(xs) if xs else None
+
+
+def _summary_median(r: dict):
+    """benchmark_model prints a summary, not every latency: its median (else its average)."""
+    s = r.get("latency_summary_ms") or {}
+    return s.get("median") if s.get("median") is not None else s.get("avg")
+
+
+def _samples(r: dict) -> list[float]:
+    if r.get("latencies_ms"):
+        return list(r["latencies_ms"])
+    m = _summary_median(r)
+    return [m] if m is not None else []
+
+
+def _group(records: list[dict]) -> dict[tuple, list[dict]]:
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in records:
+        c = r["cell"]
+        groups[(c["target"], c["browser"], c["model"], c["runtime"], c["backend"], c["threads"])].append(r)
+    return groups
+
+
+def _threads_in_effect(recs: list[dict], requested: int) -> int:
+    vals = [(r.get("in_effect") or {}).get("threads") for r in recs if r.get("status") == "ok"]
+    vals = [v for v in vals if isinstance(v, int)]
+    return vals[0] if vals else requested
+
+
+def build_rows(records: list[dict]) -> list[dict]:
+    """One row per target x browser x model x runtime x backend x threads."""
+    groups = _group(records)
+    native: dict[tuple, dict[str, list[dict]]] = defaultdict(dict)
+    for (tgt, _b, model, runtime, backend, threads), recs in groups.items():
+        if runtime == NATIVE_RUNTIME:
+            native[(tgt, model, threads)][backend] = recs
+    rows = []
+    for (tgt, browser, model, runtime, backend, threads), recs in sorted(groups.items(), key=lambda kv: _sort(kv[0])):
+        ok = [r for r in recs if r.get("status") == "ok" and (r.get("latencies_ms") or _summary_median(r))]
+        errs = [r for r in recs if r.get("status") != "ok"]
+        flags: set[str] = set()
+        for r in recs:
+            flags.update(r.get("flags") or [])
+        s = summarize([_samples(r) for r in ok])
+        flags.update(stability_flags(s))
+        row = {k: None for k in ROW_KEYS}
+        row.update(target=tgt, browser=browser, model=model, runtime=runtime, backend=backend, threads=threads,
+                   repeats=len(recs), flags=[], error=None)
+        if errs:
+            row["error"] = errs[-1].get("error") or errs[-1].get("status")
+            if len(errs) < len(recs):
+                flags.add(f"{len(errs)}-of-{len(recs)}-repeats-failed")
+            if any(e.get("status") == "unsupported" for e in errs):
+                flags.add("unsupported")
+        row["first_inference_ms"] = _median([r.get("first_inference_ms") for r in ok])
+        row["setup_ms"] = _median([r.get("setup_ms") for r in ok])
+        row["peak_memory_mb"] = _max([(r.get("memory") or {}).get("peak_total_mb") for r in ok])
+        mb = _max([r.get("model_bytes") for r in recs])
+        row["model_mb"] = round(mb / 1e6, 3) if mb else None
+        if row["peak_memory_mb"] and row["model_mb"]:
+            row["memory_ratio"] = round(row["peak_memory_mb"] / row["model_mb"], 1)
+        agr = [r.get("agreement") for r in ok if r.get("agreement") and r["agreement"].get("ok")]
+        row["max_abs_diff"] = _max([a.get("max_abs_diff") for a in agr])
+        tops = [a.get("top1_match") for a in agr if a.get("top1_match") is not None]
+        row["top1_match"] = all(tops) if tops else None
+        ctx = [r.get("context") or {} for r in recs]
+        row["thermal_status_max"] = _max([c.get("thermal_status_max") for c in ctx])
+        row["battery_temp_start_c"] = _median([c.get("battery_temp_start_c") for c in ctx])
+        row["battery_temp_max_c"] = _max([c.get("battery_temp_max_c") for c in ctx])
+        cool = [c.get("cooldown_s") for c in ctx if c.get("cooldown_s") is not None]
+        row["cooldown_s"] = round(sum(cool), 3) if cool else None
+        if s is not None:
+            row.update(n=s.n, cv=round(s.cv, 4))
+            if runtime == NATIVE_RUNTIME:
+                row["native_median_ms"] = s.median
+                row["native_backend"] = backend
+            else:
+                row["browser_median_ms"] = s.median
+                row["browser_ci95_ms"] = list(s.ci95)
+                t_eff = _threads_in_effect(ok, threads)
+                nat_by_backend = native.get((tgt, model, t_eff)) or native.get((tgt, model, threads)) or {}
+                pick = None
+                if backend in GPU_BACKENDS:
+                    if "gpu" in nat_by_backend:
+                        pick = "gpu"
+                    else:
+                        pick = "xnnpack" if "xnnpack" in nat_by_backend else ("cpu" if "cpu" in nat_by_backend else None)
+                        if pick:
+                            flags.add("vs-native-cpu")
+                else:
+                    pick = "xnnpack" if "xnnpack" in nat_by_backend else ("cpu" if "cpu" in nat_by_backend else None)
+                if pick:
+                    nrecs = [r for r in nat_by_backend[pick] if r.get("status") == "ok" and _samples(r)]
+                    ns = summarize([_samples(r) for r in nrecs])
+                    if any(not r.get("latencies_ms") for r in nrecs):
+                        flags.add("native-summary-only")
+                    if ns is not None and ns.median > 0:
+                        row["native_median_ms"] = ns.median
+                        row["native_backend"] = pick
+                        row["gap"] = s.median / ns.median
+                        ci = ratio_ci([_samples(r) for r in ok], [_samples(r) for r in nrecs])
+                        row["gap_ci95"] = list(ci) if ci else None
+                        if t_eff != threads:
+                            flags.add(f"paired-at-threads-in-effect={t_eff}")
+                else:
+                    flags.add("no-native-baseline")
+        row["flags"] = sorted(flags)
+        rows.append(row)
+    return rows
+
+
+def _sort(k: tuple) -> tuple:
+    tgt, browser, model, runtime, backend, threads = k
+    return (tgt, model, runtime != NATIVE_RUNTIME, browser, runtime, backend, threads)
+
+
+def load_rows(run_dir: Path) -> list[dict]:
+    return build_rows(RunStore.open(run_dir).results())
+
+
+def rows_to_csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(ROW_KEYS), extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        r2 = dict(r)
+        for k in ("browser_ci95_ms", "gap_ci95", "flags"):
+            if isinstance(r2.get(k), list):
+                r2[k] = json.dumps(r2[k]) if k != "flags" else ";".join(r2[k])
+        w.writerow(r2)
+    return buf.getvalue()
+
+
+def _fmt(x, nd=2):
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return f"{x:.{nd}f}"
+    return str(x)
+
+
+def render_table(rows: list[dict], console=None, title: str = "in-browser vs native") -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    t = Table(title=title, show_lines=False)
+    for col in ("target", "model", "runtime", "backend", "thr", "browser ms (CI95)", "native ms", "gap (CI95)",
+                "first ms", "peak MB / model MB", "max|diff|", "top1", "flags / error"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        b = "-"
+        if r["browser_median_ms"] is not None:
+            lo, hi = r["browser_ci95_ms"] or (None, None)
+            b = f"{r['browser_median_ms']:.2f} ({_fmt(lo)}-{_fmt(hi)})"
+        g = "-"
+        if r["gap"] is not None:
+            ci = r["gap_ci95"] or (None, None)
+            g = f"{r['gap']:.2f}x ({_fmt(ci[0])}-{_fmt(ci[1])})"
+        mem = "-"
+        if r["peak_memory_mb"] is not None:
+            mem = f"{r['peak_memory_mb']:.0f} / {_fmt(r['model_mb'], 1)}"
+            if r["memory_ratio"]:
+                mem += f" ({r['memory_ratio']:.0f}x)"
+        tail = ", ".join(r["flags"])
+        if r["error"]:
+            tail = (tail + "; " if tail else "") + f"ERROR: {r['error'][:160]}"
+        nat = _fmt(r["native_median_ms"])
+        if r["runtime"] != NATIVE_RUNTIME and r["native_backend"]:
+            nat += f" [{r['native_backend']}]"
+        t.add_row(r["target"], r["model"], r["runtime"], r["backend"], str(r["threads"]), b, nat, g,
+                  _fmt(r["first_inference_ms"]), mem, _fmt(r["max_abs_diff"], 6),
+                  {True: "yes", False: "NO", None: "-"}[r["top1_match"]], tail)
+    console.print(t)

@@ -1,0 +1,232 @@
+"""Results on disk: a run directory with a manifest and append-only JSON Lines.
+
+    out/runs/<run-id>/
+        manifest.json          what was asked, where it ran, versions, model hashes
+        results.jsonl          one record per finished cell (local target)
+        results.<target>.jsonl one shard per phone (many phones run in parallel)
+        samples.jsonl          probe time series, tagged with the cell key
+        outputs/               native reference outputs (.npz) for agreement
+
+Records are flushed and fsynced as written, so a crash loses at most the cell in flight.
+A torn last line (a crash mid-write) is cut off before the next append.  Readers refuse a
+newer schema.  Derived files (CSV, Parquet) are written to a temp file and renamed.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import secrets
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from .errors import StoreError
+
+SCHEMA_VERSION = 1
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe form of a serial or target name."""
+    return _SAFE.sub("_", text).strip("._") or "target"
+
+
+def new_run_id(label: str = "local") -> str:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{safe_name(label)[:24]}-{secrets.token_hex(2)}"
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "to_json"):
+        return obj.to_json()
+    if isinstance(obj, Path):
+        return str(obj)
+    try:
+        import numpy as np
+
+        if isinstance(obj, np.generic):
+            return obj.item()
+        if isinstance(obj, np.ndarray):
+            return obj.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+class JsonlWriter:
+    """Append-only JSON Lines with fsync per record and torn-tail repair on open."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._lock = threading.Lock()
+
+    def repair(self) -> int:
+        """Cut a partial last line (no trailing newline or not JSON).  Returns bytes removed."""
+        if not self.path.exists():
+            return 0
+        data = self.path.read_bytes()
+        if not data:
+            return 0
+        keep = len(data)
+        if not data.endswith(b"\n"):
+            keep = data.rfind(b"\n") + 1
+        else:
+            last_start = data.rfind(b"\n", 0, len(data) - 1) + 1
+            try:
+                json.loads(data[last_start:])
+            except ValueError:
+                keep = last_start
+        if keep < len(data):
+            with open(self.path, "r+b") as f:
+                f.truncate(keep)
+                f.flush()
+                os.fsync(f.fileno())
+        return len(data) - keep
+
+    def append(self, record: dict) -> None:
+        line = json.dumps(record, default=_json_default, allow_nan=False, separators=(",", ":"))
+        with self._lock:
+            self.repair()
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(line + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+
+
+def read_jsonl(path: Path) -> Iterator[dict]:
+    """Records of a JSON Lines file; a torn last line is skipped, a bad middle line is an error."""
+    if not path.exists():
+        return
+    lines = path.read_text(encoding="utf-8").split("\n")
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError as exc:
+            if i >= len(lines) - 2:  # the last non-empty line: torn by a crash
+                return
+            raise StoreError(f"{path} line {i + 1}: not JSON ({exc})") from None
+        v = rec.get("schema_version", 1)
+        if isinstance(v, int) and v > SCHEMA_VERSION:
+            raise StoreError(f"{path} line {i + 1}: schema_version {v} is newer than this mwi reads "
+                             f"({SCHEMA_VERSION}); upgrade mobile-webinfer")
+        yield rec
+
+
+class RunStore:
+    """One run directory.  Create with `RunStore.create`, reopen with `RunStore.open`."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+        self._writers: dict[str, JsonlWriter] = {}
+        self._manifest_lock = threading.Lock()
+        self.failures: dict[str, str] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------
+    @classmethod
+    def create(cls, out_root: Path, manifest: dict, *, label: str = "local") -> "RunStore":
+        run_id = new_run_id(label)
+        run_dir = Path(out_root) / "runs" / run_id
+        run_dir.mkdir(parents=True, exist_ok=False)
+        store = cls(run_dir)
+        data = {"schema_version": SCHEMA_VERSION, "run_id": run_id, "created_at": now_iso(), **manifest}
+        atomic_write_json(run_dir / "manifest.json", data)
+        return store
+
+    @classmethod
+    def open(cls, run_dir: Path) -> "RunStore":
+        run_dir = Path(run_dir)
+        if not (run_dir / "manifest.json").is_file():
+            raise StoreError(f"{run_dir} is not a run directory (no manifest.json)")
+        store = cls(run_dir)
+        m = store.manifest()
+        v = m.get("schema_version")
+        if not isinstance(v, int) or v > SCHEMA_VERSION:
+            raise StoreError(f"{run_dir}: manifest schema_version {v!r} is not one this mwi reads "
+                             f"(<= {SCHEMA_VERSION})")
+        return store
+
+    # -- manifest ----------------------------------------------------------------------
+    def manifest(self) -> dict:
+        try:
+            return json.loads((self.run_dir / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{self.run_dir}/manifest.json unreadable: {exc}") from None
+
+    def update_manifest(self, fn) -> dict:
+        """Read-modify-write the manifest atomically; `fn(dict)` edits it in place."""
+        with self._manifest_lock:
+            m = self.manifest()
+            fn(m)
+            m["updated_at"] = now_iso()
+            atomic_write_json(self.run_dir / "manifest.json", m)
+            return m
+
+    # -- records -----------------------------------------------------------------------
+    def _shard(self, target: str) -> Path:
+        name = "results.jsonl" if target == "local" else f"results.{safe_name(target)}.jsonl"
+        return self.run_dir / name
+
+    def _writer(self, path: Path) -> JsonlWriter:
+        key = str(path)
+        if key not in self._writers:
+            self._writers[key] = JsonlWriter(path)
+        return self._writers[key]
+
+    def append_result(self, record: dict) -> None:
+        rec = {"schema_version": SCHEMA_VERSION, "kind": "cell", "recorded_at": now_iso(), **record}
+        self._writer(self._shard(str(record.get("cell", {}).get("target", "local")))).append(rec)
+
+    def append_samples(self, rows: Iterable[dict]) -> None:
+        w = self._writer(self.run_dir / "samples.jsonl")
+        for row in rows:
+            w.append({"schema_version": SCHEMA_VERSION, **row})
+
+    def results(self) -> list[dict]:
+        """Every cell record of every shard; for a key recorded twice (a retried cell) the last wins."""
+        by_key: dict[str, dict] = {}
+        for shard in sorted(self.run_dir.glob("results*.jsonl")):
+            for rec in read_jsonl(shard):
+                if rec.get("kind", "cell") != "cell":
+                    continue
+                by_key[rec["key"]] = rec
+        return list(by_key.values())
+
+    def samples(self) -> list[dict]:
+        return list(read_jsonl(self.run_dir / "samples.jsonl"))
+
+    def done_keys(self, *, retry_failed: bool = False) -> set[str]:
+        keys = set()
+        for rec in self.results():
+            if retry_failed and rec.get("status") == "error":
+                continue
+            keys.add(rec["key"])
+        return keys
+
+    @property
+    def outputs_dir(self) -> Path:
+        d = self.run_dir / "outputs"
+        d.mkdir(exist_ok=True)
+        return d

@@ -1,0 +1,64 @@
+"""Cells and the settings every target shares.
+
+A *cell* is one measurement: on one target, in one browser (or natively), one model, one
+runtime and backend, one thread count, one repeat (a fresh page load or a fresh native
+process).  Its key identifies it in the store, so a resumed sweep skips what is done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+NATIVE_RUNTIME = "tflite-native"
+NATIVE_BROWSER = "native"
+BROWSER_RUNTIMES = ("tfjs", "tflite", "ort")
+# runtime -> backends its adapter can ask for
+RUNTIME_BACKENDS = {"tfjs": ("wasm", "webgl", "webgpu", "cpu"), "tflite": ("wasm",), "ort": ("wasm", "webgpu")}
+GPU_BACKENDS = ("webgl", "webgpu")
+# runtime -> model file format it loads
+RUNTIME_FORMAT = {"tfjs": "tfjs", "tflite": "tflite", "ort": "onnx", NATIVE_RUNTIME: "tflite"}
+
+
+@dataclass(frozen=True)
+class Cell:
+    target: str
+    browser: str
+    model: str
+    runtime: str
+    backend: str
+    threads: int
+    repeat: int
+
+    @property
+    def key(self) -> str:
+        return "|".join([self.target, self.browser, self.model, self.runtime, self.backend,
+                         f"t{self.threads}", f"r{self.repeat}"])
+
+    @property
+    def config_key(self) -> tuple:
+        """Everything but the repeat: cells that may be pooled."""
+        return (self.target, self.browser, self.model, self.runtime, self.backend, self.threads)
+
+    @property
+    def is_native(self) -> bool:
+        return self.runtime == NATIVE_RUNTIME
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much to measure in each cell."""
+
+    warmups: int = 5
+    iterations: int = 30
+    min_iterations: int = 5
+    time_budget_s: float = 20.0
+    cell_timeout_s: float = 300.0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+QUICK = Budget(warmups=2, iterations=10, min_iterations=3, time_budget_s=5.0, cell_timeout_s=180.0)

@@ -1,0 +1,609 @@
+"""What the host and the test page say to each other.
+
+The host builds a :class:`CellConfig` (one measurement "cell": a model on one runtime,
+backend and thread count), the page GETs it as JSON, measures, and POSTs a result that
+:func:`validate_result` turns into a frozen :class:`CellResult` or rejects with one line.
+
+    cfg = config_for(manifest, "tfjs", "wasm", 1, iterations=30)
+    result = validate_result(json.loads(body), config=cfg)   # raises InvalidResult
+    agreement(result.outputs[0], reference_array)             # -> Agreement(max_abs_diff, top1_match)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import BackendFallback, PageError, ParseError, UsageError
+
+SCHEMA_VERSION = 1
+
+#: runtime -> the model format it loads.
+RUNTIME_FORMAT: dict[str, str] = {"tfjs": "tfjs", "tflite": "tflite", "ort": "onnx"}
+#: runtime -> backends its adapter supports (the first is the default).
+RUNTIME_BACKENDS: dict[str, tuple[str, ...]] = {
+    "tfjs": ("wasm", "webgl", "webgpu", "cpu"),
+    "tflite": ("wasm",),
+    "ort": ("wasm", "webgpu"),
+}
+GPU_BACKENDS = frozenset({"webgl", "webgpu"})
+DTYPES = frozenset({"float32", "float16", "int32", "int64", "uint8", "int8", "bool"})
+ERROR_KINDS = frozenset({
+    "backend_fallback", "backend_unavailable", "context_lost", "model_load", "unsupported_op",
+    "input", "nonfinite_output", "exception", "config", "result_rejected", "timeout",
+})
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
+SOFTWARE_RENDERER_RE = re.compile(r"swiftshader|llvmpipe|softpipe|software|basic render|lavapipe", re.I)
+
+
+class InvalidResult(ParseError):
+    """A posted result does not match the schema (the reason is one line)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, source="result")
+
+
+class PageReportedError(PageError):
+    """The page measured nothing: it posted status "error" (``.kind``, ``.result``) or timed out."""
+
+    def __init__(self, message: str, *, kind: str = "exception", result: CellResult | None = None):
+        self.kind = kind
+        self.result = result
+        super().__init__(message)
+
+
+class PageBackendFallback(PageReportedError, BackendFallback):
+    """The page ran (or would have run) on another backend than the one asked for."""
+
+
+# ---- config ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One model input or output: canonical name, shape, dtype (and the URL of its sample bytes)."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    url: str | None = None
+
+    @property
+    def size(self) -> int:
+        return int(math.prod(self.shape))
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+        if self.url is not None:
+            d["url"] = self.url
+        return d
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """Where the page finds the model in the format its runtime loads."""
+
+    name: str
+    format: str
+    url: str
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    io_inputs: tuple[str, ...] = ()
+    io_outputs: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "format": self.format, "url": self.url,
+            "inputs": [t.to_json() for t in self.inputs],
+            "outputs": [t.to_json() for t in self.outputs],
+            "io_names": {"inputs": list(self.io_inputs), "outputs": list(self.io_outputs)},
+        }
+
+
+@dataclass(frozen=True)
+class CellConfig:
+    """Everything the page needs to measure one cell.  ``cell`` is set by PageServer.open_cell."""
+
+    runtime: str
+    backend: str
+    threads: int
+    model: ModelRef
+    warmups: int = 5
+    iterations: int = 50
+    min_iterations: int = 10
+    time_budget_ms: float = 20_000.0
+    topk: int = 5
+    raw_output_max: int = 1024
+    sample_count: int = 64
+    cell: str = ""
+
+    def __post_init__(self) -> None:
+        check_config(self)
+
+    def with_cell(self, cell: str) -> CellConfig:
+        return dataclasses.replace(self, cell=cell)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION, "cell": self.cell, "runtime": self.runtime,
+            "backend": self.backend, "threads": self.threads, "model": self.model.to_json(),
+            "warmups": self.warmups, "iterations": self.iterations,
+            "min_iterations": self.min_iterations, "time_budget_ms": self.time_budget_ms,
+            "topk": self.topk, "raw_output_max": self.raw_output_max, "sample_count": self.sample_count,
+        }
+
+
+def check_config(cfg: CellConfig) -> None:
+    """Raise UsageError (one line) when the config asks for something the page cannot do."""
+    if cfg.runtime not in RUNTIME_BACKENDS:
+        raise UsageError(f"unknown runtime {cfg.runtime!r} (choose from {', '.join(RUNTIME_BACKENDS)})")
+    if cfg.backend not in RUNTIME_BACKENDS[cfg.runtime]:
+        raise UsageError(f"runtime {cfg.runtime} has no backend {cfg.backend!r} "
+                         f"(choose from {', '.join(RUNTIME_BACKENDS[cfg.runtime])})")
+    if cfg.model.format != RUNTIME_FORMAT[cfg.runtime]:
+        raise UsageError(f"runtime {cfg.runtime} loads {RUNTIME_FORMAT[cfg.runtime]} models, "
+                         f"not {cfg.model.format}")
+    ints = {"threads": (cfg.threads, 1, 256), "warmups": (cfg.warmups, 0, 10_000),
+            "iterations": (cfg.iterations, 1, 1_000_000), "min_iterations": (cfg.min_iterations, 1, 1_000_000),
+            "topk": (cfg.topk, 1, 1000), "raw_output_max": (cfg.raw_output_max, 0, 1 << 20),
+            "sample_count": (cfg.sample_count, 1, 1 << 16)}
+    for key, (value, lo, hi) in ints.items():
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise UsageError(f"{key} must be an integer in [{lo}, {hi}], got {value!r}")
+    if cfg.min_iterations > cfg.iterations:
+        raise UsageError(f"min_iterations ({cfg.min_iterations}) exceeds iterations ({cfg.iterations})")
+    if not _finite_positive(cfg.time_budget_ms):
+        raise UsageError(f"time_budget_ms must be a finite positive number, got {cfg.time_budget_ms!r}")
+    if not _NAME_RE.match(cfg.model.name):
+        raise UsageError(f"bad model name {cfg.model.name!r}")
+    if cfg.cell and not _NAME_RE.match(cfg.cell):
+        raise UsageError(f"bad cell id {cfg.cell!r}")
+    if not cfg.model.inputs or not cfg.model.outputs:
+        raise UsageError(f"model {cfg.model.name} declares no inputs or no outputs")
+    for t in cfg.model.inputs + cfg.model.outputs:
+        if t.dtype not in DTYPES or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in t.shape):
+            raise UsageError(f"model {cfg.model.name}: bad tensor spec {t.name} {t.shape} {t.dtype}")
+    for t in cfg.model.inputs:
+        if not t.url:
+            raise UsageError(f"model {cfg.model.name}: input {t.name} has no sample data")
+    for names, specs, what in ((cfg.model.io_inputs, cfg.model.inputs, "inputs"),
+                               (cfg.model.io_outputs, cfg.model.outputs, "outputs")):
+        if names and len(names) != len(specs):
+            raise UsageError(f"model {cfg.model.name}: {len(names)} {cfg.model.format} {what} names "
+                             f"for {len(specs)} {what}")
+
+
+def _manifest_parts(manifest: Any) -> tuple[Path | None, Mapping[str, Any]]:
+    if isinstance(manifest, Mapping):
+        return None, manifest
+    data = getattr(manifest, "data", None)
+    if not isinstance(data, Mapping):
+        raise UsageError(f"not a model manifest: {type(manifest).__name__}")
+    d = getattr(manifest, "dir", None)
+    return (Path(d) if d is not None else None), data
+
+
+def _specs(items: Any, what: str, model: str) -> list[dict[str, Any]]:
+    if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
+        raise UsageError(f"model {model}: manifest {what!r} must be a list of objects")
+    return items  # type: ignore[return-value]
+
+
+def config_for(manifest: Any, runtime: str, backend: str, threads: int = 1, *, warmups: int = 5,
+               iterations: int = 50, min_iterations: int | None = None, time_budget_ms: float = 20_000.0,
+               topk: int = 5, raw_output_max: int = 1024, sample_count: int = 64,
+               models_url: str = "/models", model_name: str | None = None) -> CellConfig:
+    """A CellConfig for one model (a ModelManifest with ``.dir``/``.data``, or its manifest dict).
+
+    URLs are ``{models_url}/{model dir name}/{file}``, as PageServer serves a models dir.
+    """
+    mdir, data = _manifest_parts(manifest)
+    name = model_name or (mdir.name if mdir is not None else str(data.get("name", "")))
+    if not name or not _NAME_RE.match(name):
+        raise UsageError(f"model has no usable name ({name!r})")
+    if runtime not in RUNTIME_FORMAT:
+        raise UsageError(f"unknown runtime {runtime!r} (choose from {', '.join(RUNTIME_FORMAT)})")
+    fmt = RUNTIME_FORMAT[runtime]
+    files = data.get("files") or {}
+    entry = files.get(fmt) if isinstance(files, Mapping) else None
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("path"), str):
+        raise UsageError(f"model {name} has no {fmt} file for runtime {runtime}")
+    base = f"{models_url.rstrip('/')}/{name}/"
+
+    def url(rel: str) -> str:
+        rel_path = Path(rel)
+        if rel_path.is_absolute() or ".." in rel_path.parts:
+            raise UsageError(f"model {name}: file path {rel!r} leaves the model folder")
+        return base + rel_path.as_posix()
+
+    samples = {s.get("name"): s for s in _specs(data.get("sample_inputs", []), "sample_inputs", name)}
+    inputs = []
+    for i, spec in enumerate(_specs(data.get("inputs"), "inputs", name)):
+        sample = samples.get(spec.get("name"))
+        if sample is None:
+            all_samples = _specs(data.get("sample_inputs", []), "sample_inputs", name)
+            sample = all_samples[i] if i < len(all_samples) else None
+        if sample is None or not isinstance(sample.get("path"), str):
+            raise UsageError(f"model {name}: no sample input for {spec.get('name')!r}")
+        inputs.append(TensorSpec(str(spec["name"]), tuple(spec["shape"]), str(spec["dtype"]), url(sample["path"])))
+    outputs = [TensorSpec(str(s["name"]), tuple(s["shape"]), str(s["dtype"]))
+               for s in _specs(data.get("outputs"), "outputs", name)]
+    io = (data.get("io_names") or {}).get(fmt) or {}
+    model = ModelRef(name=name, format=fmt, url=url(entry["path"]), inputs=tuple(inputs),
+                     outputs=tuple(outputs), io_inputs=tuple(io.get("inputs") or ()),
+                     io_outputs=tuple(io.get("outputs") or ()))
+    if min_iterations is None:
+        min_iterations = min(iterations, 5)
+    return CellConfig(runtime=runtime, backend=backend, threads=threads, model=model, warmups=warmups,
+                      iterations=iterations, min_iterations=min_iterations, time_budget_ms=time_budget_ms,
+                      topk=topk, raw_output_max=raw_output_max, sample_count=sample_count)
+
+
+# ---- result ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class OutputRecord:
+    """One output as the page saw it: digest of its float32 bytes, top-k, values or a strided sample."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    size: int
+    digest: str
+    topk: tuple[tuple[int, float], ...]
+    stats: Mapping[str, float]
+    stride: int = 1
+    values: tuple[float, ...] | None = None
+    sample: tuple[float, ...] | None = None
+    stable: bool | None = None   # same digest on the first and the last inference
+
+    def sample_indices(self) -> np.ndarray:
+        """Flat indices of the reported values (all of them, or the strided sample)."""
+        if self.values is not None:
+            return np.arange(self.size)
+        n = len(self.sample or ())
+        return np.arange(n) * self.stride
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """A validated result.  Lists are tuples; ``raw`` is the posted JSON without the token."""
+
+    cell: str
+    status: str
+    error: ErrorInfo | None
+    runtime: str
+    backend_requested: str
+    backend: str | None
+    threads_requested: int | None
+    threads: int | None
+    simd: bool | None
+    cross_origin_isolated: bool | None
+    user_agent: str | None
+    hardware_concurrency: int | None
+    versions: Mapping[str, str]
+    gpu: Mapping[str, Any] | None
+    setup_ms: float | None
+    first_inference_ms: float | None
+    warmup_ms: tuple[float, ...]
+    latencies_ms: tuple[float, ...]
+    js_heap_mb: Mapping[str, float | None] | None
+    outputs: tuple[OutputRecord, ...]
+    frames: Mapping[str, Any] | None
+    raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def software_gpu(self) -> bool:
+        return bool(self.gpu and self.gpu.get("software"))
+
+
+def _finite_positive(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+class _V:
+    """Small helpers that raise InvalidResult naming the offending field."""
+
+    def __init__(self, d: Mapping[str, Any]):
+        self.d = d
+
+    def get(self, key: str, kind: str, *, required: bool = True, nullable: bool = False) -> Any:
+        if key not in self.d:
+            if required:
+                raise InvalidResult(f"missing field {key!r}")
+            return None
+        value = self.d[key]
+        if value is None:
+            if nullable or not required:
+                return None
+            raise InvalidResult(f"field {key!r} must not be null")
+        checks = {
+            "str": lambda v: isinstance(v, str) and len(v) <= 4096,
+            "bool": lambda v: isinstance(v, bool),
+            "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+            "pos": _finite_positive,
+            "dict": lambda v: isinstance(v, dict),
+            "list": lambda v: isinstance(v, list),
+        }
+        if not checks[kind](value):
+            raise InvalidResult(f"field {key!r} must be {_KIND_WORD[kind]}, got {_short(value)}")
+        return value
+
+
+_KIND_WORD = {"str": "a string", "bool": "true or false", "int": "an integer",
+              "pos": "a finite positive number", "dict": "an object", "list": "a list"}
+
+
+def _short(v: Any) -> str:
+    text = json.dumps(v, allow_nan=True)[:60]
+    return text
+
+
+def _pos_list(v: _V, key: str, lo: int, hi: int, *, required: bool) -> tuple[float, ...]:
+    items = v.get(key, "list", required=required)
+    if items is None:
+        return ()
+    if not lo <= len(items) <= hi:
+        want = f"{lo}" if lo == hi else f"{lo}..{hi}"
+        raise InvalidResult(f"field {key!r} has {len(items)} entries, expected {want}")
+    for i, x in enumerate(items):
+        if not _finite_positive(x):
+            raise InvalidResult(f"{key}[{i}] must be a finite positive number, got {_short(x)}")
+    return tuple(float(x) for x in items)
+
+
+def _output(o: Any, i: int, spec: TensorSpec | None, cfg: CellConfig | None) -> OutputRecord:
+    if not isinstance(o, dict):
+        raise InvalidResult(f"outputs[{i}] must be an object")
+    v = _V(o)
+    where = f"outputs[{i}]"
+    try:
+        name = v.get("name", "str")
+        shape = v.get("shape", "list")
+        if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape):
+            raise InvalidResult(f"field 'shape' must list non-negative integers, got {_short(shape)}")
+        dtype = v.get("dtype", "str")
+        size = v.get("size", "int")
+        digest = v.get("digest", "str")
+        topk = v.get("topk", "list")
+        stats = v.get("stats", "dict")
+        stride = v.get("stride", "int", required=False) or 1
+        values = v.get("values", "list", required=False)
+        sample = v.get("sample", "list", required=False)
+        stable = v.get("stable", "bool", required=False, nullable=True)
+    except InvalidResult as exc:
+        raise InvalidResult(f"{where}: {exc.message}") from None
+    if size != math.prod(shape):
+        raise InvalidResult(f"{where}: size {size} does not match shape {shape}")
+    if spec is not None and tuple(shape) != spec.shape:
+        raise InvalidResult(f"{where}: shape {shape} differs from the model's {list(spec.shape)}")
+    if not _DIGEST_RE.match(digest):
+        raise InvalidResult(f"{where}: digest must be 64 lowercase hex characters")
+    k = min(cfg.topk, size) if cfg else None
+    if (k is not None and len(topk) != k) or len(topk) > size:
+        raise InvalidResult(f"{where}: topk has {len(topk)} entries, expected {k}")
+    pairs = []
+    for j, p in enumerate(topk):
+        if (not isinstance(p, list) or len(p) != 2 or isinstance(p[0], bool) or not isinstance(p[0], int)
+                or not 0 <= p[0] < size or not _finite(p[1])):
+            raise InvalidResult(f"{where}: topk[{j}] must be [index, finite value], got {_short(p)}")
+        pairs.append((p[0], float(p[1])))
+    if any(pairs[j][1] < pairs[j + 1][1] for j in range(len(pairs) - 1)):
+        raise InvalidResult(f"{where}: topk is not sorted by value")
+    for key in ("sum", "mean", "min", "max"):
+        if not _finite(stats.get(key)):
+            raise InvalidResult(f"{where}: stats.{key} must be a finite number, got {_short(stats.get(key))}")
+    raw_max = cfg.raw_output_max if cfg else None
+    if values is not None and sample is not None:
+        raise InvalidResult(f"{where}: give values or sample, not both")
+    if values is not None:
+        if len(values) != size:
+            raise InvalidResult(f"{where}: values has {len(values)} entries for size {size}")
+        if raw_max is not None and size > raw_max:
+            raise InvalidResult(f"{where}: values sent for size {size} > raw_output_max {raw_max}")
+        if stride != 1:
+            raise InvalidResult(f"{where}: stride must be 1 with full values")
+    elif sample is not None:
+        if raw_max is not None and size <= raw_max:
+            raise InvalidResult(f"{where}: size {size} <= raw_output_max needs full values, not a sample")
+        if stride < 1 or (len(sample) - 1) * stride >= max(size, 1) or not sample:
+            raise InvalidResult(f"{where}: sample of {len(sample)} with stride {stride} does not fit size {size}")
+        want = -(-size // stride)
+        if cfg is not None:
+            want = min(want, cfg.sample_count)
+        if len(sample) != want:
+            raise InvalidResult(f"{where}: sample has {len(sample)} entries, expected {want}")
+    elif size:
+        raise InvalidResult(f"{where}: neither values nor sample")
+    for j, x in enumerate(values if values is not None else sample or ()):
+        if not _finite(x):
+            raise InvalidResult(f"{where}: value {j} is not a finite number ({_short(x)})")
+    return OutputRecord(
+        name=name, shape=tuple(shape), dtype=dtype, size=size, digest=digest, topk=tuple(pairs),
+        stats={k: float(stats[k]) for k in ("sum", "mean", "min", "max")}, stride=stride,
+        values=tuple(float(x) for x in values) if values is not None else None,
+        sample=tuple(float(x) for x in sample) if sample is not None else None, stable=stable)
+
+
+def _reject_constant(name: str) -> Any:
+    raise InvalidResult(f"non-finite number {name} in JSON")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    for k, val in pairs:
+        if k in d:
+            raise InvalidResult(f"duplicate key {k!r}")
+        d[k] = val
+    return d
+
+
+def loads_strict(body: bytes | str) -> Any:
+    """json.loads that refuses NaN/Infinity, duplicate keys and invalid UTF-8 (InvalidResult)."""
+    try:
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+    except UnicodeDecodeError:
+        raise InvalidResult("body is not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidResult(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise InvalidResult("JSON nested too deeply") from None
+
+
+def validate_result(payload: Any, *, config: CellConfig | None = None) -> CellResult:
+    """Check a posted result against the schema (and the cell's config, when given).
+
+    Raises InvalidResult with a one-line reason.  The token is checked by the server,
+    and left out of ``raw``.
+    """
+    if not isinstance(payload, dict):
+        raise InvalidResult("result must be a JSON object")
+    v = _V(payload)
+    cell = v.get("cell", "str")
+    if config is not None and cell != config.cell:
+        raise InvalidResult(f"result is for cell {cell!r}, not {config.cell!r}")
+    status = v.get("status", "str")
+    if status not in ("ok", "error"):
+        raise InvalidResult(f"status must be 'ok' or 'error', got {_short(status)}")
+    ok = status == "ok"
+    err_obj = v.get("error", "dict", required=not ok, nullable=ok)
+    error = None
+    if ok and err_obj is not None:
+        raise InvalidResult("status 'ok' with an error object")
+    if err_obj is not None:
+        ev = _V(err_obj)
+        kind, message = ev.get("kind", "str"), ev.get("message", "str")
+        if kind not in ERROR_KINDS:
+            raise InvalidResult(f"unknown error kind {kind!r}")
+        error = ErrorInfo(kind, message)
+    runtime = v.get("runtime", "str")
+    backend_requested = v.get("backend_requested", "str")
+    if config is not None and (runtime, backend_requested) != (config.runtime, config.backend):
+        raise InvalidResult(f"result is for {runtime}/{backend_requested}, the cell asked "
+                            f"{config.runtime}/{config.backend}")
+    backend = v.get("backend", "str", required=ok, nullable=not ok)
+    if ok and backend != backend_requested:
+        raise InvalidResult(f"status 'ok' but backend {backend!r} differs from requested "
+                            f"{backend_requested!r} (a fallback must be an error)")
+    threads_requested = v.get("threads_requested", "int", required=ok)
+    threads = v.get("threads", "int", required=ok, nullable=True)
+    if threads is not None and not 1 <= threads <= 1024:
+        raise InvalidResult(f"threads must be in 1..1024, got {threads}")
+    simd = v.get("simd", "bool", required=ok, nullable=True)
+    coi = v.get("cross_origin_isolated", "bool", required=ok, nullable=not ok)
+    ua = v.get("user_agent", "str", required=ok, nullable=not ok)
+    hc = v.get("hardware_concurrency", "int", required=ok, nullable=True)
+    versions = v.get("versions", "dict", required=ok, nullable=not ok) or {}
+    if not all(isinstance(k, str) and isinstance(x, str) for k, x in versions.items()):
+        raise InvalidResult("versions must map names to version strings")
+    gpu = v.get("gpu", "dict", required=ok, nullable=True)
+    if gpu is not None:
+        gv = _V(gpu)
+        gv.get("vendor", "str", nullable=True)
+        gv.get("renderer", "str", nullable=True)
+        gv.get("software", "bool")
+    if ok and backend in GPU_BACKENDS and gpu is None:
+        raise InvalidResult(f"backend {backend} needs gpu info")
+    setup = v.get("setup_ms", "pos", required=ok, nullable=not ok)
+    first = v.get("first_inference_ms", "pos", required=ok, nullable=not ok)
+    n_warm = config.warmups if config else None
+    warm = _pos_list(v, "warmup_ms", n_warm if (n_warm is not None and ok) else 0,
+                     n_warm if n_warm is not None else 1 << 20, required=ok)
+    lo, hi = (config.min_iterations, config.iterations) if config else (1, 1 << 24)
+    lat = _pos_list(v, "latencies_ms", lo if ok else 0, hi, required=ok)
+    heap = v.get("js_heap_mb", "dict", required=ok, nullable=True)
+    if heap is not None:
+        for k, x in heap.items():
+            if k == "source":
+                if not isinstance(x, str):
+                    raise InvalidResult("js_heap_mb.source must be a string")
+            elif x is not None and not (_finite(x) and x >= 0):
+                raise InvalidResult(f"js_heap_mb.{k} must be a finite non-negative number, got {_short(x)}")
+    outs_raw = v.get("outputs", "list", required=ok, nullable=not ok) or []
+    specs: Sequence[TensorSpec | None] = config.model.outputs if config else [None] * len(outs_raw)
+    if ok and len(outs_raw) != len(specs):
+        raise InvalidResult(f"outputs has {len(outs_raw)} entries, the model has {len(specs)}")
+    if not ok and outs_raw:
+        raise InvalidResult("an error result carries no outputs")
+    outputs = tuple(_output(o, i, specs[i] if i < len(specs) else None, config) for i, o in enumerate(outs_raw))
+    frames = v.get("frames", "dict", required=ok, nullable=True)
+    if frames is not None:
+        for k in ("count", "long_frames"):
+            x = frames.get(k)
+            if not (isinstance(x, int) and not isinstance(x, bool) and x >= 0):
+                raise InvalidResult(f"frames.{k} must be a non-negative integer, got {_short(x)}")
+        if not isinstance(frames.get("source"), str):
+            raise InvalidResult("frames.source must name where the frame timing came from")
+    raw = {k: val for k, val in payload.items() if k != "token"}
+    return CellResult(
+        cell=cell, status=status, error=error, runtime=runtime, backend_requested=backend_requested,
+        backend=backend, threads_requested=threads_requested, threads=threads, simd=simd,
+        cross_origin_isolated=coi, user_agent=ua, hardware_concurrency=hc, versions=dict(versions),
+        gpu=dict(gpu) if gpu is not None else None, setup_ms=float(setup) if setup is not None else None,
+        first_inference_ms=float(first) if first is not None else None, warmup_ms=warm, latencies_ms=lat,
+        js_heap_mb=dict(heap) if heap is not None else None, outputs=outputs,
+        frames=dict(frames) if frames is not None else None, raw=raw)
+
+
+def error_for(result: CellResult) -> PageReportedError:
+    """The exception that an error result stands for (PageBackendFallback for fallbacks)."""
+    err = result.error or ErrorInfo("exception", "page reported an error without details")
+    msg = (f"cell {result.cell} ({result.runtime}/{result.backend_requested}) failed: "
+           f"{err.kind}: {' '.join(err.message.split())[:300]}")
+    cls = PageBackendFallback if err.kind in ("backend_fallback", "backend_unavailable") else PageReportedError
+    return cls(msg, kind=err.kind, result=result)
+
+
+# ---- agreement ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Agreement:
+    max_abs_diff: float
+    top1_match: bool
+    digest_match: bool
+    compared: int   # how many values were compared (all, or the strided sample)
+
+
+def float32_digest(array: Any) -> str:
+    """sha256 of an array's values as little-endian float32 bytes (what the page digests)."""
+    return hashlib.sha256(np.ascontiguousarray(np.asarray(array), dtype="<f4").tobytes()).hexdigest()
+
+
+def agreement(out: OutputRecord, reference: Any) -> Agreement:
+    """Compare one page output with a reference array (e.g. the native TFLite output)."""
+    ref = np.asarray(reference, dtype=np.float64).reshape(-1)
+    if ref.size != out.size:
+        raise UsageError(f"output {out.name}: reference has {ref.size} values, page reported {out.size}")
+    got = np.asarray(out.values if out.values is not None else out.sample or (), dtype=np.float64)
+    idx = out.sample_indices()
+    diff = float(np.max(np.abs(got - ref[idx]))) if got.size else 0.0
+    top1 = bool(out.topk) and int(np.argmax(ref)) == out.topk[0][0]
+    return Agreement(max_abs_diff=diff, top1_match=top1, digest_match=float32_digest(ref) == out.digest,
+                     compared=int(got.size))

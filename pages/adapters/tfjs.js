@@ -1,0 +1,114 @@
+// TF.js adapter: graph models on the wasm, webgl, webgpu or cpu backend.
+// The page asks for exactly one backend; if tfjs cannot run on it, that is an error
+// (kind backend_fallback), never a measurement on whatever tfjs picked instead.
+
+const VENDOR = '/vendor/tfjs/';
+
+export const PACKAGES = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-webgpu'];
+
+export async function load(cfg, env) {
+  await env.loadScript(`${VENDOR}tf.min.js`);
+  if (cfg.backend === 'wasm') await env.loadScript(`${VENDOR}tf-backend-wasm.min.js`);
+  if (cfg.backend === 'webgpu') await env.loadScript(`${VENDOR}tf-backend-webgpu.min.js`);
+}
+
+export async function setup(cfg, env, inputs) {
+  const tf = window.tf;
+  const { CellError } = env;
+  if (cfg.backend === 'wasm') {
+    tf.wasm.setWasmPaths(VENDOR);
+    tf.wasm.setThreadsCount(cfg.threads);   // before the backend initialises
+  }
+  let ok = false;
+  try {
+    ok = await tf.setBackend(cfg.backend);
+  } catch (e) {
+    throw new CellError('backend_fallback', `tfjs could not initialise ${cfg.backend}: ${e.message}`);
+  }
+  if (!ok) throw new CellError('backend_fallback', `tfjs could not initialise ${cfg.backend} (it would fall back to another backend)`);
+  await tf.ready();
+  if (tf.getBackend() !== cfg.backend) {
+    throw new CellError('backend_fallback', `asked for ${cfg.backend}, tfjs is on ${tf.getBackend()}`);
+  }
+  let lost = null;
+  const backend = tf.backend();
+  if (cfg.backend === 'webgl' && backend.gpgpu && backend.gpgpu.gl) {
+    const canvas = backend.gpgpu.gl.canvas;
+    if (canvas && canvas.addEventListener) {
+      canvas.addEventListener('webglcontextlost', () => { lost = 'WebGL context lost'; });
+    }
+  }
+  if (cfg.backend === 'webgpu' && backend.device && backend.device.lost) {
+    backend.device.lost.then((info) => { lost = `WebGPU device lost: ${info && info.message}`; });
+  }
+
+  let model;
+  try {
+    model = await tf.loadGraphModel(cfg.model.url);
+  } catch (e) {
+    throw new CellError('model_load', `tfjs could not load ${cfg.model.url}: ${e.message}`);
+  }
+  const io = cfg.model.io_names || {};
+  const inNames = io.inputs && io.inputs.length ? io.inputs : model.inputs.map((t) => t.name);
+  const outNames = io.outputs && io.outputs.length ? io.outputs : model.outputs.map((t) => t.name);
+  if (inNames.length !== inputs.length) {
+    throw new CellError('input', `the model takes ${inNames.length} inputs, the manifest gives ${inputs.length}`);
+  }
+  const feed = {};
+  inputs.forEach((t, i) => {
+    const dtype = t.dtype === 'float32' || t.dtype === 'int32' || t.dtype === 'bool' ? t.dtype : 'int32';
+    const data = t.data instanceof BigInt64Array ? Int32Array.from(t.data, Number) : t.data;
+    feed[inNames[i]] = tf.tensor(data, t.shape, dtype);
+  });
+  let useAsync = false;
+
+  const run = () => (useAsync ? model.executeAsync(feed, outNames) : model.execute(feed, outNames));
+  return {
+    async infer() {
+      let outs;
+      try {
+        outs = await run();
+      } catch (e) {
+        if (!useAsync && /executeAsync/.test(String(e.message))) {
+          useAsync = true;   // dynamic ops (control flow): only the async executor can run them
+          outs = await run();
+        } else {
+          throw e;
+        }
+      }
+      const list = Array.isArray(outs) ? outs : [outs];
+      const values = [];
+      for (const t of list) values.push(await t.data());   // read back inside the timed region
+      tf.dispose(list);
+      return values;
+    },
+    check() {
+      if (lost) throw new CellError('context_lost', lost);
+      if (tf.getBackend() !== cfg.backend) {
+        throw new CellError('backend_fallback', `tfjs switched from ${cfg.backend} to ${tf.getBackend()}`);
+      }
+    },
+    async info() {
+      const name = tf.getBackend();
+      let threads = null;
+      if (name === 'wasm') threads = tf.wasm.getThreadsCount();
+      else if (name === 'cpu') threads = 1;   // plain JS on the main thread
+      let gpu = null;
+      if (name === 'webgl') gpu = env.glInfo(tf.backend().gpgpu.gl);
+      if (name === 'webgpu') gpu = await env.gpuAdapterInfo(null);
+      const versions = {};
+      for (const [k, v] of Object.entries(tf.version || {})) versions[k] = String(v);
+      if (tf.wasm && tf.wasm.version_wasm) versions['tfjs-backend-wasm'] = String(tf.wasm.version_wasm);
+      const wasm = env.wasmFilesLoaded().filter((f) => f.startsWith('tfjs-backend-wasm'));
+      return {
+        backend: name, threads, gpu, versions,
+        extra: { wasm_binary: wasm[0] || null, executor: useAsync ? 'executeAsync' : 'execute',
+                 simd_in_effect: wasm.length ? /simd/.test(wasm[0]) : null },
+      };
+    },
+    dispose() {
+      tf.dispose(Object.values(feed));
+      model.dispose();
+    },
+  };
+}

@@ -1,0 +1,453 @@
+// mwi test harness: one measurement cell per page load.
+//
+// Reads ?cell=&token= from the URL, GETs /api/cell/<cell>/config, loads ONLY the runtime it
+// needs from /vendor/ (through pages/adapters/<runtime>.js), then:
+//   setup (runtime init + model load)      -> setup_ms
+//   first inference, timed on its own      -> first_inference_ms
+//   warmups                                -> warmup_ms[]
+//   timed inferences until `iterations` or `time_budget_ms` (at least `min_iterations`)
+//                                          -> latencies_ms[]
+// Every timed inference reads its outputs back into JS inside the timed region.
+// Progress events go to /api/cell/<cell>/event; the result (or an error, never numbers
+// for a failed cell) to /api/cell/<cell>/result.
+
+const params = new URLSearchParams(location.search);
+const CELL = params.get('cell') || '';
+const TOKEN = params.get('token') || '';
+const API = `/api/cell/${encodeURIComponent(CELL)}`;
+const LONG_FRAME_MS = 50;
+const PROGRESS_EVERY_MS = 2000;
+
+const state = { phase: 'starting', posted: false, result: null, reply: null };
+window.__mwi = state;
+
+class CellError extends Error {
+  constructor(kind, message) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+function setStatus(text) {
+  state.phase = text;
+  const el = document.getElementById('status');
+  if (el) el.textContent = text;
+  document.title = `mwi: ${text}`;
+}
+
+function log(line) {
+  const el = document.getElementById('log');
+  if (el) el.textContent += line + '\n';
+}
+
+// ---- talking to the page server ----------------------------------------------------------
+
+async function postJson(path, body) {
+  const resp = await fetch(`${API}/${path}`, {
+    method: 'POST', cache: 'no-store',
+    headers: { 'Content-Type': 'application/json', 'X-MWI-Token': TOKEN },
+    body: JSON.stringify({ token: TOKEN, ...body }),
+  });
+  let reason = '';
+  if (!resp.ok) {
+    try { reason = (await resp.json()).error || ''; } catch (e) { reason = resp.statusText; }
+  }
+  return { ok: resp.ok, status: resp.status, reason };
+}
+
+let eventSeq = 0;
+function event(stage, extra = {}) {
+  // Fire and forget: a lost progress event must never fail the cell.  Events may arrive out
+  // of order (several connections): `seq` gives the page's order.
+  eventSeq += 1;
+  postJson('event', { stage, seq: eventSeq, t_ms: round(performance.now()), ...extra }).catch(() => {});
+}
+
+async function getConfig() {
+  const resp = await fetch(`${API}/config`, { cache: 'no-store', headers: { 'X-MWI-Token': TOKEN } });
+  if (!resp.ok) throw new CellError('config', `config request failed: HTTP ${resp.status}`);
+  return await resp.json();
+}
+
+// ---- helpers shared with the adapters ----------------------------------------------------
+
+const loadedScripts = new Map();
+function loadScript(src) {
+  if (loadedScripts.has(src)) return loadedScripts.get(src);
+  const p = new Promise((resolve, reject) => {
+    const s = document.createElement('script');
+    s.src = src;
+    s.async = false;
+    s.onload = () => resolve();
+    s.onerror = () => reject(new CellError('exception', `could not load ${src} (run python -m mobile_webinfer.web.vendor)`));
+    document.head.appendChild(s);
+  });
+  loadedScripts.set(src, p);
+  return p;
+}
+
+async function fetchBytes(url, kind) {
+  let resp;
+  try {
+    resp = await fetch(url, { cache: 'no-store' });
+  } catch (e) {
+    throw new CellError(kind, `fetch ${url} failed: ${e.message}`);
+  }
+  if (!resp.ok) throw new CellError(kind, `fetch ${url}: HTTP ${resp.status}`);
+  return await resp.arrayBuffer();
+}
+
+const TYPED = {
+  float32: Float32Array, int32: Int32Array, int64: BigInt64Array, uint8: Uint8Array,
+  int8: Int8Array, bool: Uint8Array,
+};
+
+function prod(shape) { return shape.reduce((a, b) => a * b, 1); }
+
+async function loadInputs(cfg) {
+  const out = [];
+  for (const spec of cfg.model.inputs) {
+    const Ctor = TYPED[spec.dtype];
+    if (!Ctor) throw new CellError('input', `input ${spec.name}: dtype ${spec.dtype} is not supported by the page`);
+    const buf = await fetchBytes(spec.url, 'input');
+    const n = prod(spec.shape);
+    if (buf.byteLength !== n * Ctor.BYTES_PER_ELEMENT) {
+      throw new CellError('input', `input ${spec.name}: ${buf.byteLength} bytes, expected ${n * Ctor.BYTES_PER_ELEMENT} for ${spec.shape} ${spec.dtype}`);
+    }
+    out.push({ name: spec.name, shape: spec.shape, dtype: spec.dtype, data: new Ctor(buf) });
+  }
+  return out;
+}
+
+function wasmFilesLoaded() {
+  // Which .wasm binaries the runtime actually fetched (tells SIMD / threaded builds apart).
+  return performance.getEntriesByType('resource')
+    .map((e) => new URL(e.name).pathname)
+    .filter((p) => p.endsWith('.wasm'))
+    .map((p) => p.split('/').pop());
+}
+
+const SOFTWARE_RE = /swiftshader|llvmpipe|softpipe|software|basic render|lavapipe/i;
+
+function glInfo(gl) {
+  if (!gl) return null;
+  const ext = gl.getExtension('WEBGL_debug_renderer_info');
+  const vendor = ext ? gl.getParameter(ext.UNMASKED_VENDOR_WEBGL) : gl.getParameter(gl.VENDOR);
+  const renderer = ext ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER);
+  return { api: 'webgl', vendor: String(vendor), renderer: String(renderer),
+           software: SOFTWARE_RE.test(`${vendor} ${renderer}`) };
+}
+
+async function gpuAdapterInfo(adapter) {
+  if (!adapter && navigator.gpu) adapter = await navigator.gpu.requestAdapter();
+  if (!adapter) return null;
+  const info = adapter.info || {};
+  const vendor = info.vendor || '';
+  const renderer = [info.architecture, info.device, info.description].filter(Boolean).join(' ');
+  const fallback = Boolean(info.isFallbackAdapter || adapter.isFallbackAdapter);
+  return { api: 'webgpu', vendor, renderer, software: fallback || SOFTWARE_RE.test(`${vendor} ${renderer}`) };
+}
+
+async function vendorVersions(packages) {
+  // Installed npm package versions (pages/vendor/vendor.json) of the packages a runtime uses.
+  try {
+    const resp = await fetch('/vendor/vendor.json', { cache: 'no-store' });
+    const all = resp.ok ? (await resp.json()).versions || {} : {};
+    return Object.fromEntries(Object.entries(all).filter(([k]) => packages.includes(k)));
+  } catch (e) {
+    return {};
+  }
+}
+
+function wasmSimdSupported() {
+  // The smallest module using a v128 instruction: validates only where wasm SIMD exists.
+  const bytes = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0,
+    10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
+  try { return WebAssembly.validate(bytes); } catch (e) { return false; }
+}
+
+// ---- measurement helpers -----------------------------------------------------------------
+
+function round(x, digits = 4) {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+class Heap {
+  constructor() { this.points = {}; this.peak = null; }
+  sample(label) {
+    const m = performance.memory;
+    if (!m) return;
+    const mb = m.usedJSHeapSize / (1 << 20);
+    if (label) this.points[label] = round(mb, 3);
+    this.peak = this.peak === null ? mb : Math.max(this.peak, mb);
+  }
+  toJSON() {
+    if (!performance.memory) return null;
+    return { ...this.points, peak_mb: round(this.peak, 3),
+             limit_mb: round(performance.memory.jsHeapSizeLimit / (1 << 20), 1),
+             source: 'performance.memory.usedJSHeapSize' };
+  }
+}
+
+class FrameMonitor {
+  // In-page requestAnimationFrame timing while inference runs: a responsiveness metric.
+  start() {
+    this.stamps = [];
+    this.running = true;
+    const tick = (t) => {
+      if (!this.running) return;
+      this.stamps.push(t);
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  }
+  stop() {
+    this.running = false;
+    const d = [];
+    for (let i = 1; i < this.stamps.length; i++) d.push(this.stamps[i] - this.stamps[i - 1]);
+    const sorted = [...d].sort((a, b) => a - b);
+    return {
+      source: 'in-page rAF',
+      count: d.length,
+      long_frames: d.filter((x) => x > LONG_FRAME_MS).length,
+      long_frame_threshold_ms: LONG_FRAME_MS,
+      max_frame_ms: d.length ? round(sorted[sorted.length - 1], 3) : null,
+      median_frame_ms: d.length ? round(sorted[Math.floor(sorted.length / 2)], 3) : null,
+      visibility: document.visibilityState,
+    };
+  }
+}
+
+// A macrotask yield (not clamped like setTimeout) so rAF, events and the watchdog get a turn
+// between timed inferences; it is outside the timed region.
+const channel = new MessageChannel();
+const waiting = [];
+channel.port1.onmessage = () => { const r = waiting.shift(); if (r) r(); };
+function yieldTask() { return new Promise((r) => { waiting.push(r); channel.port2.postMessage(0); }); }
+
+function toFloat32(data) {
+  if (data instanceof Float32Array) return data;
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array) return Float32Array.from(data, Number);
+  return Float32Array.from(data);
+}
+
+function hex(buf) {
+  return Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+async function summarize(spec, data, cfg) {
+  const f32 = toFloat32(data);
+  const size = f32.length;
+  if (size !== prod(spec.shape)) {
+    throw new CellError('exception', `output ${spec.name}: ${size} values, the model declares ${spec.shape}`);
+  }
+  let sum = 0, min = Infinity, max = -Infinity;
+  for (let i = 0; i < size; i++) {
+    const v = f32[i];
+    if (!Number.isFinite(v)) throw new CellError('nonfinite_output', `output ${spec.name}[${i}] is ${v}`);
+    sum += v;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const digest = hex(await crypto.subtle.digest('SHA-256', f32.slice().buffer));
+  const k = Math.min(cfg.topk, size);
+  const order = Array.from({ length: size }, (_, i) => i);
+  order.sort((a, b) => (f32[b] - f32[a]) || (a - b));
+  const topk = order.slice(0, k).map((i) => [i, f32[i]]);
+  const out = { name: spec.name, shape: spec.shape, dtype: spec.dtype, size, digest, topk,
+                stats: { sum, mean: size ? sum / size : 0, min: size ? min : 0, max: size ? max : 0 } };
+  if (size <= cfg.raw_output_max) {
+    out.values = Array.from(f32);
+    out.stride = 1;
+  } else {
+    const stride = Math.ceil(size / cfg.sample_count);
+    const sample = [];
+    for (let i = 0; i < size && sample.length < cfg.sample_count; i += stride) sample.push(f32[i]);
+    out.sample = sample;
+    out.stride = stride;
+  }
+  return out;
+}
+
+function classify(err, cfg) {
+  if (err instanceof CellError) return { kind: err.kind, message: err.message };
+  const msg = String((err && (err.message || err)) || 'unknown error');
+  if (/not registered for backend|unsupported op|didn't find op|not supported|could not find an implementation|no kernel|unknown op/i.test(msg)) {
+    return { kind: 'unsupported_op', message: msg };
+  }
+  if (/context lost|device (was )?lost/i.test(msg)) return { kind: 'context_lost', message: msg };
+  return { kind: 'exception', message: msg };
+}
+
+// ---- the run -----------------------------------------------------------------------------
+
+function baseResult(cfg) {
+  return {
+    cell: cfg ? cfg.cell : CELL,
+    status: 'error', error: null,
+    runtime: cfg ? cfg.runtime : '', backend_requested: cfg ? cfg.backend : '',
+    backend: null, threads_requested: cfg ? cfg.threads : null, threads: null,
+    simd: wasmSimdSupported(), cross_origin_isolated: self.crossOriginIsolated === true,
+    user_agent: navigator.userAgent, hardware_concurrency: navigator.hardwareConcurrency || null,
+    versions: {}, gpu: null, setup_ms: null, first_inference_ms: null, warmup_ms: [],
+    latencies_ms: [], js_heap_mb: null, outputs: [], frames: null,
+  };
+}
+
+async function postResult(result) {
+  state.result = result;
+  let reply = await postJson('result', result);
+  if (!reply.ok && reply.status !== 409 && result.status === 'ok') {
+    // The server refused our numbers: say so as an error, never leave the cell silent.
+    log(`result rejected: ${reply.status} ${reply.reason}`);
+    const failed = { ...baseResult(null), cell: result.cell, runtime: result.runtime,
+                     backend_requested: result.backend_requested, threads_requested: result.threads_requested,
+                     error: { kind: 'result_rejected', message: `${reply.status} ${reply.reason}` } };
+    reply = await postJson('result', failed);
+  }
+  state.reply = reply;
+  state.posted = true;
+  return reply;
+}
+
+async function run() {
+  if (!CELL || !TOKEN) {
+    setStatus('error: the URL needs ?cell=&token=');
+    return;
+  }
+  setStatus('loading config');
+  let cfg;
+  try {
+    cfg = await getConfig();
+  } catch (e) {
+    setStatus(`error: ${e.message}`);
+    await postResult({ ...baseResult(null), error: { kind: 'config', message: e.message } });
+    return;
+  }
+  const result = baseResult(cfg);
+  const heap = new Heap();
+  let runner = null;
+  let adapter = null;
+  let doing = 'config';   // the phase in progress, named in error messages
+  const stage = (name, extra) => { setStatus(name); event(name, extra); };
+  const failOnError = (e) => { if (!state.posted && !state.uncaught) state.uncaught = e; };
+  window.addEventListener('error', (ev) => failOnError(ev.error || new Error(ev.message)));
+  window.addEventListener('unhandledrejection', (ev) => failOnError(ev.reason));
+  try {
+    stage('config', { runtime: cfg.runtime, backend: cfg.backend, threads: cfg.threads });
+    heap.sample('before_load_mb');
+    doing = 'runtime load';
+    adapter = await import(`/adapters/${cfg.runtime}.js`);
+    const env = { CellError, loadScript, fetchBytes, glInfo, gpuAdapterInfo, wasmFilesLoaded, log, prod };
+    const tScripts = performance.now();
+    await adapter.load(cfg, env);
+    result.runtime_load_ms = round(performance.now() - tScripts);
+    doing = 'input load';
+    const inputs = await loadInputs(cfg);
+    stage('scripts', { ms: result.runtime_load_ms });
+
+    doing = 'setup';
+    const t0 = performance.now();
+    runner = await adapter.setup(cfg, env, inputs);
+    result.setup_ms = round(performance.now() - t0);
+    heap.sample('after_load_mb');
+    stage('loaded', { setup_ms: result.setup_ms });
+
+    const specs = cfg.model.outputs;
+    doing = 'first inference';
+    const t1 = performance.now();
+    const firstOut = await runner.infer();
+    result.first_inference_ms = round(performance.now() - t1);
+    runner.check();
+    if (firstOut.length !== specs.length) {
+      throw new CellError('exception', `the model gave ${firstOut.length} outputs, the manifest declares ${specs.length}`);
+    }
+    const firstDigests = await Promise.all(firstOut.map((d) => crypto.subtle.digest('SHA-256', toFloat32(d).slice().buffer).then(hex)));
+    heap.sample();
+    stage('first', { ms: result.first_inference_ms });
+
+    doing = 'warmup';
+    for (let i = 0; i < cfg.warmups; i++) {
+      const t = performance.now();
+      await runner.infer();
+      result.warmup_ms.push(round(performance.now() - t));
+      await yieldTask();
+    }
+    runner.check();
+    heap.sample();
+    stage('warmup', { n: cfg.warmups });
+
+    doing = 'timed inferences';
+    const frames = new FrameMonitor();
+    frames.start();
+    let outs = firstOut;
+    const tStart = performance.now();
+    let lastProgress = tStart;
+    while (result.latencies_ms.length < cfg.iterations) {
+      const now = performance.now();
+      if (result.latencies_ms.length >= cfg.min_iterations && now - tStart >= cfg.time_budget_ms) break;
+      const a = performance.now();
+      outs = await runner.infer();
+      const b = performance.now();
+      result.latencies_ms.push(round(b - a));
+      if (state.uncaught) throw state.uncaught;
+      if (b - lastProgress >= PROGRESS_EVERY_MS) {
+        lastProgress = b;
+        heap.sample();
+        event('progress', { n: result.latencies_ms.length });
+      }
+      await yieldTask();
+    }
+    result.frames = frames.stop();
+    runner.check();
+    heap.sample('end_mb');
+    stage('timed', { n: result.latencies_ms.length });
+
+    doing = 'report';
+    const info = await runner.info();
+    result.backend = info.backend;
+    result.threads = info.threads;
+    result.gpu = info.gpu || null;
+    result.versions = { ...(await vendorVersions(adapter.PACKAGES || [])), ...(info.versions || {}) };
+    result.wasm_files = wasmFilesLoaded();
+    if (info.extra) result.runtime_info = info.extra;
+    if (result.backend !== cfg.backend) {
+      throw new CellError('backend_fallback', `asked for ${cfg.backend}, ${cfg.runtime} ran on ${result.backend}`);
+    }
+    result.outputs = [];
+    for (let i = 0; i < specs.length; i++) {
+      const o = await summarize(specs[i], outs[i], cfg);
+      o.stable = o.digest === firstDigests[i];
+      result.outputs.push(o);
+    }
+    result.js_heap_mb = heap.toJSON();
+    result.status = 'ok';
+    setStatus('posting');
+    const reply = await postResult(result);
+    setStatus(reply.ok ? 'done' : `rejected: ${reply.reason}`);
+  } catch (e) {
+    const error = classify(e, cfg);
+    log(`${error.kind}: ${error.message}`);
+    if (runner) {
+      try {
+        const info = await runner.info();
+        result.backend = info.backend;
+        result.threads = info.threads;
+        result.gpu = info.gpu || null;
+        result.versions = { ...(await vendorVersions(adapter.PACKAGES || [])), ...(info.versions || {}) };
+      } catch (e2) { /* the runtime is broken: report what we have */ }
+    }
+    Object.assign(result, { status: 'error', error: { kind: error.kind, message: `${error.message} (during ${doing})` },
+                            outputs: [], js_heap_mb: heap.toJSON() });
+    if (result.setup_ms === null) result.warmup_ms = [];
+    setStatus(`error: ${error.kind}`);
+    await postResult(result);
+  } finally {
+    if (runner) {
+      try { runner.dispose(); } catch (e) { /* ignore */ }
+    }
+  }
+}
+
+run().catch((e) => { setStatus(`harness bug: ${e.message}`); log(String(e.stack || e)); });

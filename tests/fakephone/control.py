@@ -1,0 +1,161 @@
+"""Run-time control of a fake phone: in-process (:class:`LocalControl`) or over a socket.
+
+The socket speaks JSON lines: ``{"op": NAME, "args": {...}}`` -> ``{"ok": true, "result": ...}``
+or ``{"ok": false, "error": "..."}``.  Both controls offer the same methods.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import socketserver
+import threading
+from typing import Any
+
+from .phone import FakePhone
+
+OPS = ("ping", "commands", "services", "clear_log", "set_fault", "faults", "go_offline", "come_online",
+       "drop_connection", "kill_renderer", "browsers", "settings")
+
+
+class LocalControl:
+    """Control of a fake phone running in this process."""
+
+    def __init__(self, phone: FakePhone) -> None:
+        self.phone = phone
+
+    def ping(self) -> str:
+        return "pong"
+
+    def commands(self) -> list[str]:
+        return self.phone.commands
+
+    def services(self) -> list[str]:
+        return self.phone.services
+
+    def clear_log(self) -> None:
+        self.phone.clear_log()
+
+    def set_fault(self, name: str, value: Any) -> None:
+        self.phone.faults.set(name, value)
+        if name == "unauthorized":
+            self.phone.drop_connection()  # the adb server reconnects and meets the new state
+
+    def faults(self) -> dict[str, Any]:
+        return self.phone.faults.snapshot()
+
+    def go_offline(self, for_s: float | None = None) -> None:
+        self.phone.go_offline(for_s)
+
+    def come_online(self) -> None:
+        self.phone.come_online()
+
+    def drop_connection(self) -> None:
+        self.phone.drop_connection()
+
+    def kill_renderer(self, package: str | None = None) -> list[int]:
+        return self.phone.kill_renderer(package)
+
+    def browsers(self) -> dict[str, Any]:
+        out = {}
+        for pkg in list(self.phone.browsers):
+            inst = self.phone.running(pkg)
+            if inst is None:
+                continue
+            out[pkg] = {"pid": inst.pid, "devtools_port": inst.devtools_port, "url": inst.url,
+                        "processes": [{"pid": p.pid, "ppid": p.ppid, "name": p.name, "kind": p.kind}
+                                      for p in inst.processes()]}
+        return out
+
+    def settings(self) -> dict[str, dict[str, str]]:
+        return {ns: dict(values) for ns, values in self.phone.settings.items()}
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        control: LocalControl = self.server.control  # type: ignore[attr-defined]
+        for raw in self.rfile:
+            try:
+                req = json.loads(raw)
+                op = req["op"]
+                if op not in OPS:
+                    raise ValueError(f"unknown control op {op!r}")
+                result = getattr(control, op)(**req.get("args", {}))
+                reply = {"ok": True, "result": result}
+            except Exception as exc:  # reported to the client, never kills the server
+                reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+            self.wfile.write((json.dumps(reply) + "\n").encode())
+            self.wfile.flush()
+
+
+class ControlServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, phone: FakePhone, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.control = LocalControl(phone)
+        threading.Thread(target=self.serve_forever, name="fakephone-control", daemon=True).start()
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+
+class RemoteControl:
+    """Client of a :class:`ControlServer` (a fake phone running as a subprocess)."""
+
+    def __init__(self, host: str, port: int, timeout: float = 30.0) -> None:
+        self.address = (host, port)
+        self.timeout = timeout
+        self._lock = threading.Lock()
+
+    def _call(self, op: str, **args: Any) -> Any:
+        with self._lock, socket.create_connection(self.address, timeout=self.timeout) as sock:
+            sock.sendall((json.dumps({"op": op, "args": args}) + "\n").encode())
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("fake phone control closed the connection")
+                data += chunk
+        reply = json.loads(data)
+        if not reply["ok"]:
+            raise RuntimeError(reply["error"])
+        return reply["result"]
+
+    def ping(self) -> str:
+        return self._call("ping")
+
+    def commands(self) -> list[str]:
+        return self._call("commands")
+
+    def services(self) -> list[str]:
+        return self._call("services")
+
+    def clear_log(self) -> None:
+        self._call("clear_log")
+
+    def set_fault(self, name: str, value: Any) -> None:
+        self._call("set_fault", name=name, value=value)
+
+    def faults(self) -> dict[str, Any]:
+        return self._call("faults")
+
+    def go_offline(self, for_s: float | None = None) -> None:
+        self._call("go_offline", for_s=for_s)
+
+    def come_online(self) -> None:
+        self._call("come_online")
+
+    def drop_connection(self) -> None:
+        self._call("drop_connection")
+
+    def kill_renderer(self, package: str | None = None) -> list[int]:
+        return self._call("kill_renderer", package=package)
+
+    def browsers(self) -> dict[str, Any]:
+        return self._call("browsers")
+
+    def settings(self) -> dict[str, dict[str, str]]:
+        return self._call("settings")

@@ -1,0 +1,113 @@
+"""Fault scripts of a fake phone, settable at start and at run time (thread-safe)."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class CommandFault:
+    """Fire on shell command lines that contain ``pattern`` (a regex), ``times`` times (-1: always)."""
+
+    pattern: str
+    times: int = 1
+
+    def matches(self, line: str) -> bool:
+        return self.times != 0 and re.search(self.pattern, line) is not None
+
+
+@dataclass
+class Faults:
+    """The fault state.  Every field can be given to the constructor or set later via :meth:`set`.
+
+    - ``drop_on``: drop the whole TCP transport in the middle of a matching command's output.
+    - ``hang_on``: a matching command never answers (until the stream is closed).
+    - ``unauthorized``: CNXN is answered with AUTH challenges that never succeed (adb shows
+      "unauthorized"); setting it at run time drops current transports so it applies at once.
+    - ``offline``: transports are dropped and new ones are held without CNXN answer;
+      ``offline_for_s`` brings the phone back by itself after that many seconds.
+    - ``thermal_status``: forced status (0..6) or None; ``thermal_rise_every_s``: the status
+      rises by one every that many seconds from ``thermal_rise_from`` up to ``thermal_rise_max``.
+    - ``battery_temp_c``: forced battery temperature; ``battery_rise_c_per_s``: it rises by that
+      much per second and never falls (``dumpsys battery reset`` included).
+    - ``renderer_dies_after_s``: seconds after each browser start, its renderers are SIGKILLed.
+    """
+
+    drop_on: list[CommandFault] = field(default_factory=list)
+    hang_on: list[CommandFault] = field(default_factory=list)
+    offline: bool = False
+    unauthorized: bool = False
+    offline_for_s: float | None = None
+    thermal_status: int | None = None
+    thermal_rise_every_s: float | None = None
+    thermal_rise_from: int = 0
+    thermal_rise_max: int = 4
+    battery_temp_c: float | None = None
+    battery_rise_c_per_s: float = 0.0
+    renderer_dies_after_s: float | None = None
+    _t0: float = field(default_factory=time.monotonic)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    SETTABLE = ("drop_on", "hang_on", "unauthorized", "offline_for_s", "thermal_status", "thermal_rise_every_s",
+                "thermal_rise_from", "thermal_rise_max", "battery_temp_c", "battery_rise_c_per_s",
+                "renderer_dies_after_s")
+
+    def set(self, name: str, value: Any) -> None:
+        """Set one fault by name; command faults accept a pattern, a dict or a list of either."""
+        if name not in self.SETTABLE:
+            raise ValueError(f"unknown fault {name!r}; settable: {', '.join(self.SETTABLE)}")
+        if name in ("drop_on", "hang_on"):
+            value = [_command_fault(v) for v in (value if isinstance(value, list) else [value])]
+        with self._lock:
+            if name in ("thermal_rise_every_s", "battery_rise_c_per_s", "battery_temp_c"):
+                self._t0 = time.monotonic()
+            setattr(self, name, value)
+
+    def take(self, kind: str, line: str) -> bool:
+        """True (and one use consumed) when a ``drop_on``/``hang_on`` fault matches ``line``."""
+        with self._lock:
+            for fault in getattr(self, kind):
+                if fault.matches(line):
+                    if fault.times > 0:
+                        fault.times -= 1
+                    return True
+        return False
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self._t0
+
+    def current_thermal_status(self, base: int = 0) -> int:
+        with self._lock:
+            if self.thermal_status is not None:
+                return self.thermal_status
+            if self.thermal_rise_every_s:
+                steps = int(self.elapsed() / self.thermal_rise_every_s)
+                return min(self.thermal_rise_max, self.thermal_rise_from + steps)
+        return base
+
+    def current_battery_temp_c(self, base: float) -> float:
+        with self._lock:
+            start = self.battery_temp_c if self.battery_temp_c is not None else base
+            return start + self.battery_rise_c_per_s * self.elapsed()
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            out = {name: getattr(self, name) for name in self.SETTABLE}
+            out["offline"] = self.offline
+        out["drop_on"] = [vars(f).copy() for f in out["drop_on"]]
+        out["hang_on"] = [vars(f).copy() for f in out["hang_on"]]
+        return out
+
+
+def _command_fault(value: Any) -> CommandFault:
+    if isinstance(value, CommandFault):
+        return value
+    if isinstance(value, str):
+        return CommandFault(value)
+    if isinstance(value, dict):
+        return CommandFault(str(value["pattern"]), int(value.get("times", 1)))
+    raise ValueError(f"bad command fault {value!r}")

@@ -1,0 +1,60 @@
+"""Slow: build each zoo model in every format and check the cross-format agreement.
+
+Runs only with MWI_SLOW=1 (minutes per model on 2 cores; vgg16 and esrgan take longest).
+The TF.js cpu / wasm check runs in Node when pages/node_modules (or MWI_NODE_MODULES) has TF.js.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from mobile_webinfer.models.build import ensure_built
+from mobile_webinfer.models.convert import FORMATS
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(os.environ.get("MWI_SLOW") != "1", reason="slow zoo build; set MWI_SLOW=1"),
+]
+
+ZOO = ("ssd_mobilenet_v2", "yolov5s", "movenet_thunder", "mobilebert", "efficientnet_v2_b0", "resnet50",
+       "esrgan", "vgg16")
+
+# Multiply-adds x 2 at our input sizes, from the published figures (a wide band: profilers differ
+# in what they count).
+FLOPS_BAND = {
+    "resnet50": (7.0e9, 8.5e9),  # 3.9 G MACs at 224
+    "vgg16": (29e9, 32e9),  # 15.5 G MACs at 224
+    "yolov5s": (3.8e9, 4.5e9),  # 16.5 GFLOPs at 640 -> /4 at 320
+    "esrgan": (5.0e11, 6.5e11),  # ~290 G MACs at 128x128 -> 512x512
+}
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    env = os.environ.get("MWI_ZOO_TEST_DIR")  # reuse builds across runs when given
+    return Path(env) if env else tmp_path_factory.mktemp("zoo")
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_builds_in_every_format_and_agrees(name: str, models_dir: Path) -> None:
+    m = ensure_built(name, models_dir=models_dir)
+    data = m.data
+    assert set(FORMATS) <= set(data["files"])
+    for fmt in FORMATS:
+        assert m.file(fmt).is_file() and m.size_bytes(fmt) > 0
+        ver = data["verification"][fmt]
+        assert ver.get("ok") in (True, None), (fmt, ver)
+    for fmt in ("tflite", "tflite_fp16", "tflite_int8", "onnx"):
+        assert data["verification"][fmt]["ok"] is True
+    tfjs = data["verification"]["tfjs"]
+    assert not tfjs.get("risky_ops"), tfjs.get("risky_ops")
+    assert not {"Einsum", "Erf", "Softplus"} & set(tfjs["ops"])
+    if tfjs.get("checked"):
+        assert tfjs["backends"]["wasm"]["ok"] and tfjs["backends"]["cpu"]["ok"]
+    assert data["params"] == m.data["params"] > 0
+    lo_hi = FLOPS_BAND.get(name)
+    if lo_hi and data.get("flops"):
+        assert lo_hi[0] <= data["flops"] <= lo_hi[1]
