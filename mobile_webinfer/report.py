@@ -173,40 +173,57 @@ def _fmt(x, nd=2):
     if x is None:
         return "-"
     if isinstance(x, float):
+        if x != 0 and abs(x) < 10 ** -nd:
+            return f"{x:.1e}"
         return f"{x:.{nd}f}"
     return str(x)
 
 
+def _ms(x):
+    """Milliseconds with 3 significant digits (tiny models run in microseconds)."""
+    if x is None:
+        return "-"
+    return f"{x:.3g}" if x < 100 else f"{x:.0f}"
+
+
 def render_table(rows: list[dict], console=None, title: str = "in-browser vs native") -> None:
+    """The gap table for people; `--json` / `--csv` carry every field."""
     from rich.console import Console
     from rich.table import Table
 
     console = console or Console()
-    t = Table(title=title, show_lines=False)
-    for col in ("target", "model", "runtime", "backend", "thr", "browser ms (CI95)", "native ms", "gap (CI95)",
-                "first ms", "peak MB / model MB", "max|diff|", "top1", "flags / error"):
-        t.add_column(col, overflow="fold")
+    if not console.is_terminal:
+        console.width = max(console.width, 200)
+    many = len({(r["target"], r["browser"]) for r in rows if r["runtime"] != NATIVE_RUNTIME}) > 1
+    t = Table(title=title, show_lines=False, pad_edge=False)
+    cols = (["target / browser"] if many else []) + [
+        "model", "runtime/backend", "thr", "browser ms [CI95]", "native ms", "gap [CI95]", "1st ms",
+        "peak MB (x model)", "max|diff|", "top1", "flags / error"]
+    for col in cols:
+        t.add_column(col, overflow="fold", no_wrap=col not in ("flags / error",))
     for r in rows:
         b = "-"
         if r["browser_median_ms"] is not None:
             lo, hi = r["browser_ci95_ms"] or (None, None)
-            b = f"{r['browser_median_ms']:.2f} ({_fmt(lo)}-{_fmt(hi)})"
+            b = f"{_ms(r['browser_median_ms'])} [{_ms(lo)}, {_ms(hi)}]"
         g = "-"
         if r["gap"] is not None:
             ci = r["gap_ci95"] or (None, None)
-            g = f"{r['gap']:.2f}x ({_fmt(ci[0])}-{_fmt(ci[1])})"
+            g = f"{r['gap']:.1f}x [{_fmt(ci[0], 1)}, {_fmt(ci[1], 1)}]"
         mem = "-"
         if r["peak_memory_mb"] is not None:
-            mem = f"{r['peak_memory_mb']:.0f} / {_fmt(r['model_mb'], 1)}"
+            mem = f"{r['peak_memory_mb']:.0f}"
             if r["memory_ratio"]:
                 mem += f" ({r['memory_ratio']:.0f}x)"
         tail = ", ".join(r["flags"])
         if r["error"]:
             tail = (tail + "; " if tail else "") + f"ERROR: {r['error'][:160]}"
-        nat = _fmt(r["native_median_ms"])
+        nat = _ms(r["native_median_ms"])
         if r["runtime"] != NATIVE_RUNTIME and r["native_backend"]:
-            nat += f" [{r['native_backend']}]"
-        t.add_row(r["target"], r["model"], r["runtime"], r["backend"], str(r["threads"]), b, nat, g,
-                  _fmt(r["first_inference_ms"]), mem, _fmt(r["max_abs_diff"], 6),
-                  {True: "yes", False: "NO", None: "-"}[r["top1_match"]], tail)
+            nat += f" {r['native_backend']}"
+        cells = ([f"{r['target']} / {r['browser']}"] if many else []) + [
+            r["model"], f"{r['runtime']}/{r['backend']}", str(r["threads"]), b, nat, g,
+            _ms(r["first_inference_ms"]), mem, _fmt(r["max_abs_diff"], 6),
+            {True: "yes", False: "NO", None: "-"}[r["top1_match"]], tail]
+        t.add_row(*cells)
     console.print(t)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 # How long a retry waits for a dropped phone to be `device` again (adb reconnects TCP phones).
 RECONNECT_WAIT_S = 10.0
 
+_TCP_SERIAL_RE = re.compile(r"^[A-Za-z0-9.\-]+:\d{1,5}$")
 _PROP_KEY_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-:@")
 
 
@@ -138,11 +140,24 @@ class Device:
         """`device`, `unauthorized`, `offline`, ... as the adb server sees it; None when absent."""
         return self.session.state(self.serial)
 
-    def wait_until_ready(self, timeout: float = 30.0) -> None:
-        """Wait (bounded by the deadline) until the phone is `device`; then require it (typed errors)."""
+    def wait_until_ready(self, timeout: float = 30.0, *, reconnect: bool = True) -> None:
+        """Wait (bounded by the deadline) until the phone is `device`; then require it (typed errors).
+
+        reconnect: a network phone (`HOST:PORT` serial) missing from the server, e.g. after the
+        adb server restarted, is `adb connect`ed again while waiting.
+        """
+        def ready() -> bool:
+            st = self.state()
+            if st is None and reconnect and _TCP_SERIAL_RE.match(self.serial):
+                try:
+                    self.session.connect(self.serial, timeout=5.0)
+                except MwiError as exc:
+                    log.info("reconnecting %s: %s", self.serial, exc.one_line())
+                st = self.state()
+            return st == "device"
+
         try:
-            wait_for(lambda: self.state() == "device", timeout=timeout, interval=0.2, max_interval=1.0,
-                     what=f"{self.serial} to be ready")
+            wait_for(ready, timeout=timeout, interval=0.2, max_interval=1.0, what=f"{self.serial} to be ready")
         except CommandTimeout:
             pass
         self.session.require_device(self.serial)

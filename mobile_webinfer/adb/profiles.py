@@ -137,10 +137,16 @@ def parse_profile(data: dict[str, Any], path: Path) -> Profile:
     if sign not in (1, -1):
         raise _err(path, "battery.current_sign must be 1 or -1")
 
+    from ..browsers.specs import OVERRIDABLE_FIELDS
+
     overrides = []
     for pkg, table in sorted(data.get("browsers", {}).items()):
         if not isinstance(table, dict):
             raise _err(path, f"[browsers.\"{pkg}\"] must be a table")
+        bad = sorted(set(table) - set(OVERRIDABLE_FIELDS))
+        if bad:
+            raise _err(path, f"[browsers.\"{pkg}\"]: unknown override field(s) {bad} "
+                             f"(allowed: {', '.join(OVERRIDABLE_FIELDS)})")
         overrides.append((pkg, tuple(sorted(table.items()))))
 
     first_run = []

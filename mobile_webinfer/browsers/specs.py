@@ -47,12 +47,14 @@ class BrowserSpec:
 
     def with_overrides(self, overrides: dict[str, object]) -> "BrowserSpec":
         """A copy with profile overrides applied (only known fields)."""
-        allowed = {f.name for f in dataclasses.fields(self)} - {"key", "package"}
-        bad = set(overrides) - allowed
+        bad = set(overrides) - set(OVERRIDABLE_FIELDS)
         if bad:
             raise UsageError(f"unknown browser override field(s) for {self.package}: {sorted(bad)}")
         return dataclasses.replace(self, **overrides)  # type: ignore[arg-type]
 
+
+# What a device profile's `[browsers."PKG"]` table may change (never the key or the package).
+OVERRIDABLE_FIELDS = tuple(f.name for f in dataclasses.fields(BrowserSpec) if f.name not in ("key", "package"))
 
 _CHROME_MAIN = "com.google.android.apps.chrome.Main"
 

@@ -186,10 +186,10 @@ def build_arch(arch: Arch, root: Path, formats: Sequence[str], seed: int = DEFAU
             elif fmt == "onnx":
                 convert.to_onnx(saved, spec, tmp / "model.onnx")
                 names = convert.onnx_io_names(tmp / "model.onnx")
-                if names["inputs"] != [i.name for i in spec.inputs] or sorted(names["outputs"]) != sorted(out_names):
-                    raise ModelError(f"{name}: ONNX io names {names} differ from {[i.name for i in spec.inputs]} / "
-                                     f"{out_names}")
-                io_names[fmt] = {"inputs": names["inputs"], "outputs": list(out_names)}
+                in_names = [i.name for i in spec.inputs]
+                if sorted(names["inputs"]) != sorted(in_names) or sorted(names["outputs"]) != sorted(out_names):
+                    raise ModelError(f"{name}: ONNX io names {names} differ from {in_names} / {out_names}")
+                io_names[fmt] = {"inputs": in_names, "outputs": list(out_names)}  # ONNX names are canonical
                 got = run_onnx(tmp / "model.onnx", io_names[fmt], inputs)
                 files[fmt] = file_entry(tmp, "model.onnx")
             elif fmt == "tfjs":

@@ -201,6 +201,7 @@ def to_tfjs(saved_model_dir: Path, out_dir: Path, input_names: Sequence[str] = (
     model_json = out_dir / "model.json"
     data = json.loads(model_json.read_text())
     fixes = flatten_fused_biases(data)
+    fixes += unfuse_activations(data)
     if input_names or output_names:
         tensor_keys = signature_tensor_keys(saved_model_dir)
         fixes += rekey_tfjs_signature(data, tensor_keys, input_names, output_names)
@@ -208,6 +209,44 @@ def to_tfjs(saved_model_dir: Path, out_dir: Path, input_names: Sequence[str] = (
         model_json.write_text(json.dumps(data))
     ops = tfjs_ops(data)
     return {"ops": ops, "fixes": fixes, "risky_ops": {o: TFJS_RISKY_OPS[o] for o in ops if o in TFJS_RISKY_OPS}}
+
+
+# Activations every TF.js backend (cpu, wasm, webgl, webgpu) implements inside fused ops.
+TFJS_FUSABLE_ACTIVATIONS = {"Relu", "Relu6", "Elu", "Sigmoid", "LeakyRelu", "Prelu"}
+
+
+def unfuse_activations(model_json: dict[str, Any]) -> list[str]:
+    """Split activations TF.js cannot fuse (e.g. Tanh) out of _FusedMatMul / _FusedConv2D, in place.
+
+    Grappler fuses MatMul+BiasAdd+Tanh; TF.js backends then fail with "Activation tanh has
+    not been implemented".  The fused node keeps its other ops under a new name and a plain
+    activation node takes the original name, so every consumer is unchanged.
+    """
+    import base64
+
+    nodes = (model_json.get("modelTopology") or {}).get("node", [])
+    names = {n.get("name") for n in nodes}
+    added: list[dict[str, Any]] = []
+    fixed: list[str] = []
+    for n in nodes:
+        if n.get("op") not in _TFJS_FUSED_BIAS_OPS:
+            continue
+        ops_attr = ((n.get("attr") or {}).get("fused_ops") or {}).get("list") or {}
+        fused = [base64.b64decode(x).decode() for x in ops_attr.get("s", [])]
+        if len(fused) < 2 or fused[-1] in TFJS_FUSABLE_ACTIVATIONS:
+            continue
+        act = fused[-1]
+        pre = f"{n['name']}/mwi_preact"
+        if pre in names:
+            raise ModelError(f"TF.js: node name {pre} already exists")
+        ops_attr["s"] = [base64.b64encode(x.encode()).decode() for x in fused[:-1]]
+        original = n["name"]
+        n["name"] = pre
+        attr = {"T": n["attr"]["T"]} if "T" in (n.get("attr") or {}) else {}
+        added.append({"name": original, "op": act, "input": [pre], "attr": attr})
+        fixed.append(f"{original}: {act} split out of {n['op']}")
+    nodes.extend(added)
+    return fixed
 
 
 def signature_tensor_keys(saved_model_dir: Path) -> dict[str, str]:
@@ -316,14 +355,22 @@ def tfjs_io_names(model_json: dict[str, Any], inputs: Sequence[str], outputs: Se
 
 
 def to_onnx(saved_model_dir: Path, spec: ArchSpec, out_path: Path, opset: int = ONNX_OPSET) -> None:
-    """Convert the SavedModel's ``serve`` function to ONNX with the canonical static input names."""
-    import tensorflow as tf
-    import tf2onnx
+    """Convert the SavedModel's serving signature to ONNX (frozen first, as `python -m tf2onnx.convert
+    --saved-model` does): inputs keep their canonical names and static shapes, outputs are
+    named by the signature keys.
 
-    loaded = tf.saved_model.load(str(saved_model_dir))
-    sig = [tf.TensorSpec(i.shape, i.dtype, name=i.name) for i in spec.inputs]
+    Converting the restored tf.function directly turned captured constants (e.g. the
+    normalization constants of EfficientNetV2) into extra graph inputs.
+    """
+    from tf2onnx import convert as tf2onnx_convert
+    from tf2onnx import tf_loader
+
     try:
-        tf2onnx.convert.from_function(getattr(loaded, SIGNATURE_KEY), input_signature=sig, opset=opset, output_path=str(out_path))
+        graph_def, inputs, outputs, tensors_to_rename = tf_loader.from_saved_model(
+            str(saved_model_dir), None, None, tag="serve", signatures=[SIGNATURE_KEY],
+            return_tensors_to_rename=True)
+        tf2onnx_convert.from_graph_def(graph_def, input_names=inputs, output_names=outputs, opset=opset,
+                                       tensors_to_rename=tensors_to_rename, output_path=str(out_path))
     except Exception as exc:  # noqa: BLE001
         raise ModelError(f"{spec.name}: ONNX conversion failed: {_short(exc)}") from exc
 

@@ -204,7 +204,7 @@ def _row(line: str, columns: tuple[str, ...], source: str, lineno: int) -> MemRo
     return MemRow(m.group("label"), dict(zip(columns, nums)))
 
 
-def _summary_values(line: str, rest: str, ends: list[int], label: str) -> tuple[int | None, int | None]:
+def _summary_values(line: str, ends: list[int], label: str) -> tuple[int | None, int | None]:
     """Pss and Rss of an App Summary row, placed by column position (`Unknown:` has only Rss)."""
     start = len(line) - len(line.lstrip()) + line.lstrip().index(":") + 1
     nums = [(m.group(0), start + m.end()) for m in re.finditer(r"\d+", line[start:])]
@@ -299,7 +299,7 @@ def _parse_block(pid: int, name: str, lines: list[tuple[int, str]], source: str)
             m = _SUMMARY_ROW_RE.match(ln)
             if m:
                 label = m.group("label").strip()
-                pss, rss = _summary_values(ln, m.group("rest"), summary_ends, label)
+                pss, rss = _summary_values(ln, summary_ends, label)
                 if pss is not None:
                     summary_pss[label.lower()] = pss
                 if rss is not None:

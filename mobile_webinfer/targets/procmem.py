@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 def process_type(cmdline: list[str]) -> str:
     """Chromium process type from its command line: browser, renderer, gpu, utility, zygote, other."""
-    for arg in cmdline:
+    # Chromium's children rewrite their argv into one space-separated string
+    for arg in " ".join(cmdline).split():
         if arg.startswith("--type="):
             t = arg.split("=", 1)[1]
             return {"gpu-process": "gpu", "renderer": "renderer", "utility": "utility",

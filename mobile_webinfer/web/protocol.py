@@ -512,6 +512,8 @@ def validate_result(payload: Any, *, config: CellConfig | None = None) -> CellRe
         raise InvalidResult(f"status 'ok' but backend {backend!r} differs from requested "
                             f"{backend_requested!r} (a fallback must be an error)")
     threads_requested = v.get("threads_requested", "int", required=ok)
+    if config is not None and threads_requested is not None and threads_requested != config.threads:
+        raise InvalidResult(f"threads_requested {threads_requested} differs from the cell's {config.threads}")
     threads = v.get("threads", "int", required=ok, nullable=True)
     if threads is not None and not 1 <= threads <= 1024:
         raise InvalidResult(f"threads must be in 1..1024, got {threads}")

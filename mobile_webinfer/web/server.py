@@ -120,6 +120,9 @@ class CellTicket:
         t_end = time.monotonic() + timeout
         with self._cond:
             while self._result is None:
+                if self._closed:
+                    raise PageReportedError(f"cell {self.cell_id}: closed before a result arrived"
+                                            f"{self._where()}", kind="timeout")
                 now = time.monotonic()
                 if now >= t_end:
                     raise PageReportedError(f"cell {self.cell_id}: no result after {timeout:.1f} s"

@@ -52,11 +52,10 @@ export async function setup(cfg, env, inputs) {
 
   return {
     async infer() {
-      const ins = runner.getInputs();
-      for (let i = 0; i < inputs.length; i++) ins[order[i]].data().set(inputs[i].data);
+      // data() gives a fresh view of the wasm heap each time (safe if the heap grew).
+      for (let i = 0; i < inputs.length; i++) modelInputs[order[i]].data().set(inputs[i].data);
       if (!runner.infer()) throw new CellError('exception', 'TFLite infer() failed');
-      const outs = runner.getOutputs();
-      return outOrder.map((j) => outs[j].data().slice());   // copy out of the wasm heap
+      return outOrder.map((j) => outInfos[j].data().slice());   // copy out of the wasm heap
     },
     check() {},
     async info() {

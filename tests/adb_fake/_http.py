@@ -8,7 +8,12 @@ import threading
 PAGE = b"""<!doctype html><html><body><script>
 const data = new Float32Array(1 << 20).fill(1.5);
 let s = 0; for (let i = 0; i < data.length; i++) s += data[i];
-fetch('/result', {method: 'POST', body: JSON.stringify({sum: s, ua: navigator.userAgent})});
+(async () => {
+  const webgl2 = !!document.createElement('canvas').getContext('webgl2');
+  let webgpu = false;
+  try { webgpu = !!(navigator.gpu && await navigator.gpu.requestAdapter()); } catch (e) {}
+  fetch('/result', {method: 'POST', body: JSON.stringify({sum: s, webgl2, webgpu, ua: navigator.userAgent})});
+})();
 </script></body></html>"""
 
 

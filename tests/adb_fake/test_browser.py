@@ -41,7 +41,9 @@ def test_page_through_reverse_runs_in_chromium_then_force_stop(fake_phone, page_
     assert "Status: ok" in r.stdout and "LaunchState: COLD" in r.stdout
     assert page_server.posted.wait(30), page_server.requests
     assert "/bench.html" in page_server.requests
-    assert json.loads(page_server.posts[0])["sum"] == 1.5 * (1 << 20)  # the page's JS really ran
+    result = json.loads(page_server.posts[0])
+    assert result["sum"] == 1.5 * (1 << 20)  # the page's JS really ran
+    assert result["webgl2"] and result["webgpu"]  # default flags give the "phone" a (software) GPU
 
     pid = int(d.shell2("pidof com.android.chrome", v2=True).stdout)
     assert os.path.exists(f"/proc/{pid}")

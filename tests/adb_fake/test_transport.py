@@ -237,3 +237,36 @@ def test_private_server_never_touches_default_port(adb_server):
     assert adb_server.port != 5037
     assert os.environ["ANDROID_ADB_SERVER_PORT"] == str(adb_server.port)
     assert os.environ["ADBUTILS_ADB_PATH"] == "/usr/bin/adb"
+
+
+def test_adb_server_restart_drops_reverses_and_reconnects(adb_server, fake_phone):
+    phone = fake_phone("pixel", in_process=True)
+    d = phone.device()
+    dev_port = free_port()
+    srv = _echo_server()
+    try:
+        d.reverse(f"tcp:{dev_port}", f"tcp:{srv.getsockname()[1]}")
+        adb_server.restart(reconnect=(phone.serial,))
+        d = phone.device()
+        assert d.reverse_list() == []  # reverses die with the transport, as on a real phone
+        assert d.shell2("echo again", v2=True).stdout == "again\n"
+    finally:
+        srv.close()
+
+
+def test_concurrent_commands_from_many_threads(phone):
+    errors: list[str] = []
+
+    def worker(n: int) -> None:
+        d = phone.device()
+        for i in range(8):
+            r = d.shell2(f"echo {n}-{i}; getprop ro.product.device", v2=True)
+            if r.stdout != f"{n}-{i}\nblueline\n" or r.returncode != 0:
+                errors.append(repr(r))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []

@@ -411,3 +411,39 @@ def test_renderer_crash_seen_through_devtools(fake_phone):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_adb_server_restart_is_survived(tmp_path, monkeypatch):
+    """The server dies mid-run: the next call starts it again, wait_until_ready reconnects the phone."""
+    from tests.fakephone.pytest_fixtures import AdbServer, start_fake_phone
+    from tests.fakephone.pytest_fixtures import free_port as adb_free_port
+
+    port = adb_free_port()
+    home = tmp_path / "home"
+    home.mkdir()
+    env = dict(os.environ, HOME=str(home), TMPDIR=str(home), ANDROID_ADB_SERVER_PORT=str(port),
+               ADBUTILS_ADB_PATH="/usr/bin/adb")
+    server = AdbServer(port, str(home), env)
+    server.adb("start-server")
+    monkeypatch.setenv("HOME", str(home))       # the server mwi restarts lives in this HOME too
+    monkeypatch.setenv("TMPDIR", str(home))
+    handle = None
+    try:
+        handle = start_fake_phone(server, "pixel")
+        session = AdbSession("127.0.0.1", port, adb_path="/usr/bin/adb")
+        dev = Device(handle.serial, client=session)
+        assert dev.getprop("ro.product.model") == "Pixel 3"
+        server.adb("kill-server")
+        t_end = time.monotonic() + 10
+        while session.server_running() and time.monotonic() < t_end:
+            time.sleep(0.1)
+        with pytest.raises(DeviceNotFound):
+            dev.shell(["getprop", "ro.product.model"])     # a fresh server knows no network phone
+        assert session.server_running()
+        dev.wait_until_ready(timeout=20)
+        assert dev.state() == "device"
+        assert dev.getprop("ro.product.model") == "Pixel 3"
+    finally:
+        if handle is not None:
+            handle.stop()
+        server.adb("kill-server", check=False)

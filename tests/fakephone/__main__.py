@@ -14,7 +14,7 @@ import threading
 
 from .control import ControlServer
 from .faults import Faults
-from .phone import FakePhone
+from .phone import GPU_FLAGS, FakePhone
 from .profiles import available_profiles
 
 
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--battery-rise", type=float, default=0.0, metavar="C_PER_S")
     ap.add_argument("--renderer-dies-after", type=float, default=None, metavar="S")
     ap.add_argument("--chromium-flag", action="append", default=None,
-                    help="flags for the launched Chromium (default: --disable-gpu)")
+                    help="flags for the launched Chromium (default: SwiftShader WebGL + WebGPU)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     if args.port and 5555 <= args.port <= 5585:
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
                     offline_for_s=args.offline_for)
     faults.set("drop_on", args.drop_on)
     faults.set("hang_on", args.hang_on)
-    flags = tuple(args.chromium_flag) if args.chromium_flag is not None else ("--disable-gpu",)
+    flags = tuple(args.chromium_flag) if args.chromium_flag is not None else GPU_FLAGS
     phone = FakePhone(args.profile, port=args.port, faults=faults, chromium_flags=flags).start()
     control = ControlServer(phone, args.control_port)
     print(phone.serial, flush=True)

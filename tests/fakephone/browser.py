@@ -106,9 +106,11 @@ class ChromiumInstance:
         if os.geteuid() == 0:
             flags.append("--no-sandbox")
         self.start_time = time.time()
+        tmp = os.path.join(self.user_data_dir, "tmp")  # Chromium's own temp files go away with us
+        os.mkdir(tmp)
         self.proc = subprocess.Popen([chromium, *flags, url], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)
+                                     start_new_session=True, env=dict(os.environ, TMPDIR=tmp))
         self.devtools_port = 0
         self._renderer_names: dict[int, int] = {}
         self._lock = threading.Lock()

@@ -37,6 +37,11 @@ FEATURES = ["shell_v2", "cmd", "stat_v2", "ls_v2", "fixed_push_mkdir", "apex", "
             "fixed_push_symlink_timestamp", "abb_exec", "remount_shell", "track_app",
             "sendrecv_v2", "sendrecv_v2_dry_run_send"]
 
+# A phone's browser has a GPU: give Chromium SwiftShader for WebGL and WebGPU (software, so pages
+# see a "SwiftShader" renderer string; pass ("--disable-gpu",) to model a phone without GPU).
+GPU_FLAGS = ("--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--enable-unsafe-webgpu",
+             "--enable-features=Vulkan", "--use-vulkan=swiftshader", "--use-webgpu-adapter=swiftshader")
+
 PACKAGE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$")
 SYSTEM_PACKAGES = ("android", "com.android.systemui", "com.android.settings", "com.android.shell",
                    "com.android.providers.settings", "com.google.android.webview",
@@ -104,7 +109,7 @@ class FakePhone:
     """One fake Android phone reachable over the ADB TCP transport."""
 
     def __init__(self, profile: str | Profile = "pixel", *, port: int = 0, faults: Faults | None = None,
-                 chromium_flags: tuple[str, ...] = ("--disable-gpu",)) -> None:
+                 chromium_flags: tuple[str, ...] = GPU_FLAGS) -> None:
         self.profile = profile if isinstance(profile, Profile) else load_profile(profile)
         self.faults = faults or Faults()
         self.chromium_flags = tuple(chromium_flags)
@@ -157,19 +162,24 @@ class FakePhone:
         return self
 
     def stop(self) -> None:
+        """Stop serving, kill every Chromium this phone started, remove its storage."""
         self._stop.set()
-        for t in self._timers:
-            t.cancel()
-        if self.listener:
-            self.listener.close()
-        with self._lock:
-            instances = list(self.browsers.values())
-            self.browsers.clear()
-        for inst in instances:
-            inst.stop()
-        self.fs.close()
-        with self._logcat_cv:
-            self._logcat_cv.notify_all()
+        try:
+            for t in self._timers:
+                t.cancel()
+            if self.listener:
+                self.listener.close()
+        finally:
+            with self._lock:
+                instances = list(self.browsers.values())
+                self.browsers.clear()
+            try:
+                for inst in instances:
+                    inst.stop()
+            finally:
+                self.fs.close()
+                with self._logcat_cv:
+                    self._logcat_cv.notify_all()
 
     def __enter__(self) -> "FakePhone":
         return self.start()
@@ -222,6 +232,9 @@ class FakePhone:
         for pkg, inst in items:
             for pid in inst.kill_renderers():
                 killed.append(pid)
+                self._add_logcat("main", "I", "lowmemorykiller",
+                                 f"Kill '{pkg}:sandboxed_process0' ({pid}), uid 99142, oom_score_adj 0 "
+                                 "to free 120000kB rss, 0kB swap; reason: low watermark is breached")
                 self._add_logcat("main", "I", "ActivityManager",
                                  f"Process {pkg}:sandboxed_process0 (pid {pid}) has died: fg  TOP")
                 self._add_logcat("main", "W", "cr_ChildProcessConn",

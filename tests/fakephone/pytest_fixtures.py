@@ -82,6 +82,16 @@ class AdbServer:
             time.sleep(0.2)
         self.wait_state(serial, "device", timeout)
 
+    def restart(self, reconnect: tuple[str, ...] = ()) -> None:
+        """Kill and start the server on the same port (its transports and reverses are gone),
+        then ``adb connect`` each serial in ``reconnect``."""
+        self.adb("kill-server", check=False)
+        with open(os.path.join(self.home, "start-server.log"), "a") as log:
+            subprocess.run([ADB, "-P", str(self.port), "start-server"], env=self.env, stdout=log, stderr=log,
+                           stdin=subprocess.DEVNULL, timeout=30, check=True)
+        for serial in reconnect:
+            self.connect(serial)
+
     def adbutils_device(self, serial: str) -> Any:
         import adbutils
         return adbutils.AdbClient(host="127.0.0.1", port=self.port).device(serial)

@@ -179,3 +179,27 @@ def test_model_lock_excludes_other_processes(tmp_path: Path) -> None:
         assert out.stdout.strip() == "held"
     out = subprocess.run([sys.executable, "-c", code, str(lock)], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "free"
+
+
+def test_unfuse_activations_splits_tanh_only() -> None:
+    import base64
+
+    def enc(*ops: str) -> dict:
+        return {"list": {"s": [base64.b64encode(o.encode()).decode() for o in ops]}}
+
+    mj = {"modelTopology": {"node": [
+        {"name": "x", "op": "Placeholder"},
+        {"name": "mm", "op": "_FusedMatMul", "input": ["x", "w", "b"],
+         "attr": {"fused_ops": enc("BiasAdd", "Tanh"), "T": {"type": "DT_FLOAT"}}},
+        {"name": "cv", "op": "_FusedConv2D", "input": ["x", "k", "c"], "attr": {"fused_ops": enc("BiasAdd", "Relu")}},
+        {"name": "out", "op": "Identity", "input": ["mm"]},
+    ]}}
+    fixes = convert.unfuse_activations(mj)
+    assert fixes == ["mm: Tanh split out of _FusedMatMul"]
+    nodes = {n["name"]: n for n in mj["modelTopology"]["node"]}
+    assert nodes["mm"]["op"] == "Tanh" and nodes["mm"]["input"] == ["mm/mwi_preact"]
+    pre = nodes["mm/mwi_preact"]
+    assert pre["op"] == "_FusedMatMul" and pre["attr"]["fused_ops"] == enc("BiasAdd")
+    assert nodes["out"]["input"] == ["mm"]  # consumers untouched
+    assert nodes["cv"]["attr"]["fused_ops"] == enc("BiasAdd", "Relu")  # relu fuses on every backend
+    assert convert.unfuse_activations(mj) == []  # idempotent

@@ -76,7 +76,8 @@ def test_adb_devices_states() -> None:
                                                                   ("0123", "no permissions", 7)]
     assert parse_adb_devices("List of devices attached\n\n") == ()
     mdns = parse_adb_devices("adb-2A28 (2)._adb-tls-connect._tcp. device product:p model:Pixel_7 transport_id:4\n")
-    assert (mdns[0].serial, mdns[0].state, mdns[0].model) == ("adb-2A28 (2)._adb-tls-connect._tcp.", "device", "Pixel_7")
+    assert (mdns[0].serial, mdns[0].state, mdns[0].model) == ("adb-2A28 (2)._adb-tls-connect._tcp.", "device",
+                                                               "Pixel_7")
     with pytest.raises(ParseError, match="unknown adb device state"):
         parse_adb_devices("serial banana\n")
 
@@ -275,3 +276,18 @@ def test_benchmark_failed_run_reports_tool_error() -> None:
         parse_benchmark_model("INFO: STARTING!\nERROR: Failed to apply GPU delegate.\n")
     with pytest.raises(ParseError, match="Inference timings"):
         parse_benchmark_model("INFO: STARTING!\nINFO: count=5 first=1 curr=1 min=1 max=1 avg=1 std=0\n")
+
+
+def test_benchmark_monitor_peak_and_warnings() -> None:
+    text = ("INFO: STARTING!\nWARNING: Unsupported TF op, falling back\n"
+            "INFO: Running benchmark for at least 1 iterations and at least 0.5 seconds\n"
+            "INFO: count=2 first=10 curr=12 min=10 max=12 avg=11 std=1 p5=10 median=11 p95=12\n"
+            "INFO: count=20 first=9 curr=9 min=8 max=10 avg=9 std=0.5 p5=8 median=9 p95=10\n"
+            "INFO: Inference timings in us: Init: 1000, First inference: 10, Warmup (avg): 11, Inference (avg): 9\n"
+            "INFO: Memory footprint delta from the start of the tool (MB): init=1.5 overall=2.25\n"
+            "INFO: Overall peak memory footprint (MB) via periodic monitoring: 40.5\n")
+    r = parse_benchmark_model(text)
+    assert (r.memory_init_mb, r.memory_overall_mb, r.peak_memory_mb) == (1.5, 2.25, 40.5)
+    assert (r.count, r.inference_std_us, r.warmup.median_us) == (20, 0.5, 11)
+    with pytest.raises(ParseError, match="count="):
+        parse_benchmark_model(text.replace("count=20", "count=x20"))

@@ -212,6 +212,9 @@ def _bad(cfg, token):
         "unknown error kind": g(status="error", error={"kind": "meh", "message": "x"}, outputs=[]),
         "error without error": g(status="error", outputs=[]),
         "frames without source": g(frames={"count": 1, "long_frames": 0}),
+        "threads_requested differs": g(threads_requested=4),
+        "negative heap": g(js_heap_mb={"peak_mb": -1}),
+        "nan in values": g(outputs=[{**out, "values": [0.1, None, 0.1, 0.1, 0.1]}]),
     }
 
 
@@ -392,3 +395,23 @@ def test_lifecycle(tmp_path):
         PageServer(pages_dir=tmp_path / "missing").start()
     with pytest.raises(UsageError, match="loopback"):
         PageServer(pages_dir=pages, host="0.0.0.0").start()
+
+
+def test_close_wakes_waiter(env):
+    srv, data, _ = env
+    t = srv.open_cell(toy_config(data))
+    threading.Timer(0.2, t.close).start()
+    t0 = time.monotonic()
+    with pytest.raises(PageError, match="closed before a result"):
+        t.wait(10)
+    assert time.monotonic() - t0 < 2
+
+
+def test_server_close_wakes_waiter(tmp_path):
+    pages = make_pages(tmp_path / "p")
+    data = make_model(tmp_path / "m")
+    srv = PageServer(pages_dir=pages, models_dir=tmp_path / "m").start()
+    t = srv.open_cell(toy_config(data))
+    threading.Timer(0.2, srv.close).start()
+    with pytest.raises(PageError, match="closed"):
+        t.wait(10)

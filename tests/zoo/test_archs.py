@@ -186,27 +186,49 @@ def test_mobilebert_attention_mask_hides_tokens() -> None:
     assert diff_open.min() > 1e-6
 
 
-def _graph_ops(name: str) -> set[str]:
+@functools.lru_cache(maxsize=None)
+def traced(name: str) -> tuple[frozenset[str], int]:
+    """(op types of the inference graph, number of captured non-variable tensors)."""
     import tensorflow as tf
 
     model = built(name)
     spec = load_arch(name).spec
     sig = [tf.TensorSpec(i.shape, i.dtype, name=i.name) for i in spec.inputs]
     fn = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False), input_signature=sig)
-    graph = fn.get_concrete_function().graph
+    concrete = fn.get_concrete_function()
+    graph = concrete.graph
     ops = {op.type for op in graph.get_operations()}
     for f in graph.as_graph_def().library.function:
         ops.update(n.op for n in f.node_def)
-    return ops
+    captured = [t for t in concrete.captured_inputs if t.dtype != tf.resource]
+    return frozenset(ops), len(captured)
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_graph_captures_only_variables(name: str) -> None:
+    """Captured constant tensors (e.g. Keras 3 Normalization statistics) become extra ONNX inputs."""
+    assert traced(name)[1] == 0
+
+
+def test_efficientnet_preprocessing_matches_keras_application() -> None:
+    import keras
+
+    ours = built("efficientnet_v2_b0", 3)
+    keras.utils.set_random_seed(3)
+    app = keras.applications.EfficientNetV2B0(weights=None, input_shape=(224, 224, 3), include_preprocessing=True)
+    assert app.count_params() == ours.count_params()
+    app.set_weights(ours.get_weights())
+    x = np.random.default_rng(0).uniform(0, 255, (1, 224, 224, 3)).astype(np.float32)
+    np.testing.assert_allclose(run(ours, [x])[0], run(app, [x])[0], atol=1e-6)
 
 
 def test_mobilebert_graph_has_no_einsum_or_erf() -> None:
-    ops = _graph_ops("mobilebert")
+    ops = traced("mobilebert")[0]
     assert "BatchMatMulV2" in ops and "Softmax" in ops
     assert not ops & {"Einsum", "Erf", "Gelu"}
 
 
 def test_yolov5s_graph_has_no_mish_ops() -> None:
-    ops = _graph_ops("yolov5s")
+    ops = traced("yolov5s")[0]
     assert "Sigmoid" in ops or "Silu" in ops
     assert not ops & {"Softplus", "Tanh", "Mish"}

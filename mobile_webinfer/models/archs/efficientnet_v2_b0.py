@@ -15,10 +15,13 @@ SPEC = ArchSpec(
     reference="keras.applications.EfficientNetV2B0 (include_top, 1000 classes): 7,200,312 params (7.1 M in the study)",
     notes=(
         "keras.applications.EfficientNetV2B0(weights=None): published layer structure, seeded random weights.",
-        "The Keras application includes its preprocessing (Rescaling of [0,255] pixels), so inputs are"
-        " drawn from [0, 255).",
+        "Includes the application's preprocessing (pixels in [0, 255] scaled and normalized with the"
+        " ImageNet mean / std, written as one per-channel Rescaling), so inputs are drawn from [0, 255).",
     ),
 )
+
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def _input(keras: Any) -> Any:
@@ -32,8 +35,15 @@ def build(seed: int) -> Any:
 
     keras.utils.set_random_seed(seed)
     x_in = _input(keras)
+    # The application's own preprocessing (Rescaling 1/255 + Normalization with ImageNet mean /
+    # variance) as ONE Rescaling with per-channel scale and offset: the same arithmetic, but
+    # Keras 3's Normalization keeps its statistics as captured eager tensors, which tf2onnx turns
+    # into extra ONNX graph inputs.
+    scale = [1.0 / (255.0 * s) for s in _IMAGENET_STD]
+    offset = [-m / s for m, s in zip(_IMAGENET_MEAN, _IMAGENET_STD)]
+    x = keras.layers.Rescaling(scale=scale, offset=offset, name="preprocessing")(x_in)
     base = keras.applications.EfficientNetV2B0(
-        weights=None, include_top=True, input_tensor=x_in, classes=1000,
-        classifier_activation="softmax", include_preprocessing=True,
+        weights=None, include_top=True, input_tensor=x, classes=1000,
+        classifier_activation="softmax", include_preprocessing=False,
     )
     return keras.Model(x_in, base.output, name=SPEC.name)

@@ -1,0 +1,38 @@
+"""Process-tree memory from /proc: types from Chromium command lines, live descendants."""
+
+import subprocess
+import sys
+import time
+
+from mobile_webinfer.targets.procmem import ProcMemSampler, descendants, process_type
+
+
+def test_process_type_from_split_or_rewritten_cmdlines():
+    assert process_type(["/usr/lib/chromium/chromium", "--headless", "--user-data-dir=/tmp/x"]) == "browser"
+    assert process_type(["/usr/lib/chromium/chromium --type=renderer --lang=en"]) == "renderer"
+    assert process_type(["chromium", "--type=gpu-process"]) == "gpu"
+    assert process_type(["chromium --type=utility --utility-sub-type=network.mojom.NetworkService"]) == "utility"
+    assert process_type(["chromium --type=zygote"]) == "zygote"
+    assert process_type(["chromium --type=crashpad-handler"]) == "other"
+
+
+def test_sampler_follows_a_live_process_tree():
+    code = "import subprocess,sys,time; c=subprocess.Popen([sys.executable,'-c','import time; x=bytearray(30<<20); time.sleep(30)']); time.sleep(30)"
+    parent = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 10
+        while len(descendants(parent.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        tree = descendants(parent.pid)
+        assert tree[0] == parent.pid and len(tree) == 2
+        time.sleep(0.5)
+        with ProcMemSampler(lambda: descendants(parent.pid), interval_s=0.05) as s:
+            time.sleep(0.4)
+        peaks = s.peaks()
+        assert peaks["samples"] >= 3 and peaks["peak_total_mb"] > 30  # the child's 30 MB bytearray
+        assert peaks["peak_by_type_mb"]["browser"] == peaks["peak_total_mb"]
+        assert peaks["sampler_cost_s"] >= 0
+    finally:
+        for p in descendants(parent.pid)[::-1]:
+            subprocess.run(["kill", "-9", str(p)])
+        parent.wait()

@@ -1,0 +1,121 @@
+"""End to end on the local target: real headless Chromium, real TF.js / TFLite-web / ORT-web,
+real host TFLite; a sweep killed mid-run resumes without losing or duplicating a cell."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+MWI = [sys.executable, "-m", "mobile_webinfer"]
+CONTRACT = {"target", "model", "runtime", "backend", "threads", "browser_median_ms", "browser_ci95_ms",
+            "native_median_ms", "gap", "gap_ci95", "first_inference_ms", "setup_ms", "peak_memory_mb", "model_mb",
+            "max_abs_diff", "top1_match", "flags", "error"}
+
+
+def _mwi(*args, timeout=600, check=True):
+    proc = subprocess.run(MWI + list(args), capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"mwi {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def _records(run_dir: Path) -> list[dict]:
+    path = run_dir / "results.jsonl"
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            pass
+    return out
+
+
+def test_quick_sweep_prints_table_and_run_dir_and_report_contract(tmp_path):
+    proc = _mwi("sweep", "--quick", "--models", "tiny_cnn", "--runtimes", "tfjs,tflite,ort", "--backends", "wasm",
+                "--threads", "1", "--out", str(tmp_path))
+    run_dir = Path(proc.stdout.strip().splitlines()[-1])
+    assert run_dir.parent == tmp_path / "runs" and (run_dir / "manifest.json").is_file()
+    assert "gap" in proc.stdout and "tiny_cnn" in proc.stdout
+    rows = json.loads(_mwi("report", str(run_dir), "--json").stdout)
+    assert {(r["runtime"], r["backend"]) for r in rows} == {("tflite-native", "xnnpack"), ("tfjs", "wasm"),
+                                                           ("tflite", "wasm"), ("ort", "wasm")}
+    for r in rows:
+        assert CONTRACT <= set(r), CONTRACT - set(r)
+        assert r["error"] is None, r
+        if r["runtime"] != "tflite-native":
+            assert r["browser_median_ms"] > 0 and r["gap"] > 0 and r["native_median_ms"] > 0
+            lo, hi = r["browser_ci95_ms"]
+            assert lo <= r["browser_median_ms"] <= hi
+            # same seeded input, same weights: outputs agree with native TFLite
+            assert r["max_abs_diff"] < 1e-4 and r["top1_match"] is True
+            assert r["peak_memory_mb"] > r["model_mb"]
+    m = json.loads((run_dir / "manifest.json").read_text())
+    assert m["schema_version"] == 1 and m["models"]["tiny_cnn"]["files"]["tflite"]["sha256"]
+    assert m["targets"]["local"]["cpu_count"] >= 1
+    frameworks = m["versions"]["local"]["frameworks"]
+    assert any("tfjs" in k for k in frameworks) and any("ort" in k or "onnx" in k for k in frameworks)
+    recs = _records(run_dir)
+    browser = [r for r in recs if r["cell"]["runtime"] != "tflite-native"]
+    for r in browser:
+        eff = r["in_effect"]
+        assert eff["backend"] == "wasm" and eff["cross_origin_isolated"] is True
+        assert len(r["latencies_ms"]) >= 3 and r["first_inference_ms"] > 0 and r["warmup_ms"]
+        assert r["memory"]["peak_by_type_mb"].get("renderer", 0) > 0
+    csv = _mwi("report", str(run_dir), "--csv").stdout
+    assert csv.splitlines()[0].startswith("target,") and len(csv.splitlines()) == len(rows) + 1
+
+
+def test_killed_sweep_resumes_without_loss_or_duplicates(tmp_path):
+    args = ["sweep", "--quick", "--models", "tiny_cnn", "--runtimes", "tfjs", "--backends", "wasm,cpu",
+            "--threads", "1", "--repeats", "3", "--out", str(tmp_path)]
+    proc = subprocess.Popen(MWI + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    run_dir = None
+    t_end = time.monotonic() + 300
+    try:
+        while time.monotonic() < t_end:
+            runs = list((tmp_path / "runs").glob("*")) if (tmp_path / "runs").exists() else []
+            if runs and len(_records(runs[0])) >= 5:  # 3 native + 2 browser cells stored
+                run_dir = runs[0]
+                break
+            assert proc.poll() is None, proc.stderr.read()[-2000:]
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the host process and its Chromium, mid-cell
+        proc.wait()
+    assert run_dir is not None, "sweep did not store 5 cells in time"
+    before = (run_dir / "results.jsonl").read_bytes()
+    keys_before = [r["key"] for r in _records(run_dir)]
+    # a crash mid-write leaves a torn line: the resume must cut it, not choke on it
+    with open(run_dir / "results.jsonl", "ab") as f:
+        f.write(b'{"key": "torn')
+    out = _mwi("sweep", "--resume", str(run_dir))
+    assert out.stdout.strip().splitlines()[-1] == str(run_dir)
+    recs = _records(run_dir)
+    keys = [r["key"] for r in recs]
+    assert len(keys) == len(set(keys)), "a cell was stored twice"
+    assert len(keys) == 3 + 3 * 2  # native x3 repeats + (wasm, cpu) x3 repeats
+    assert keys[: len(keys_before)] == keys_before
+    assert (run_dir / "results.jsonl").read_bytes().startswith(before), "finished cells were rewritten"
+    m = json.loads((run_dir / "manifest.json").read_text())
+    assert m["resumed_at"]
+    assert all(r["status"] == "ok" for r in recs), [r.get("error") for r in recs]
+
+
+def test_bad_input_gives_one_line_errors(tmp_path):
+    p = _mwi("sweep", "--models", "no_such_model", "--out", str(tmp_path), check=False)
+    assert p.returncode == 2 and p.stderr.strip().count("\n") == 0 and "no_such_model" in p.stderr
+    p = _mwi("sweep", "--backends", "cuda", "--out", str(tmp_path), check=False)
+    assert p.returncode == 2 and "cuda" in p.stderr
+    p = _mwi("report", str(tmp_path), check=False)
+    assert p.returncode == 1 and "not a run directory" in p.stderr
+    assert not (tmp_path / "runs").exists()
