@@ -14,7 +14,8 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import MwiError, UsageError
-from .device import Device, fingerprint_from_props, parser
+from ..parsers import parse_getprop
+from .device import Device, fingerprint_from_props
 from .shell import quote_argv
 
 _CPU_FILES = ("scaling_cur_freq", "scaling_min_freq", "scaling_max_freq", "cpuinfo_max_freq",
@@ -61,7 +62,7 @@ def capture(dev: Device, out_dir: Path, *, redact: bool = True, packages: list[s
     failures: list[str] = []
 
     getprop_text = dev.read(["getprop"])
-    props = parser("parse_getprop")(getprop_text)
+    props = parse_getprop(getprop_text, source=f"{dev.serial}: getprop")
     fp = fingerprint_from_props(props, serial=dev.serial)
     header_device = " ".join(x for x in (fp["manufacturer"], fp["model"]) if x) or "unknown"
     if fp["device"]:

@@ -12,7 +12,6 @@ Probes, browser control and conditioning take a `Device`; none of them touch adb
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import re
 from collections.abc import Iterator
@@ -20,6 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CommandTimeout, DeviceError, MwiError, UsageError
+from ..parsers import parse_battery, parse_getprop, parse_thermalservice
+from ..parsers.battery import BatteryState
+from ..parsers.thermal import ThermalReport
 from ..retry import retry, time_left, wait_for
 from .shell import (
     AdbSession,
@@ -34,7 +36,7 @@ from .shell import (
 if TYPE_CHECKING:
     from .profiles import Profile
 
-__all__ = ["Device", "ShellResult", "parser"]
+__all__ = ["Device", "ShellResult", "fingerprint_from_props"]
 
 log = logging.getLogger(__name__)
 
@@ -43,21 +45,6 @@ RECONNECT_WAIT_S = 10.0
 
 _TCP_SERIAL_RE = re.compile(r"^[A-Za-z0-9.\-]+:\d{1,5}$")
 _PROP_KEY_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-:@")
-
-
-_PARSER_MODULES = {"parse_getprop": "getprop", "parse_battery": "battery", "parse_thermalservice": "thermal",
-                   "parse_adb_devices": "devices"}
-
-
-def parser(name: str) -> Any:
-    """A parser function from `mobile_webinfer.parsers` (owned by the parsers' author)."""
-    fn = getattr(importlib.import_module("mobile_webinfer.parsers"), name, None)
-    if fn is None and name in _PARSER_MODULES:
-        fn = getattr(importlib.import_module(f"mobile_webinfer.parsers.{_PARSER_MODULES[name]}"), name, None)
-    if fn is None:
-        raise DeviceError(f"parser {name} is not available in mobile_webinfer.parsers")
-    return fn
-
 
 class Device:
     """One phone.  `serial` addresses it on every call, so several phones never clash."""
@@ -115,7 +102,7 @@ class Device:
     def getprop(self, key: str | None = None, *, timeout: float = 20.0) -> dict[str, str] | str:
         """All properties as a dict (via the getprop parser), or one property's value ('' if unset)."""
         if key is None:
-            return parser("parse_getprop")(self.read(["getprop"], timeout=timeout))
+            return parse_getprop(self.read(["getprop"], timeout=timeout), source=f"{self.serial}: getprop")
         if not key or not set(key) <= _PROP_KEY_CHARS:
             raise UsageError(f"not a valid property name: {key!r}")
         return self.read(["getprop", key], timeout=timeout).strip()
@@ -216,13 +203,14 @@ class Device:
         assert isinstance(props, dict)
         return fingerprint_from_props(props, serial=self.serial)
 
-    def battery(self) -> Any:
-        """`dumpsys battery` through the battery parser (a BatteryState)."""
-        return parser("parse_battery")(self.read(["dumpsys", "battery"]))
+    def battery(self) -> BatteryState:
+        """`dumpsys battery` through the battery parser."""
+        return parse_battery(self.read(["dumpsys", "battery"]), source=f"{self.serial}: dumpsys battery")
 
-    def thermal_status(self) -> Any:
-        """`dumpsys thermalservice` through the thermal parser (a ThermalReport)."""
-        return parser("parse_thermalservice")(self.read(["dumpsys", "thermalservice"]))
+    def thermal_status(self) -> ThermalReport:
+        """`dumpsys thermalservice` through the thermal parser (`.status` 0 NONE .. 6 SHUTDOWN)."""
+        return parse_thermalservice(self.read(["dumpsys", "thermalservice"]),
+                                    source=f"{self.serial}: dumpsys thermalservice")
 
 
 def fingerprint_from_props(props: dict[str, str], *, serial: str = "") -> dict[str, Any]:

@@ -9,8 +9,14 @@ import typer
 
 models_app = typer.Typer(
     help="The model catalog: list it, build the zoo (.tflite fp32/fp16/int8, TF.js, ONNX), add your own.",
-    no_args_is_help=True,
+    invoke_without_command=True,
 )
+
+
+@models_app.callback()
+def _models(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand is None:  # `mwi models` alone: show the subcommands
+        typer.echo(ctx.get_help())
 
 
 @models_app.command("list")
@@ -61,8 +67,10 @@ def add_model(
     force: bool = typer.Option(False, "--force", help="Replace a user model of the same name."),
     models_dir: Path = typer.Option(None, "--models-dir", help="Models folder (default: the user cache)."),
 ) -> None:
-    """Register your own model file: copied into the models folder with a manifest
-    (sha256, inputs/outputs read from the file, seeded sample inputs).
+    """Register your own .tflite, .onnx or TF.js model.json (copied, with a manifest).
+
+    The manifest records sha256 and size, inputs/outputs read from the file itself, seeded
+    sample inputs, and reference outputs from one run on this computer (.tflite/.onnx).
 
     Example: mwi models add ./my_model.tflite --name my_model
     """

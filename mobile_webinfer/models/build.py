@@ -146,8 +146,6 @@ def build_arch(arch: Arch, root: Path, formats: Sequence[str], seed: int = DEFAU
     try:
         progress("keras")
         quiet_tensorflow()
-        import keras
-
         model = arch.build(seed)
         _realistic_weights(model, seed)
         params = int(model.count_params())
@@ -215,7 +213,7 @@ def build_arch(arch: Arch, root: Path, formats: Sequence[str], seed: int = DEFAU
             from .tfjs_check import check_tfjs_model
 
             verification["tfjs"].update(check_tfjs_model(tmp / "tfjs" / "model.json", io_names["tfjs"], inputs,
-                                                         ref, TOLERANCES["tfjs"], name))
+                                                         ref, TOLERANCES["tfjs"], name, flops))
 
         progress("manifest")
         sample_inputs = []
@@ -257,12 +255,23 @@ def build_arch(arch: Arch, root: Path, formats: Sequence[str], seed: int = DEFAU
         write_manifest(tmp, data)
         final = root / name
         _swap_into_place(tmp, final)
-        del keras
         return ModelManifest(name=name, dir=final, data=data)
     finally:
+        model = None  # drop the last reference before clearing the Keras session
+        _release_keras()
         shutil.rmtree(work, ignore_errors=True)
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _release_keras() -> None:
+    """Free the built model's graphs and weights (so `--all` in one process does not pile them up)."""
+    import gc
+    import sys
+
+    if "keras" in sys.modules:
+        sys.modules["keras"].backend.clear_session()
+    gc.collect()
 
 
 def _swap_into_place(tmp: Path, final: Path) -> None:

@@ -24,7 +24,15 @@ from .build import output_scale
 
 SCRIPT = Path(__file__).with_name("tfjs_check.js")
 BACKENDS = ("cpu", "wasm")
-TIMEOUT_S = 600
+# The pure-JS cpu backend runs ~1 GFLOP/s: above this many FLOPs only wasm is checked.
+CPU_BACKEND_MAX_FLOPS = 20e9
+
+
+def plan(flops: int | None) -> tuple[tuple[str, ...], float]:
+    """Backends to run and the time allowed, from the model's FLOPs."""
+    f = float(flops or 0)
+    backends = BACKENDS if f <= CPU_BACKEND_MAX_FLOPS else ("wasm",)
+    return backends, min(3600.0, 300.0 + f / 2e8)
 
 
 def node_modules_dir() -> Path | None:
@@ -38,7 +46,7 @@ def node_modules_dir() -> Path | None:
 
 
 def check_tfjs_model(model_json: Path, io: dict[str, list[str]], inputs: Sequence[np.ndarray],
-                     ref: Sequence[np.ndarray], tol: float, name: str) -> dict[str, Any]:
+                     ref: Sequence[np.ndarray], tol: float, name: str, flops: int | None = None) -> dict[str, Any]:
     """Run the model on each Node backend; returns {"checked", "backends": {b: {ok, max_abs_diff|error}},
     "max_abs_diff", "ok"}.  Raises ModelError when a backend fails or disagrees with Keras."""
     node = shutil.which("node")
@@ -55,13 +63,14 @@ def check_tfjs_model(model_json: Path, io: dict[str, list[str]], inputs: Sequenc
             req_inputs.append({"name": tname.split(":")[0], "path": str(p), "shape": list(arr.shape),
                                "dtype": "int32" if arr.dtype.kind in "iu" else "float32"})
         req = Path(td) / "req.json"
-        req.write_text(json.dumps({"backends": list(BACKENDS), "inputs": req_inputs,
+        backends, timeout_s = plan(flops)
+        req.write_text(json.dumps({"backends": list(backends), "inputs": req_inputs,
                                    "outputs": [o for o in io["outputs"]]}))
         try:
             proc = subprocess.run([node, str(SCRIPT), str(mods), str(model_json), str(req)], capture_output=True,
-                                  text=True, timeout=TIMEOUT_S)
+                                  text=True, timeout=timeout_s)
         except subprocess.TimeoutExpired as exc:
-            raise ModelError(f"{name}: TF.js check in node timed out after {TIMEOUT_S}s") from exc
+            raise ModelError(f"{name}: TF.js check in node timed out after {timeout_s:.0f}s") from exc
     if proc.returncode != 0:
         tail = " | ".join(proc.stderr.strip().splitlines()[-3:])[:400]
         raise ModelError(f"{name}: TF.js check in node failed (exit {proc.returncode}): {tail}")
@@ -71,7 +80,7 @@ def check_tfjs_model(model_json: Path, io: dict[str, list[str]], inputs: Sequenc
     results = json.loads(lines[-1])["results"]
     out: dict[str, Any] = {"checked": True, "backends": {}}
     worst = 0.0
-    for backend in BACKENDS:
+    for backend in backends:
         r = results.get(backend) or {"ok": False, "error": "no result"}
         if not r.get("ok"):
             raise ModelError(f"{name}: TF.js {backend} backend (node) failed: {r.get('error')}")

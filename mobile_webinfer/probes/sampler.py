@@ -55,6 +55,7 @@ class _State:
     costs: dict[str, ProbeCost] = field(default_factory=dict)
     rows: int = 0
     missed_ticks: int = 0
+    setup_s: float = 0.0  # time spent in the supported() checks
     started: float | None = None
     stopped: float | None = None
 
@@ -122,13 +123,14 @@ class Sampler:
     # ---- cost ----------------------------------------------------------------------
 
     def cost(self) -> dict:
-        """Probe cost so far: per probe calls/errors/mean/max seconds, and the share of wall time."""
+        """Probe cost so far: per probe calls/errors/mean/max seconds, and `share`, the fraction of
+        wall time spent waiting on probe calls (`setup_s`, the supported() checks, is apart)."""
         with self._lock:
             st = self._state
             end = st.stopped if st.stopped is not None else self._clock()
             wall = (end - st.started) if st.started is not None else 0.0
             busy = sum(c.total_s for c in st.costs.values())
-            return {"wall_s": round(wall, 6), "busy_s": round(busy, 6),
+            return {"wall_s": round(wall, 6), "busy_s": round(busy, 6), "setup_s": round(st.setup_s, 6),
                     "share": round(busy / wall, 6) if wall > 0 else None, "rows": st.rows,
                     "missed_ticks": st.missed_ticks, "interval_s": self.interval_s,
                     "probes": {k: v.to_json() for k, v in st.costs.items()}}
@@ -169,6 +171,8 @@ class Sampler:
             else:
                 self._emit({"t_s": self._t(), "probe": probe.name, "ok": False, "error": why, "cost_s": 0.0})
         self.active = [p.name for p in active]
+        with self._lock:
+            self._state.setup_s = self._clock() - t0
         last_run: dict[str, float] = {}
         tick = 0
         while not self._stop.is_set() and active:

@@ -247,7 +247,8 @@ class AndroidTarget:
     # -- native cells --------------------------------------------------------------------
     def _push_once(self, local: Path, name: str) -> str:
         h = hashlib.sha256(local.read_bytes()).hexdigest()[:12]
-        remote = f"{REMOTE_DIR}/{h}_{name}"
+        stem, dot, ext = name.partition(".")
+        remote = f"{REMOTE_DIR}/{stem}-{h}{dot}{ext}"
         if self._pushed.get(remote) != h:
             self.dev.shell(["mkdir", "-p", REMOTE_DIR])
             self.dev.push(local, remote)

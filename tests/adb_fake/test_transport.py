@@ -10,7 +10,7 @@ import threading
 import adbutils
 import pytest
 
-from tests.fakephone.pytest_fixtures import free_port, start_fake_phone
+from tests.fakephone.pytest_fixtures import free_port, start_adb_server, start_fake_phone
 
 
 @pytest.fixture(scope="module")
@@ -221,8 +221,8 @@ def test_metacharacters_reach_the_device_literally(phone):
 
 
 def test_two_fakes_at_once_each_by_serial(adb_server, fake_phone):
-    a = fake_phone("pixel", in_process=True)
-    b = fake_phone("galaxy", in_process=True)
+    a = fake_phone("pixel")                   # a subprocess
+    b = fake_phone("galaxy", in_process=True)  # a thread of this process
     assert a.serial != b.serial
     states = adb_server.devices()
     assert states[a.serial] == "device" and states[b.serial] == "device"
@@ -239,30 +239,36 @@ def test_private_server_never_touches_default_port(adb_server):
     assert os.environ["ADBUTILS_ADB_PATH"] == "/usr/bin/adb"
 
 
-def test_adb_server_restart_drops_reverses_and_reconnects(adb_server, fake_phone):
-    phone = fake_phone("pixel", in_process=True)
+def test_adb_server_restart_drops_reverses_and_reconnects():
+    server = start_adb_server()  # its own server: restarting the shared one would hurt other tests
+    phone = start_fake_phone(server, "pixel", in_process=True)
     d = phone.device()
     dev_port = free_port()
     srv = _echo_server()
     try:
         d.reverse(f"tcp:{dev_port}", f"tcp:{srv.getsockname()[1]}")
-        adb_server.restart(reconnect=(phone.serial,))
+        server.restart(reconnect=(phone.serial,))
         d = phone.device()
         assert d.reverse_list() == []  # reverses die with the transport, as on a real phone
         assert d.shell2("echo again", v2=True).stdout == "again\n"
     finally:
         srv.close()
+        phone.stop()
+        server.kill()
 
 
 def test_concurrent_commands_from_many_threads(phone):
     errors: list[str] = []
 
     def worker(n: int) -> None:
-        d = phone.device()
-        for i in range(8):
-            r = d.shell2(f"echo {n}-{i}; getprop ro.product.device", v2=True)
-            if r.stdout != f"{n}-{i}\nblueline\n" or r.returncode != 0:
-                errors.append(repr(r))
+        try:
+            d = phone.device()
+            for i in range(8):
+                r = d.shell2(f"echo {n}-{i}; getprop ro.product.device", v2=True)
+                if r.stdout != f"{n}-{i}\nblueline\n" or r.returncode != 0:
+                    errors.append(repr(r))
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
     for t in threads:

@@ -92,13 +92,18 @@ class AdbServer:
         for serial in reconnect:
             self.connect(serial)
 
+    def kill(self) -> None:
+        """``adb -P PORT kill-server`` and remove the private HOME."""
+        subprocess.run([ADB, "-P", str(self.port), "kill-server"], env=self.env, capture_output=True, timeout=30)
+        shutil.rmtree(self.home, ignore_errors=True)
+
     def adbutils_device(self, serial: str) -> Any:
         import adbutils
         return adbutils.AdbClient(host="127.0.0.1", port=self.port).device(serial)
 
 
-@pytest.fixture(scope="session")
-def adb_server() -> Iterator[AdbServer]:
+def start_adb_server() -> AdbServer:
+    """Start a private adb server (free port, own HOME and TMPDIR); stop it with ``.kill()``."""
     home = tempfile.mkdtemp(prefix="fakephone-adb-home-")
     port = free_port()
     env = dict(os.environ, HOME=home, TMPDIR=home, ANDROID_ADB_SERVER_PORT=str(port),
@@ -109,8 +114,14 @@ def adb_server() -> Iterator[AdbServer]:
     with open(os.path.join(home, "start-server.log"), "w") as log:
         subprocess.run([ADB, "-P", str(port), "start-server"], env=env, stdout=log, stderr=log,
                        stdin=subprocess.DEVNULL, timeout=30, check=True)
+    return server
+
+
+@pytest.fixture(scope="session")
+def adb_server() -> Iterator[AdbServer]:
+    server = start_adb_server()
     saved = {k: os.environ.get(k) for k in ("ANDROID_ADB_SERVER_PORT", "ADBUTILS_ADB_PATH", "ADB_SERVER_SOCKET")}
-    os.environ["ANDROID_ADB_SERVER_PORT"] = str(port)
+    os.environ["ANDROID_ADB_SERVER_PORT"] = str(server.port)
     os.environ["ADBUTILS_ADB_PATH"] = ADB
     os.environ.pop("ADB_SERVER_SOCKET", None)
     try:
@@ -121,8 +132,7 @@ def adb_server() -> Iterator[AdbServer]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        subprocess.run([ADB, "-P", str(port), "kill-server"], env=env, capture_output=True, timeout=30)
-        shutil.rmtree(home, ignore_errors=True)
+        server.kill()
 
 
 @dataclass
@@ -134,7 +144,6 @@ class FakePhoneHandle:
     server: AdbServer
     process: subprocess.Popen | None = None
     phone: Any = None  # the FakePhone when in-process
-    _control_server: Any = None
     _stopped: bool = field(default=False)
 
     @property
@@ -166,8 +175,6 @@ class FakePhoneHandle:
                 self.process.wait(timeout=5)
         if self.phone is not None:
             self.phone.stop()
-        if self._control_server is not None:
-            self._control_server.shutdown()
 
 
 def start_fake_phone(server: AdbServer, profile: str = "pixel", *, in_process: bool = False,
@@ -178,7 +185,7 @@ def start_fake_phone(server: AdbServer, profile: str = "pixel", *, in_process: b
     thermal_rise_every_s=..., battery_rise_c_per_s=..., renderer_dies_after_s=..., ...).
     """
     if in_process:
-        from .control import ControlServer, LocalControl
+        from .control import LocalControl
         from .faults import Faults
         from .phone import FakePhone
 

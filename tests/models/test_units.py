@@ -203,3 +203,31 @@ def test_unfuse_activations_splits_tanh_only() -> None:
     assert nodes["out"]["input"] == ["mm"]  # consumers untouched
     assert nodes["cv"]["attr"]["fused_ops"] == enc("BiasAdd", "Relu")  # relu fuses on every backend
     assert convert.unfuse_activations(mj) == []  # idempotent
+
+
+def test_tfjs_check_plan_scales_with_flops() -> None:
+    from mobile_webinfer.models.tfjs_check import plan
+
+    assert plan(4e6) == (("cpu", "wasm"), pytest.approx(300.02))
+    backends, timeout = plan(550e9)  # ESRGAN-sized: the JS cpu backend would take many minutes
+    assert backends == ("wasm",) and 300 < timeout <= 3600
+    assert plan(None)[0] == ("cpu", "wasm")
+
+
+def test_rekey_tfjs_signature() -> None:
+    def entry(t: str) -> dict:
+        return {"name": t, "dtype": "DT_FLOAT"}
+
+    mj = {"signature": {"inputs": {"a:0": entry("a:0"), "b": entry("b:0")},
+                        "outputs": {"Identity:0": entry("Identity:0"), "Identity_1:0": entry("Identity_1:0")}}}
+    keys = {"a:0": "a", "b:0": "b", "Identity:0": "aa", "Identity_1:0": "zz"}
+    fixes = convert.rekey_tfjs_signature(mj, keys, ["b", "a"], ["zz", "aa"])
+    assert list(mj["signature"]["inputs"]) == ["b", "a"] and list(mj["signature"]["outputs"]) == ["zz", "aa"]
+    assert mj["signature"]["outputs"]["zz"]["name"] == "Identity_1:0"
+    assert "signature input a:0 -> a" in fixes and len(fixes) == 3
+    bad = {"signature": {"inputs": {"a": entry("a:0")}, "outputs": {"Identity:0": entry("Identity:0")}}}
+    with pytest.raises(ModelError, match="cannot tell"):
+        convert.rekey_tfjs_signature(bad, {}, ["a"], ["out"])
+    bad = {"signature": {"inputs": {"a": entry("a:0")}, "outputs": {"out": entry("Identity:0")}}}
+    with pytest.raises(ModelError, match="lacks"):
+        convert.rekey_tfjs_signature(bad, {}, ["a"], ["out", "other"])

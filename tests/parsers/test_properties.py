@@ -121,3 +121,21 @@ def test_decode_bytes_only_parse_error(raw: bytes) -> None:
 def test_strip_header_is_total(text: str) -> None:
     out = P.strip_capture_header(text)
     assert out == text or text.lstrip("\ufeff").startswith("# ")
+
+
+def test_every_record_is_plain_json() -> None:
+    import json
+
+    n = 0
+    for fn, text in CASES:
+        try:
+            rec = fn(text, "json")
+        except ParseError:
+            continue
+        if isinstance(rec, tuple):  # parse_adb_devices (records), parse_uptime (floats)
+            data = [r.to_json() if hasattr(r, "to_json") else r for r in rec]
+        else:
+            data = rec.to_json() if hasattr(rec, "to_json") else rec
+        json.dumps(data, allow_nan=False)  # no NaN/inf, no tuples of objects, no dataclasses left
+        n += 1
+    assert n >= 30

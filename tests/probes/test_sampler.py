@@ -38,7 +38,7 @@ def test_all_probes_make_time_series() -> None:
     assert by_probe["meminfo"][0]["data"]["total_pss_kb"] == 269950
     assert by_probe["cpu"][1]["data"]["utilization"] == pytest.approx(0.5)
     assert by_probe["gfxinfo"][0]["data"]["new_frames"] == 120 and by_probe["gfxinfo"][1]["data"]["new_frames"] == 0
-    assert cost["rows"] == len(rows) and 0 < cost["share"] <= 1.0
+    assert cost["rows"] == len(rows) and 0 < cost["share"] <= 1.0 and 0 < cost["setup_s"] < cost["wall_s"]
     assert cost["probes"]["meminfo"]["calls"] == len(by_probe["meminfo"])
     assert cost["probes"]["meminfo"]["mean_s"] > 0
 
