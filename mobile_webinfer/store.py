@@ -220,7 +220,7 @@ class RunStore:
     def done_keys(self, *, retry_failed: bool = False) -> set[str]:
         keys = set()
         for rec in self.results():
-            if retry_failed and rec.get("status") == "error":
+            if retry_failed and rec.get("status") in ("error", "skipped"):
                 continue
             keys.add(rec["key"])
         return keys

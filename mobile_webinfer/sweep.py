@@ -53,6 +53,8 @@ class SweepSpec:
     cooldown: dict = field(default_factory=dict)   # CooldownPolicy fields
     benchmark_model: str | None = None
     sample_interval_s: float = 1.0
+    on_throttle: str = "rerun"     # a cell during which the phone throttled: "rerun" (after cool-down) or "flag"
+    max_reruns: int = 1
 
     def validate(self) -> None:
         bad = [r for r in self.runtimes if r not in BROWSER_RUNTIMES]
@@ -70,6 +72,8 @@ class SweepSpec:
             raise UsageError("no models given")
         if not self.targets:
             raise UsageError("no targets given")
+        if self.on_throttle not in ("rerun", "flag"):
+            raise UsageError("on_throttle must be `rerun` or `flag`")
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -176,6 +180,40 @@ class Runner:
         return PageServer(models_dir=models_dir())
 
     def run_cell(self, target, cell: Cell, server, fingerprint: dict) -> dict:
+        """One cell, with the policies around it: a phone that dropped away is recovered once
+        (reconnect, adb server restart) and the cell retried; a cell during which the phone
+        throttled (thermal status rose) is re-run after the cool-down gate (`on_throttle`)."""
+        attempts: list[dict] = []
+        recovered = False
+        while True:
+            try:
+                rec = self._run_cell_once(target, cell, server, fingerprint)
+            except TargetLost:
+                if recovered or not hasattr(target, "recover") or not target.recover():
+                    raise
+                recovered = True
+                attempts.append({"at": now_iso(), "status": "lost", "note": "phone dropped away; recovered"})
+                continue
+            throttled = _throttled(rec, self.spec)
+            if throttled and self.spec.on_throttle == "rerun" and \
+                    sum(1 for a in attempts if a.get("status") == "throttled") < self.spec.max_reruns:
+                attempts.append({"at": rec.get("finished_at"), "status": "throttled",
+                                 "thermal_status_max": (rec.get("context") or {}).get("thermal_status_max"),
+                                 "median_ms": _median_of(rec.get("latencies_ms"))})
+                continue
+            if attempts:
+                rec["attempts"] = attempts
+                extra = set(rec.get("flags") or [])
+                if any(a["status"] == "throttled" for a in attempts):
+                    extra.add("rerun-after-throttle")
+                if recovered:
+                    extra.add("recovered-after-disconnect")
+                rec["flags"] = sorted(extra)
+            if throttled:
+                rec["flags"] = sorted(set(rec.get("flags") or []) | {"thermal-throttled"})
+            return rec
+
+    def _run_cell_once(self, target, cell: Cell, server, fingerprint: dict) -> dict:
         manifest = self.models()[cell.model]
         budget = self.spec.budget
         started = now_iso()
@@ -274,6 +312,19 @@ class Runner:
             return None
 
 
+def _median_of(xs):
+    xs = sorted(xs or [])
+    return xs[len(xs) // 2] if xs else None
+
+
+def _throttled(rec: dict, spec: "SweepSpec") -> bool:
+    """The thermal status rose above the gate's limit during the cell."""
+    ctx = rec.get("context") or {}
+    limit = int((spec.cooldown or {}).get("max_thermal_status", 0))
+    st = ctx.get("thermal_status_max")
+    return rec.get("status") == "ok" and isinstance(st, int) and st > limit
+
+
 class TargetLost(InfraError):
     """A phone went away (unplugged, offline, unauthorized): its worker stops, the cell is not stored."""
 
@@ -333,7 +384,12 @@ def run_sweep(spec: SweepSpec, *, out_root: Path, resume: Path | None = None, re
         if t is None:
             raise UsageError(f"unknown target {name!r}")
         try:
-            fp = t.describe()
+            try:
+                fp = t.describe()
+            except InfraError:
+                if not (hasattr(t, "recover") and t.recover()):
+                    raise
+                fp = t.describe()
         except InfraError as exc:
             if len(spec.targets) == 1:
                 raise
@@ -489,7 +545,7 @@ def load_spec_file(path: Path) -> dict:
 def run_sweep_cli(*, targets, models, runtimes, backends, threads, repeats, quick, out, resume, retry_failed,
                   native, iterations, warmups, time_budget, chromium, dry_run, spec_file=None, browsers=None,
                   native_backends=None, benchmark_model=None, max_battery_temp=None, cooldown_timeout=None,
-                  on_hot=None) -> None:
+                  on_hot=None, on_throttle=None, cell_timeout=None) -> None:
     """The CLI's sweep: build the spec from flags, run, print the table and the run directory last."""
     from rich.console import Console
 
@@ -505,7 +561,7 @@ def run_sweep_cli(*, targets, models, runtimes, backends, threads, repeats, quic
     if "budget" in base:
         budget = replace(budget, **base.pop("budget"))
     overrides = {k: v for k, v in (("iterations", iterations), ("warmups", warmups),
-                                   ("time_budget_s", time_budget)) if v is not None}
+                                   ("time_budget_s", time_budget), ("cell_timeout_s", cell_timeout)) if v is not None}
     if overrides:
         budget = replace(budget, **overrides)
     spec = SweepSpec(**{k: v for k, v in base.items() if k != "budget"})
@@ -536,6 +592,8 @@ def run_sweep_cli(*, targets, models, runtimes, backends, threads, repeats, quic
     if cd.get("on_timeout", "flag") not in ("flag", "skip"):
         raise UsageError("--on-hot must be `flag` or `skip`")
     spec.cooldown = cd
+    if on_throttle:
+        spec.on_throttle = on_throttle
     if repeats is not None:
         spec.repeats = repeats
     elif "repeats" not in base:
@@ -558,9 +616,25 @@ def run_sweep_cli(*, targets, models, runtimes, backends, threads, repeats, quic
         est = estimate_seconds(cells, spec.budget)
         console.print(f"{len(cells)} cells; estimated {est / 60:.1f} min", highlight=False)
         return
+    import signal
+    import threading as _th
+
+    if _th.current_thread() is _th.main_thread():
+        def _term(signum, frame):  # a polite kill: unwind, restore the phones, keep what is stored
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, _term)
     progress = SweepProgress()
     store = run_sweep(spec, out_root=Path(out) if out else default_out_root(), resume=resume,
                       retry_failed=retry_failed, progress=progress)
     rows = build_rows(store.results())
     render_table(rows, console=console)
+    if store.failures:
+        import sys
+
+        for name, why in store.failures.items():
+            print(f"mwi: target {name} failed: {why}; finish with: mwi sweep --resume {store.run_dir}",
+                  file=sys.stderr)
+        print(store.run_dir, flush=True)
+        raise SystemExit(3)
     print(store.run_dir)

@@ -21,6 +21,12 @@ const PROGRESS_EVERY_MS = 2000;
 const state = { phase: 'starting', posted: false, result: null, reply: null };
 window.__mwi = state;
 
+// A hidden page (background tab, screen off) has its timers throttled: record it.
+const visibility = { at_start: document.visibilityState, hidden_during_run: document.visibilityState !== 'visible' };
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState !== 'visible') visibility.hidden_during_run = true;
+});
+
 class CellError extends Error {
   constructor(kind, message) {
     super(message);
@@ -291,7 +297,7 @@ function baseResult(cfg) {
     simd: wasmSimdSupported(), cross_origin_isolated: self.crossOriginIsolated === true,
     user_agent: navigator.userAgent, hardware_concurrency: navigator.hardwareConcurrency || null,
     versions: {}, gpu: null, setup_ms: null, first_inference_ms: null, warmup_ms: [],
-    latencies_ms: [], js_heap_mb: null, outputs: [], frames: null,
+    latencies_ms: [], js_heap_mb: null, outputs: [], frames: null, visibility,
   };
 }
 
@@ -438,9 +444,12 @@ async function run() {
         result.versions = { ...(await vendorVersions(adapter.PACKAGES || [])), ...(info.versions || {}) };
       } catch (e2) { /* the runtime is broken: report what we have */ }
     }
+    // An error carries no measurement: what got done is kept apart, for diagnosis only.
+    result.partial = { setup_ms: result.setup_ms, first_inference_ms: result.first_inference_ms,
+                       warmups_done: result.warmup_ms.length, timed_done: result.latencies_ms.length };
     Object.assign(result, { status: 'error', error: { kind: error.kind, message: `${error.message} (during ${doing})` },
-                            outputs: [], js_heap_mb: heap.toJSON() });
-    if (result.setup_ms === null) result.warmup_ms = [];
+                            setup_ms: null, first_inference_ms: null, warmup_ms: [], latencies_ms: [],
+                            outputs: [], frames: null, js_heap_mb: heap.toJSON() });
     setStatus(`error: ${error.kind}`);
     await postResult(result);
   } finally {

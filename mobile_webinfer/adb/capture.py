@@ -22,6 +22,9 @@ _CPU_FILES = ("scaling_cur_freq", "scaling_min_freq", "scaling_max_freq", "cpuin
               "scaling_governor")
 _IDENTIFIER_PROPS = re.compile(r"^\[([^\]]*(serial|imei|meid|iccid|\.did|mac_?addr|bt_addr)[^\]]*)\]: \[(.*)\]$",
                                re.IGNORECASE)
+# What an identifier looks like (`R5CY12AB34C`, `89984320001566073987`, `02:00:00:44:55:66`),
+# unlike flags on the same keys (`ro.imei.check=yes`, `ro.boot.serialconsole=0`).
+_IDENTIFIER_VALUE = re.compile(r"^(?=.*\d)[A-Za-z0-9:_\-]{6,}$")
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,7 @@ def redact_getprop(text: str) -> str:
     for line in text.splitlines(keepends=True):
         body = line.rstrip("\r\n")
         m = _IDENTIFIER_PROPS.match(body)
-        if m and m.group(3):
+        if m and _IDENTIFIER_VALUE.match(m.group(3)):
             body = f"[{m.group(1)}]: [[REDACTED]]"
             out.append(body + line[len(line.rstrip("\r\n")):])
         else:

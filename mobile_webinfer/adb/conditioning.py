@@ -12,13 +12,10 @@ A sweep holds them in one ExitStack so Ctrl-C or a crash leaves the phone as it 
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Iterator
 
 from ..errors import UsageError
-from .device import Device
-
-log = logging.getLogger(__name__)
+from .device import Device, undo_on_exit
 
 # BatteryManager.BATTERY_PLUGGED_AC | USB | WIRELESS
 STAY_ON_ALL_PLUGS = 7
@@ -29,31 +26,21 @@ ANIMATION_SCALES = ("window_animation_scale", "transition_animation_scale", "ani
 def setting(dev: Device, namespace: str, key: str, value: str) -> Iterator[str | None]:
     """Set one `settings` value; yields the original (None if unset); restores or deletes it."""
     original = dev.get_setting(namespace, key)
-    dev.put_setting(namespace, key, value)
-    try:
+    with undo_on_exit(lambda: dev.put_setting(namespace, key, original), f"setting {namespace}/{key}",
+                      dev.serial):
+        dev.put_setting(namespace, key, value)
         yield original
-    finally:
-        _restore(dev, namespace, key, original)
-
-
-def _restore(dev: Device, namespace: str, key: str, original: str | None) -> None:
-    try:
-        dev.put_setting(namespace, key, original)
-    except Exception:  # noqa: BLE001 - keep restoring the rest; report loudly
-        log.error("could not restore %s/%s=%r on %s", namespace, key, original, dev.serial)
-        raise
 
 
 @contextlib.contextmanager
 def keep_awake(dev: Device) -> Iterator[None]:
     """Screen on and awake: KEYCODE_WAKEUP + `svc power stayon usb`; the stay-on value is restored."""
     original = dev.get_setting("global", "stay_on_while_plugged_in")
-    dev.shell(["input", "keyevent", "KEYCODE_WAKEUP"])
-    dev.shell(["svc", "power", "stayon", "usb"])
-    try:
+    with undo_on_exit(lambda: dev.put_setting("global", "stay_on_while_plugged_in", original),
+                      "stay_on_while_plugged_in", dev.serial):
+        dev.shell(["input", "keyevent", "KEYCODE_WAKEUP"])
+        dev.shell(["svc", "power", "stayon", "usb"])
         yield
-    finally:
-        _restore(dev, "global", "stay_on_while_plugged_in", original)
 
 
 @contextlib.contextmanager

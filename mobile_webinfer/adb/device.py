@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,7 @@ from .shell import (
 if TYPE_CHECKING:
     from .profiles import Profile
 
-__all__ = ["Device", "ShellResult", "fingerprint_from_props"]
+__all__ = ["Device", "ShellResult", "fingerprint_from_props", "undo_on_exit"]
 
 log = logging.getLogger(__name__)
 
@@ -169,16 +169,17 @@ class Device:
     def reverse(self, device_port: int, host_port: int) -> Iterator[None]:
         """Phone's `tcp:device_port` -> host's `tcp:host_port`; the previous mapping is restored."""
         remote, local = f"tcp:{_port(device_port)}", f"tcp:{_port(host_port)}"
-        before = {e.remote: e.local for e in self.list_reverse()}
-        self.session.reverse(self.serial, remote, local)
-        try:
-            yield
-        finally:
-            previous = before.get(remote)
+        previous = {e.remote: e.local for e in self.list_reverse()}.get(remote)
+
+        def undo() -> None:
             if previous is None:
                 self.session.reverse_remove(self.serial, remote)
             elif previous != local:
                 self.session.reverse(self.serial, remote, previous)
+
+        self.session.reverse(self.serial, remote, local)
+        with undo_on_exit(undo, f"reverse {remote}", self.serial):
+            yield
 
     @contextlib.contextmanager
     def forward(self, local_port: int | None, remote: str) -> Iterator[int]:
@@ -186,14 +187,16 @@ class Device:
         before = {e.local: e.remote for e in self.list_forward()}
         local = "tcp:0" if local_port is None else f"tcp:{_port(local_port)}"
         used = self.session.forward(self.serial, local, remote)
-        try:
-            yield int(used.split(":", 1)[1])
-        finally:
-            previous = before.get(used)
+        previous = before.get(used)
+
+        def undo() -> None:
             if previous is None:
                 self.session.forward_remove(self.serial, used)
             elif previous != remote:
                 self.session.forward(self.serial, used, previous)
+
+        with undo_on_exit(undo, f"forward {used}", self.serial):
+            yield int(used.split(":", 1)[1])
 
     # ---- identity and state ----------------------------------------------------------
 
@@ -211,6 +214,21 @@ class Device:
         """`dumpsys thermalservice` through the thermal parser (`.status` 0 NONE .. 6 SHUTDOWN)."""
         return parse_thermalservice(self.read(["dumpsys", "thermalservice"]),
                                     source=f"{self.serial}: dumpsys thermalservice")
+
+
+@contextlib.contextmanager
+def undo_on_exit(undo: Callable[[], None], what: str, serial: str) -> Iterator[None]:
+    """Run `undo` when the block ends.  If the block raised, that error wins: a failing undo
+    is logged, not allowed to hide it.  If the block succeeded, a failing undo raises."""
+    try:
+        yield
+    except BaseException:
+        try:
+            undo()
+        except Exception as exc:  # noqa: BLE001 - the block's own error is the one to see
+            log.error("could not undo %s on %s: %s", what, serial, exc)
+        raise
+    undo()
 
 
 def fingerprint_from_props(props: dict[str, str], *, serial: str = "") -> dict[str, Any]:

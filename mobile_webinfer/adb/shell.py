@@ -550,22 +550,6 @@ class AdbSession:
         self._call(serial, f"reverse:killforward:{remote}", timeout,
                    lambda c: c.device(serial).reverse_remove(remote))
 
-    def open_socket(self, serial: str, remote: str, *, timeout: float = 10.0) -> socket.socket:
-        """A raw stream to `tcp:N` / `localabstract:NAME` on the phone (no host port needed)."""
-        validate_serial(serial)
-        _check_spec(remote)
-
-        def run(c: adbutils.AdbClient) -> socket.socket:
-            conn = c.device(serial).open_transport(timeout=timeout)
-            try:
-                conn.send_command(remote)
-                conn.check_okay()
-            except BaseException:
-                conn.close()
-                raise
-            return conn.conn
-        return self._call(serial, remote, timeout, run)
-
 
 _SPEC_RE = re.compile(r"^(tcp:\d{1,5}|localabstract:[A-Za-z0-9_.\-@]{1,100}|localreserved:[A-Za-z0-9_.\-]{1,100}"
                       r"|localfilesystem:/[A-Za-z0-9_./\-]{1,200}|jdwp:\d+)$")

@@ -57,11 +57,19 @@ def dismiss_first_run(dev: Device, spec: BrowserSpec, steps: Sequence[FirstRunSt
     ui = (connect or _connect_uiautomator2)(dev.serial)
     clicked: list[str] = []
     seen: set[int] = set()
+    def present(step: FirstRunStep, wait: float) -> Any:
+        try:
+            el = ui(**step.selector())
+            return el if el.exists(timeout=wait) else None
+        except Exception as exc:  # noqa: BLE001 - the agent died or the phone went away
+            raise BrowserError(f"first-run of {spec.name} on {dev.serial}: uiautomator2 failed: "
+                               f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+
     for attempt in range(1, attempts + 1):
         visible = []
         for i, step in enumerate(steps):
-            el = ui(**step.selector())
-            if el.exists(timeout=wait_s if attempt == 1 and i == 0 else 0):
+            el = present(step, wait_s if attempt == 1 and i == 0 else 0)
+            if el is not None:
                 visible.append((i, step, el))
         if not visible:
             missing = [s for i, s in enumerate(steps) if not s.optional and i not in seen]
@@ -70,11 +78,14 @@ def dismiss_first_run(dev: Device, spec: BrowserSpec, steps: Sequence[FirstRunSt
                                    f"{missing[0].selector()} never appeared")
             return FirstRunResult(spec.package, tuple(clicked), attempt)
         for i, step, el in visible:
-            el.click()
+            try:
+                el.click()
+            except Exception:  # noqa: BLE001 - it vanished between the check and the click
+                continue
             seen.add(i)
             clicked.append(_describe(step))
         time.sleep(settle_s)
-    still = [_describe(s) for s in steps if ui(**s.selector()).exists(timeout=0)]
+    still = [_describe(s) for s in steps if present(s, 0) is not None]
     if not still:
         return FirstRunResult(spec.package, tuple(clicked), attempts)
     raise BrowserError(f"first-run of {spec.name} on {dev.serial} still stuck after {attempts} attempts: "

@@ -5,7 +5,9 @@
         page.goto(ticket.url())
         pids = browser.browser_pids()     # browser + renderer + GPU + utility processes
 
-Each instance gets a fresh temporary profile (removed on close).  The binary is Debian's
+Each instance gets a fresh temporary profile (removed on close).  Playwright's sync API is
+bound to the thread that started it: drive pages from that thread; ``browser_pids`` reads
+/proc only and may be called from any thread (e.g. a memory sampler).  The binary is Debian's
 ``/usr/bin/chromium`` unless ``MWI_CHROMIUM`` or an explicit path says otherwise; Playwright's
 own browser downloads are never used.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -77,6 +80,52 @@ def chromium_flags(*, webgl: bool = True, webgpu: bool = True, headless: bool = 
     return flags
 
 
+_local = threading.local()
+PROFILE_PREFIX = "mwi-chromium-"
+
+
+def reap_stale_profiles(tmp: str | None = None) -> list[Path]:
+    """Remove temp profiles left by processes that died without cleaning up (e.g. SIGKILL).
+
+    Profiles are named ``mwi-chromium-<pid>-*``; one whose pid is not alive is removed.
+    """
+    removed = []
+    base = Path(tmp or tempfile.gettempdir())
+    for d in base.glob(f"{PROFILE_PREFIX}*-*"):
+        pid_text = d.name[len(PROFILE_PREFIX):].split("-", 1)[0]
+        if not pid_text.isdigit() or not d.is_dir():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+        except (PermissionError, OverflowError):
+            continue
+    return removed
+
+
+def _acquire_playwright() -> Any:
+    """The Playwright driver of this thread (one per thread, shared by its LocalChromiums)."""
+    from playwright.sync_api import sync_playwright
+
+    pw = getattr(_local, "pw", None)
+    if pw is None:
+        pw = sync_playwright().start()
+        _local.pw, _local.users = pw, 0
+    _local.users += 1
+    return pw
+
+
+def _release_playwright() -> None:
+    if getattr(_local, "pw", None) is None:
+        return
+    _local.users -= 1
+    if _local.users <= 0:
+        pw, _local.pw = _local.pw, None
+        pw.stop()
+
+
 def _descendants(root: int) -> list[int]:
     """root and all its descendant pids, from /proc (children files, or a ppid scan)."""
     children: dict[int, list[int]] = {}
@@ -98,6 +147,15 @@ def _descendants(root: int) -> list[int]:
         out.append(pid)
         todo.extend(children.get(pid, []))
     return sorted(set(out))
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read().decode("utf-8", "replace")
+        return int(stat[stat.rfind(")") + 2:].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _cmdline(pid: int) -> list[str]:
@@ -122,6 +180,7 @@ class LocalChromium:
         self.user_data_dir: Path | None = None
         self._pw: Any = None
         self._context: Any = None
+        self._initial_taken = False
 
     @property
     def flags(self) -> list[str]:
@@ -133,12 +192,14 @@ class LocalChromium:
             return self
         exe = find_chromium(self.executable)
         try:
-            from playwright.sync_api import Error as PwError, sync_playwright
+            from playwright.sync_api import Error as PwError
         except ImportError:
             raise UsageError("the playwright Python package is missing: pip install playwright==1.65.2") from None
-        self.user_data_dir = Path(tempfile.mkdtemp(prefix="mwi-chromium-"))
+        reap_stale_profiles()
+        self.user_data_dir = Path(tempfile.mkdtemp(prefix=f"{PROFILE_PREFIX}{os.getpid()}-"))
+        self._initial_taken = False
         try:
-            self._pw = sync_playwright().start()
+            self._pw = _acquire_playwright()
             self._context = self._pw.chromium.launch_persistent_context(
                 str(self.user_data_dir), executable_path=str(exe), headless=self.headless,
                 args=self.flags, timeout=LAUNCH_TIMEOUT_MS, viewport={"width": 800, "height": 600},
@@ -179,25 +240,27 @@ class LocalChromium:
     def new_page(self) -> Any:
         """A Playwright Page.  The first call reuses the blank tab Chromium opened with."""
         ctx = self.context
-        for page in ctx.pages:
-            if page.url in ("about:blank", "") and not getattr(page, "_mwi_used", False):
-                page._mwi_used = True
-                return page
-        page = ctx.new_page()
-        page._mwi_used = True
-        return page
+        if not self._initial_taken:
+            self._initial_taken = True
+            blank = [p for p in ctx.pages if p.url in ("about:blank", "")]
+            if blank:
+                return blank[0]
+        return ctx.new_page()
 
     def browser_pids(self) -> list[int]:
         """The browser process and all its descendants (renderer, GPU, utility, zygotes)."""
         if self.user_data_dir is None:
             return []
         marker = f"--user-data-dir={self.user_data_dir}"
-        roots = []
+        candidates = set()
         for entry in os.scandir("/proc"):
             if entry.name.isdigit():
                 joined = " ".join(_cmdline(int(entry.name)))  # children rewrite argv into one string
                 if marker in joined and "--type=" not in joined:
-                    roots.append(int(entry.name))
+                    candidates.add(int(entry.name))
+        # A child just forked by the browser still shows the browser's command line until it
+        # execs: the browser is the candidate whose parent is not a candidate.
+        roots = [p for p in candidates if _ppid(p) not in candidates]
         pids: set[int] = set()
         for r in roots:
             pids.update(_descendants(r))
@@ -216,7 +279,7 @@ class LocalChromium:
         finally:
             try:
                 if pw is not None:
-                    pw.stop()
+                    _release_playwright()
             finally:
                 if self.user_data_dir is not None:
                     shutil.rmtree(self.user_data_dir, ignore_errors=True)

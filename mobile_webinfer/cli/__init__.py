@@ -48,28 +48,14 @@ _register_all()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
+    """Console-script entry point: usage errors are click's (exit 2); library errors one line."""
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="mwi")
     except MwiError as exc:
         if _state["debug"]:
             raise
         print(f"mwi: error: {exc.one_line()}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        print("mwi: aborted", file=sys.stderr)
-        sys.exit(130)
     except KeyboardInterrupt:
         print("mwi: interrupted", file=sys.stderr)
         sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as exc:  # click usage errors arrive as click exceptions
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        raise

@@ -50,6 +50,10 @@ def sweep(
                                                                             "(default 600)."),
     on_hot: str = typer.Option(None, "--on-hot", help="Phones: a phone that never cools: `flag` (run, flagged) "
                                                       "or `skip` the cell."),
+    on_throttle: str = typer.Option(None, "--on-throttle", help="Phones: a cell during which the thermal status "
+                                                                "rose: `rerun` it after cool-down (default) or `flag`."),
+    cell_timeout: float = typer.Option(None, "--cell-timeout", help="Watchdog: longest a cell may take, s "
+                                                                    "(default 300)."),
 ) -> None:
     """Measure in-browser inference against native TFLite and print the gap table.
 
@@ -67,7 +71,8 @@ def sweep(
                   retry_failed=retry_failed, native=not no_native, iterations=iterations, warmups=warmups,
                   time_budget=time_budget, chromium=chromium, dry_run=dry_run, spec_file=spec_file,
                   browsers=_csv(browsers), native_backends=_csv(native_backends), benchmark_model=benchmark_model,
-                  max_battery_temp=max_battery_temp, cooldown_timeout=cooldown_timeout, on_hot=on_hot)
+                  max_battery_temp=max_battery_temp, cooldown_timeout=cooldown_timeout, on_hot=on_hot,
+                  on_throttle=on_throttle, cell_timeout=cell_timeout)
 
 
 def register(app: typer.Typer) -> None:

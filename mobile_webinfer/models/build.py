@@ -25,7 +25,7 @@ from ..errors import ModelError, UsageError
 from ..paths import models_dir as default_models_dir
 from . import convert
 from .archs import Arch
-from .catalog import get_arch, validate_model_name
+from .catalog import check_model_name, get_arch, validate_model_name
 from .inputs import make_inputs, write_bin
 from .manifest import SCHEMA_VERSION, ModelManifest, file_entry, load_manifest, write_manifest
 
@@ -121,6 +121,7 @@ def ensure_built(name: str, *, models_dir: Path | None = None, force: bool = Fal
     existing = load_manifest(name, root)
     if existing is not None and existing.user_model:
         return existing
+    check_model_name(name, root)  # unknown: one error listing the zoo and user models
     arch = get_arch(name)
     want = _wanted_formats(formats)
     if not force and is_current(existing, version=arch.spec.version, seed=seed, formats=want):
@@ -141,13 +142,16 @@ def build_arch(arch: Arch, root: Path, formats: Sequence[str], seed: int = DEFAU
     spec = arch.spec
     name = spec.name
     t0 = time.monotonic()
+    remove_stale_temps(name, root)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.build-", dir=root))
+    os.chmod(tmp, 0o755)  # mkdtemp makes 0700; the final model folder is readable like any cache
     work = Path(tempfile.mkdtemp(prefix=f".{name}.work-", dir=root))
     try:
         progress("keras")
         quiet_tensorflow()
         model = arch.build(seed)
         _realistic_weights(model, seed)
+        check_distinct_weights(model, name)
         params = int(model.count_params())
         inputs = make_inputs(spec.inputs, seed)
         ref = _keras_outputs(model, inputs)
@@ -264,6 +268,16 @@ def build_arch(arch: Arch, root: Path, formats: Sequence[str], seed: int = DEFAU
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def remove_stale_temps(name: str, root: Path) -> list[Path]:
+    """Delete temp folders a killed build of ``name`` left behind (call with the model lock held)."""
+    gone = []
+    for kind in ("build", "work", "old", "add"):
+        for p in root.glob(f".{name}.{kind}-*"):
+            shutil.rmtree(p, ignore_errors=True)
+            gone.append(p)
+    return gone
+
+
 def _release_keras() -> None:
     """Free the built model's graphs and weights (so `--all` in one process does not pile them up)."""
     import gc
@@ -295,6 +309,38 @@ def _realistic_weights(model: Any, seed: int) -> None:
     rng = np.random.default_rng([seed, 7919])
     for layer in model.layers if hasattr(model, "layers") else []:
         _realistic_layer(layer, rng)
+
+
+DUPLICATE_MIN_ELEMENTS = 4096
+
+
+def check_distinct_weights(model: Any, name: str) -> None:
+    """ModelError when large weight tensors are exact copies of each other.
+
+    Keras 3 gives the same values every time one unseeded initializer instance is reused
+    across layers; converters then store those tensors once, so file sizes and memory
+    would not be those of a real model.  (Tied weights are one variable: not flagged.)
+    """
+    import hashlib
+
+    seen: dict[tuple, str] = {}
+    dups: list[tuple[str, str]] = []
+    for v in model.weights:
+        arr = np.asarray(v.numpy() if hasattr(v, "numpy") else v)
+        if arr.size < DUPLICATE_MIN_ELEMENTS:
+            continue
+        key = (arr.shape, str(arr.dtype), hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest())
+        path = getattr(v, "path", getattr(v, "name", "?"))
+        if key in seen:
+            dups.append((seen[key], path))
+        else:
+            seen[key] = path
+    if dups:
+        a, b = dups[0]
+        raise ModelError(
+            f"{name}: {len(dups)} weight tensors are exact copies of others (e.g. {b} == {a}); converters store "
+            "copies once, so sizes and memory would be unrealistic. Give each layer its own initializer "
+            "(a reused unseeded Keras 3 initializer returns the same values every call)")
 
 
 def _realistic_layer(layer: Any, rng: np.random.Generator) -> None:

@@ -25,7 +25,7 @@ FORMATS = ("tflite", "tflite_fp16", "tflite_int8", "tfjs", "onnx")
 TFJS_SHARD_BYTES = 1 << 31
 
 # TF.js fused ops whose bias operand must be rank 1 on the wasm backend.
-_TFJS_FUSED_BIAS_OPS = {"_FusedConv2D", "FusedDepthwiseConv2dNative", "_FusedMatMul", "FusedConv2D"}
+_TFJS_FUSED_BIAS_OPS = {"_FusedConv2D", "FusedDepthwiseConv2dNative", "_FusedMatMul"}
 # Ops known to lack a kernel on at least one TF.js backend (checked in the op list).
 TFJS_RISKY_OPS = {
     "Einsum": "no kernel on the wasm backend",
@@ -48,8 +48,7 @@ def export_saved_model(model: Any, spec: ArchSpec, out_dir: Path) -> list[str]:
     """Write ``model`` as a SavedModel with one fixed-shape signature; return canonical output names.
 
     The signature takes the spec's inputs by name (batch 1, static shapes) and returns a
-    dict {canonical output name: tensor}; it is also the SavedModel attribute
-    ``serving_default``, which tf2onnx converts.
+    dict {canonical output name: tensor}.  Written with keras.export.ExportArchive.
     """
     import tensorflow as tf
 

@@ -8,6 +8,7 @@ reference outputs from running the file once on this computer (TFLite / onnxrunt
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -192,14 +193,23 @@ def add_user_model(file: Path, *, name: str | None = None, task: str = "custom",
     if name in known_names():
         raise UsageError(f"{name!r} is a zoo model name; choose another with --name")
     root = Path(models_dir or default_models_dir())
+    root.mkdir(parents=True, exist_ok=True)
+    from .build import model_lock, remove_stale_temps
+
+    with model_lock(name, root):
+        remove_stale_temps(name, root)
+        return _add_locked(file, kind, name, task, force, root, t0)
+
+
+def _add_locked(file: Path, kind: str, name: str, task: str, force: bool, root: Path, t0: float) -> ModelManifest:
     existing = load_manifest(name, root) if (root / name).exists() else None
     if (root / name).exists():
         if existing is None or not existing.user_model:
             raise UsageError(f"{root / name} exists and is not a user model; choose another --name")
         if not force:
             raise UsageError(f"user model {name!r} exists; add --force to replace it")
-    root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.add-", dir=root))
+    os.chmod(tmp, 0o755)
     try:
         if kind == "tflite":
             rel = "model.tflite"

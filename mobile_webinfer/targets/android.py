@@ -78,6 +78,7 @@ class AndroidTarget:
         self._fp: dict | None = None
         self._pushed: dict[str, str] = {}
         self._installed: list | None = None
+        self._seen_log: set[str] = set()
 
     # -- identity ------------------------------------------------------------------------
     @property
@@ -132,6 +133,25 @@ class AndroidTarget:
 
         return conditioned(self.dev, brightness=self.brightness, animations_off=self.animations_off)
 
+    def recover(self, timeout_s: float = 20.0) -> bool:
+        """After the phone dropped away: restart the adb server if it is gone, reconnect a network
+        phone (HOST:PORT serials are forgotten by a restarted server), wait until it is `device`."""
+        import re
+
+        from ..retry import wait_for
+
+        session = self.dev.session
+        try:
+            session.ensure_server()
+            if re.fullmatch(r"[\w.\-]+:\d+", self.serial) and session.state(self.serial) != "device":
+                with contextlib.suppress(MwiError):
+                    session.connect(self.serial)
+            wait_for(lambda: session.state(self.serial) == "device", timeout=timeout_s, interval=0.5,
+                     what=f"{self.serial} to come back")
+            return True
+        except MwiError:
+            return False
+
     # -- probes used by the gate ---------------------------------------------------------
     def read_thermal(self) -> tuple[int | None, float | None]:
         status = temp = None
@@ -177,11 +197,13 @@ class AndroidTarget:
         t0 = time.monotonic()
         ticket = server.open_cell(config)
         result = failure = None
-        renderer_seen = False
+        renderer_pids: set[int] = set()
         crash = None
         try:
             with self.dev.reverse(self.device_port, server.port):
                 force_stop(self.dev, spec)
+                self._seen_log = set()
+                self._seen_log = set(self._killed_lines(spec.package))  # kills before this cell are not ours
                 sampler = Sampler(self.dev, default_probes(spec.package), self.sample_interval_s, rows.append,
                                   tags={"key": cell.key})
                 with sampler:
@@ -201,17 +223,26 @@ class AndroidTarget:
                             if stop():
                                 raise KeyboardInterrupt
                         procs = pids(self.dev, spec)
-                        renderers = [n for n in procs if process_kind(spec.package, n) == "renderer"]
-                        if renderers:
-                            renderer_seen = True
-                        elif renderer_seen or not procs:
-                            crash = self._crash_reason(spec.package, procs)
+                        renderers = {pid for n, pid in procs.items() if process_kind(spec.package, n) == "renderer"}
+                        gone = renderer_pids - renderers
+                        renderer_pids |= renderers
+                        if gone or (renderer_pids and not procs):
+                            # a renderer that ran the page died (OOM kill or crash); a result that was
+                            # already on its way still wins
+                            with contextlib.suppress(PageReportedError):
+                                result = ticket.wait(timeout=1.0)
+                                break
+                            crash = self._crash_reason(spec.package, procs, sorted(gone))
                             break
                 cost = sampler.cost()
         finally:
             ticket.close()
             with contextlib.suppress(MwiError):
                 force_stop(self.dev, spec)
+        if crash is None and result is None:
+            lmk = self._killed_lines(spec.package)
+            if lmk:  # died before mwi saw it run: still a crash, not a silent page
+                crash = f"renderer killed before the page reported; low-memory killer: {lmk[-1].strip()[-160:]}"
         if crash:
             body = {"status": "error", "error": crash, "error_kind": "renderer-crashed"}
         elif result is not None:
@@ -233,16 +264,22 @@ class AndroidTarget:
                 return b.version
         return None
 
-    def _crash_reason(self, package: str, procs: dict) -> str:
-        why = "renderer process gone" if procs else "browser process gone"
+    def _crash_reason(self, package: str, procs: dict, gone: list[int]) -> str:
+        why = (f"renderer process gone (pid {', '.join(map(str, gone))})" if procs else "browser process gone")
+        kills = self._killed_lines(package)
+        if kills:
+            why += "; low-memory killer: " + kills[-1].strip()[-160:]
+        return why
+
+    def _killed_lines(self, package: str) -> list[str]:
+        """logcat lines since this cell began that say a process of `package` was killed."""
         with contextlib.suppress(MwiError):
             log = self.dev.shell(["logcat", "-d", "-b", "main,system,events", "-t", "400"], check=False,
                                  timeout=10).stdout
-            kills = [l for l in log.splitlines() if package in l and ("lowmemorykiller" in l.lower()
-                                                                        or "lmkd" in l or "Killing" in l)]
-            if kills:
-                why += "; low-memory killer: " + kills[-1].strip()[-160:]
-        return why
+            return [l for l in log.splitlines() if package in l and ("lowmemorykiller" in l.lower()
+                                                                       or "lmkd" in l or "Killing" in l)
+                    and l not in self._seen_log]
+        return []
 
     # -- native cells --------------------------------------------------------------------
     def _push_once(self, local: Path, name: str) -> str:

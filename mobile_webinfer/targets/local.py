@@ -183,7 +183,7 @@ def page_result_to_body(result) -> dict:
         msg = (err or {}).get("message", "") if isinstance(err, dict) else str(err)
         body["error"] = f"{kind}: {msg}".strip()
         body["error_kind"] = kind
-        if kind in ("unsupported", "model_load"):
+        if kind in ("unsupported", "unsupported_op", "model_load"):
             body["status"] = "unsupported"
     return body
 

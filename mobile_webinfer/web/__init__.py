@@ -1,1 +1,1 @@
-"""web"""
+"""The page server, the page <-> host protocol and the vendored JS runtimes."""

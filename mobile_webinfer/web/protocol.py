@@ -317,6 +317,12 @@ class CellResult:
     def software_gpu(self) -> bool:
         return bool(self.gpu and self.gpu.get("software"))
 
+    @property
+    def hidden_during_run(self) -> bool | None:
+        """True when the page was hidden (timers throttled) at some point; None if not reported."""
+        vis = self.raw.get("visibility")
+        return vis.get("hidden_during_run") if isinstance(vis, dict) else None
+
 
 def _finite_positive(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
@@ -551,8 +557,8 @@ def validate_result(payload: Any, *, config: CellConfig | None = None) -> CellRe
     specs: Sequence[TensorSpec | None] = config.model.outputs if config else [None] * len(outs_raw)
     if ok and len(outs_raw) != len(specs):
         raise InvalidResult(f"outputs has {len(outs_raw)} entries, the model has {len(specs)}")
-    if not ok and outs_raw:
-        raise InvalidResult("an error result carries no outputs")
+    if not ok and (outs_raw or lat):
+        raise InvalidResult("an error result carries no outputs and no latencies")
     outputs = tuple(_output(o, i, specs[i] if i < len(specs) else None, config) for i, o in enumerate(outs_raw))
     frames = v.get("frames", "dict", required=ok, nullable=True)
     if frames is not None:
@@ -562,6 +568,9 @@ def validate_result(payload: Any, *, config: CellConfig | None = None) -> CellRe
                 raise InvalidResult(f"frames.{k} must be a non-negative integer, got {_short(x)}")
         if not isinstance(frames.get("source"), str):
             raise InvalidResult("frames.source must name where the frame timing came from")
+    vis = v.get("visibility", "dict", required=False, nullable=True)
+    if vis is not None and not isinstance(vis.get("hidden_during_run"), bool):
+        raise InvalidResult("visibility.hidden_during_run must be true or false")
     raw = {k: val for k, val in payload.items() if k != "token"}
     return CellResult(
         cell=cell, status=status, error=error, runtime=runtime, backend_requested=backend_requested,

@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from ..errors import MwiError, PageError, UsageError
+from ..errors import MwiError, UsageError
 from ..paths import PAGES_DIR
 from .protocol import CellConfig, CellResult, InvalidResult, PageReportedError, error_for, loads_strict, \
     validate_result
@@ -53,8 +53,8 @@ ISOLATION_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 ALLOWED_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-MAX_EVENTS = 2000
-MAX_EVENT_BODY = 64 << 10
+MAX_EVENTS = 1000
+MAX_EVENT_BODY = 16 << 10
 _SEGMENT_RE = re.compile(r"^[A-Za-z0-9_@+][A-Za-z0-9_.@+-]*$")
 _API_RE = re.compile(r"^/api/cell/([A-Za-z0-9_-]{1,64})/(config|event|result)$")
 #: folders under pages_dir that are never served (sources, not the page).
@@ -455,7 +455,7 @@ class PageServer:
             raise UsageError(f"cannot bind {self.host}:{self._port}: {exc.strerror or exc}") from None
         httpd.mwi = self
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2},
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"mwi-pages:{self.port}", daemon=True)
         self._thread.start()
         log.debug("page server on %s", self.base_url)
@@ -579,4 +579,4 @@ def _vendor_files(runtime: str, backend: str) -> list[str]:
     return files
 
 
-__all__ = ["PageServer", "CellTicket", "host_allowed", "PageError"]
+__all__ = ["PageServer", "CellTicket", "host_allowed", "MIME_TYPES", "ISOLATION_HEADERS"]

@@ -28,5 +28,7 @@ def build_tiny_tflite(path: Path) -> Path:
 
     model = Tiny()
     conv = tf.lite.TFLiteConverter.from_concrete_functions([model.__call__.get_concrete_function()], model)
-    path.write_bytes(conv.convert())
+    tmp = path.with_suffix(".partial")
+    tmp.write_bytes(conv.convert())
+    tmp.replace(path)  # atomic: a concurrent reader never sees half a model
     return path

@@ -164,3 +164,48 @@ def test_command_log_records_every_line(galaxy):
     sh(galaxy, "getprop ro.product.model")
     sh(galaxy, "wm density")
     assert galaxy.commands == ["getprop ro.product.model", "wm density"]
+
+
+def test_paths_cannot_escape_the_fake_storage(galaxy):
+    r = sh(galaxy, "cat /data/local/tmp/../../../etc/passwd")
+    assert r.returncode == 1 and "No such file or directory" in r.stderr and "root:" not in r.stdout
+    r = sh(galaxy, "echo x > /data/local/tmp/../../../tmp/escape")
+    assert r.returncode == 1 and "Permission denied" in r.stderr
+
+
+def test_sdcard_is_noexec(galaxy):
+    sh(galaxy, "echo x > /sdcard/benchmark_model")
+    sh(galaxy, "chmod 755 /sdcard/benchmark_model")
+    r = sh(galaxy, "/sdcard/benchmark_model --graph=/sdcard/x.tflite")
+    assert r.returncode == 126 and "Permission denied" in r.stderr
+
+
+def test_globs_expand_against_virtual_sysfs_and_storage(galaxy):
+    r = sh(galaxy, "grep -H . /sys/devices/system/cpu/cpufreq/policy*/related_cpus")
+    assert r.stdout == ("/sys/devices/system/cpu/cpufreq/policy0/related_cpus:0 1 2 3 4 5\n"
+                        "/sys/devices/system/cpu/cpufreq/policy6/related_cpus:6 7\n")
+    assert sh(galaxy, "cat /sys/class/thermal/thermal_zone*/type").stdout == "AP\nBAT\nSKIN\nPA\nUSB\n"
+    assert sh(galaxy, "ls /sys/devices/system/cpu/cpufreq").stdout == "policy0\npolicy6\n"
+    sh(galaxy, "echo 1 > /data/local/tmp/g1.txt; echo 2 > /data/local/tmp/g2.txt")
+    assert sh(galaxy, "cat /data/local/tmp/g?.txt").stdout == "1\n2\n"
+    assert sh(galaxy, "echo '*' /data/local/tmp/none*").stdout == "* /data/local/tmp/none*\n"  # no match: literal
+    r = sh(galaxy, "grep -H . /sys/nothing /sys/devices/system/cpu/cpu0/online")
+    assert r.returncode == 2 and "grep: /sys/nothing: No such file or directory" in r.stderr
+    assert r.stdout == "/sys/devices/system/cpu/cpu0/online:1\n"
+
+
+def test_cpufreq_script_of_the_capture_tool_reads_back(galaxy):
+    """The lead's cpufreq parser reads what the fake prints for the capture tool's script."""
+    from mobile_webinfer.adb.capture import CPUFREQ_SCRIPT
+    from mobile_webinfer.parsers import parse_cpufreq
+
+    r = galaxy.device().shell2(["sh", "-c", CPUFREQ_SCRIPT], v2=True)
+    policies = parse_cpufreq(r.stdout)
+    assert [p.related_cpus for p in policies] == [(0, 1, 2, 3, 4, 5), (6, 7)]
+    assert policies[1].cpuinfo_max_khz == 4473600
+
+
+def test_exit_builtin(galaxy):
+    r = sh(galaxy, "echo a; exit 3; echo b")
+    assert (r.stdout, r.returncode) == ("a\n", 3)
+    assert sh(galaxy, "sh -c 'exit 5'; echo $?").stdout == "5\n"

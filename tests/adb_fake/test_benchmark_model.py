@@ -8,15 +8,9 @@ import pytest
 
 from tests.fakephone.pytest_fixtures import start_fake_phone
 
-from ._model import build_tiny_tflite
 
 BIN = "/data/local/tmp/benchmark_model"
 GRAPH = "/data/local/tmp/tiny.tflite"
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    return build_tiny_tflite(tmp_path_factory.mktemp("model") / "tiny.tflite")
 
 
 @pytest.fixture(scope="module")

@@ -116,3 +116,26 @@ def test_fault_counters_and_rising_values():
     assert f.current_battery_temp_c(25.0) >= 40.0
     with pytest.raises(ValueError):
         f.set("drop_on", [42])
+
+
+def test_remote_control_speaks_every_op(adb_server, fake_phone):
+    phone = fake_phone("pixel")  # subprocess: control over the JSON-lines socket
+    assert phone.control.ping() == "pong"
+    phone.device().shell2("echo x", v2=True)
+    assert phone.control.commands() == ["echo x"]
+    assert any(s.startswith("shell,v2") for s in phone.control.services())
+    phone.control.set_fault("thermal_status", 2)
+    assert phone.control.faults()["thermal_status"] == 2
+    assert phone.control.browsers() == {}
+    assert phone.control.settings()["global"]["stay_on_while_plugged_in"] == "0"
+    assert phone.control.kill_renderer() == []
+    phone.control.clear_log()
+    assert phone.control.commands() == [] and phone.control.sync_ops() == []
+    with pytest.raises(RuntimeError, match="unknown fault"):
+        phone.control.set_fault("nope", 1)
+
+
+def test_newlines_separate_commands():
+    tree = parse("\necho a\n\necho b &&\n echo c\n", {})
+    assert [c.argv for p in tree.items for c in p.commands] == [["echo", "a"], ["echo", "b"], ["echo", "c"]]
+    assert tree.ops == [";", "&&"]

@@ -147,6 +147,8 @@ def test_renderer_dies_after_start(fake_phone):
     assert sh(phone, "pidof com.android.chrome").returncode == 0  # the browser process survives
     log = sh(phone, "logcat -d").stdout
     assert f"(pid {renderers[0]}) has died" in log
+    lmk = sh(phone, "logcat -d -b main -s lowmemorykiller").stdout.splitlines()
+    assert lmk and all(" I lowmemorykiller: Kill '" in line for line in lmk)
     sh(phone, "am force-stop com.android.chrome")
 
 
@@ -179,3 +181,17 @@ def test_unauthorized_phone_then_allowed(fake_phone, adb_server):
     phone.control.set_fault("unauthorized", False)
     adb_server.wait_state(phone.serial, "device")
     assert sh(phone, "echo hi").stdout == "hi\n"
+
+
+def test_drop_during_push(fake_phone, tmp_path):
+    phone = fake_phone("pixel", in_process=True)
+    phone.control.set_fault("drop_on", r"^sync:SEND /data/local/tmp/model\.tflite")
+    src = tmp_path / "model.tflite"
+    src.write_bytes(b"\0" * 100_000)
+    with pytest.raises((adbutils.AdbError, ConnectionError, OSError, EOFError)):
+        phone.device().sync.push(str(src), "/data/local/tmp/model.tflite")
+    phone.reconnect()
+    assert phone.device().sync.stat("/data/local/tmp/model.tflite").size == 0  # nothing was written
+    phone.device().sync.push(str(src), "/data/local/tmp/model.tflite")
+    assert phone.device().sync.stat("/data/local/tmp/model.tflite").size == 100_000
+    assert any(op.startswith("sync:SEND /data/local/tmp/model.tflite") for op in phone.control.sync_ops())

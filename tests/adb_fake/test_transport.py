@@ -276,3 +276,31 @@ def test_concurrent_commands_from_many_threads(phone):
     for t in threads:
         t.join(60)
     assert errors == []
+
+
+def test_forward_to_a_closed_device_port_is_refused(phone):
+    with pytest.raises(adbutils.AdbError):
+        phone.device().create_connection(adbutils.Network.TCP, free_port())
+
+
+def test_pty_shell_gets_crlf_like_a_terminal(phone):
+    c = adbutils.AdbClient(host="127.0.0.1", port=int(os.environ["ANDROID_ADB_SERVER_PORT"]))
+    conn = c.device(phone.serial).open_transport()
+    try:
+        conn.send_command("shell,v2,pty:echo a; echo b")
+        conn.check_okay()
+        data = b""
+        while True:
+            chunk = conn.conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        conn.close()
+    assert b"a\r\nb\r\n" in data and data.endswith(b"\x03\x01\x00\x00\x00\x00")  # exit packet, status 0
+
+
+def test_exec_out_is_raw_and_logged(phone):
+    r = phone.adb("exec-out", "getprop", "ro.product.model")
+    assert r.returncode == 0 and r.stdout == "Pixel 3\n"
+    assert "getprop 'ro.product.model'" in phone.commands  # the adb client quotes each word itself

@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import click
 import typer.main
 
 from mobile_webinfer.cli import app
@@ -10,8 +9,8 @@ from mobile_webinfer.cli import app
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def _commands(cmd: click.Command, prefix: str = "mwi"):
-    if isinstance(cmd, click.Group):
+def _commands(cmd, prefix: str = "mwi"):
+    if getattr(cmd, "commands", None):
         for name, sub in cmd.commands.items():
             yield from _commands(sub, f"{prefix} {name}")
     else:

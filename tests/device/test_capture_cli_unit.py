@@ -29,7 +29,10 @@ def fixture_text(rel: str) -> str:
 @pytest.fixture
 def phone() -> StubSession:
     s = StubSession(serial="R5CY12AB34C")
-    s.answers[("getprop",)] = (fixture_text(S25), "", 0)
+    # The fixture's identifiers are already "REDACTED"; give the phone a real-looking serial back.
+    getprop = fixture_text(S25).replace("[ro.serialno]: [REDACTED]", "[ro.serialno]: [R5CY12AB34C]")
+    assert "R5CY12AB34C" in getprop
+    s.answers[("getprop",)] = (getprop, "", 0)
     s.answers[("getprop", "ro.product.model")] = ("SM-S936B\n", "", 0)
     s.answers[("dumpsys", "battery")] = (fixture_text("battery/xiaomi13tpro_android16_dumpsys_battery.txt"), "", 0)
     s.answers[("dumpsys", "thermalservice")] = (fixture_text("thermal/samsung_thermalservice_aidl1.txt"), "", 0)
@@ -104,7 +107,7 @@ def test_capture_writes_fixture_style_files(phone, tmp_path):
     getprop = (out / "getprop.txt").read_text(encoding="utf-8")
     props = parse_getprop(strip_capture_header(getprop))
     assert props["ro.product.model"] == "SM-S936B"
-    assert "[REDACTED]" in props.get("ro.serialno", "[REDACTED]")
+    assert props["ro.serialno"] == "[REDACTED]" and "R5CY12AB34C" not in getprop
     assert "redact" in capture_header(getprop)["note"].lower()
     batt = strip_capture_header((out / "dumpsys_battery.txt").read_text(encoding="utf-8"))
     assert batt == fixture_text("battery/xiaomi13tpro_android16_dumpsys_battery.txt")
@@ -134,28 +137,36 @@ def test_capture_refuses_non_empty_folder(phone, tmp_path):
 
 
 def test_redact_getprop_keeps_crlf_and_other_lines():
-    text = "[ro.serialno]: [R5CY12AB34C]\r\n[ro.product.model]: [SM-S936B]\r\n[ro.boot.em.did]: [abc]\r\n"
+    text = ("[ro.serialno]: [R5CY12AB34C]\r\n[ro.product.model]: [SM-S936B]\r\n[ro.boot.em.did]: [a1b2c3d4e5]\r\n"
+            "[ril.iccid.sim1]: [89984320001566073987]\r\n[ro.imei.check]: [yes]\r\n[ro.boot.serialconsole]: [0]\r\n")
     assert cap.redact_getprop(text) == ("[ro.serialno]: [[REDACTED]]\r\n[ro.product.model]: [SM-S936B]\r\n"
-                                        "[ro.boot.em.did]: [[REDACTED]]\r\n")
+                                        "[ro.boot.em.did]: [[REDACTED]]\r\n[ril.iccid.sim1]: [[REDACTED]]\r\n"
+                                        "[ro.imei.check]: [yes]\r\n[ro.boot.serialconsole]: [0]\r\n")
+
+
+def run_cli(args: list[str]) -> int:
+    """`mwi ARGS` in this process; returns the exit status (0 when main returns normally)."""
+    from mobile_webinfer import cli
+    try:
+        cli.main(args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
 
 
 def test_cli_json_and_unknown_serial(phone, monkeypatch, capsys):
-    from mobile_webinfer import cli
     monkeypatch.setattr(AdbSession, "from_env", classmethod(lambda cls: phone))
-    cli.main(["devices", "--json"])
+    assert run_cli(["devices", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [d["serial"] for d in data] == ["R5CY12AB34C", "HUAWEI123"]
-    with pytest.raises(SystemExit) as ei:
-        cli.main(["devices", "capture", "NOPE999"])
-    assert ei.value.code == 3
+    assert run_cli(["devices", "capture", "NOPE999"]) == 3
     err = capsys.readouterr().err.strip()
     assert err.startswith("mwi: error:") and "NOPE999" in err and "\n" not in err
 
 
 def test_cli_table(phone, monkeypatch, capsys):
-    from mobile_webinfer import cli
     monkeypatch.setattr(AdbSession, "from_env", classmethod(lambda cls: phone))
-    cli.main(["devices"])
+    assert run_cli(["devices"]) == 0
     out = capsys.readouterr().out
     assert "R5CY12AB34C" in out and "unauthorized" in out and "samsung-galax" in out
 
@@ -164,3 +175,32 @@ def test_cli_help_has_example():
     out = subprocess.run([sys.executable, "-m", "mobile_webinfer", "devices", "capture", "--help"],
                          capture_output=True, text=True, timeout=60, cwd=REPO_ROOT).stdout
     assert "Example: mwi devices capture" in out
+
+
+def test_fingerprint_of_nothing_is_all_none():
+    from mobile_webinfer.adb.device import fingerprint_from_props
+    fp = fingerprint_from_props({}, serial="X")
+    assert fp["serial"] == "X" and all(v is None for k, v in fp.items() if k != "serial")
+    assert fingerprint_from_props({"ro.build.version.sdk": "thirty"})["sdk"] is None
+
+
+def test_redact_is_idempotent_on_every_getprop_capture():
+    for path in sorted((FIX / "device_info").glob("*getprop*.txt")):
+        text = strip_capture_header(path.read_text(encoding="utf-8"))
+        once = cap.redact_getprop(text)
+        assert cap.redact_getprop(once) == once
+        assert once.count("\n") == text.count("\n")
+        props, red = parse_getprop(text), parse_getprop(once)
+        assert props.keys() == red.keys()
+        changed = {k for k in props if props[k] != red[k]}
+        assert all(red[k] == "[REDACTED]" for k in changed)
+        assert "ro.product.model" not in changed and "ro.build.fingerprint" not in changed
+
+
+def test_find_device(phone):
+    from mobile_webinfer.errors import DeviceNotFound, UsageError
+    assert discovery.find_device("HUAWEI123", phone).state == "unauthorized"  # type: ignore[arg-type]
+    with pytest.raises(DeviceNotFound, match="attached: R5CY12AB34C, HUAWEI123"):
+        discovery.find_device("NOPE", phone)  # type: ignore[arg-type]
+    with pytest.raises(UsageError):
+        discovery.find_device("a b", phone)  # type: ignore[arg-type]

@@ -249,3 +249,51 @@ def test_pids_of_every_browser_process(stub, dev):
     assert br.pids(dev, get_spec("chrome")) == {
         "com.android.chrome": 812, "com.android.chrome:privileged_process0": 900,
         "com.android.chrome:sandboxed_process0:org.chromium.content.app.SandboxedProcessService0:0": 933}
+
+
+def test_failing_undo_never_hides_the_blocks_error(stub, dev):
+    from mobile_webinfer.adb.device import undo_on_exit
+
+    def bad_undo():
+        raise DeviceError("undo failed", serial="S")
+
+    with pytest.raises(ValueError, match="the real problem"):
+        with undo_on_exit(bad_undo, "x", "S"):
+            raise ValueError("the real problem")
+    with pytest.raises(DeviceError, match="undo failed"):
+        with undo_on_exit(bad_undo, "x", "S"):
+            pass
+
+
+def test_restore_survives_one_dropped_connection(stub, dev):
+    stub.settings[("system", "screen_brightness")] = "42"
+    real_shell = stub.shell
+    drops = []
+
+    def flaky_shell(serial, argv, *, timeout=30.0):
+        if argv[:2] == ["settings", "put"] and argv[-1] == "42" and not drops:
+            drops.append(argv)
+            raise TransientDeviceError("dropped", serial=serial)
+        return real_shell(serial, argv, timeout=timeout)
+
+    stub.shell = flaky_shell  # type: ignore[method-assign]
+    with cond.setting(dev, "system", "screen_brightness", "200"):
+        assert stub.settings[("system", "screen_brightness")] == "200"
+    assert drops and stub.settings[("system", "screen_brightness")] == "42"
+
+
+def test_setting_restored_even_when_the_put_itself_failed(stub, dev):
+    stub.settings[("global", "window_animation_scale")] = "1.0"
+    real_shell = stub.shell
+
+    def put_applies_then_fails(serial, argv, *, timeout=30.0):
+        res = real_shell(serial, argv, timeout=timeout)
+        if argv[:2] == ["settings", "put"] and argv[-1] == "0":
+            raise DeviceError("exit 1 after applying", serial=serial)
+        return res
+
+    stub.shell = put_applies_then_fails  # type: ignore[method-assign]
+    with pytest.raises(DeviceError):
+        with cond.setting(dev, "global", "window_animation_scale", "0"):
+            pass
+    assert stub.settings[("global", "window_animation_scale")] == "1.0"

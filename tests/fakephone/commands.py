@@ -60,12 +60,22 @@ class UnknownCommand(Exception):
     """The strict table has no answer for this command line."""
 
 
+class ShellExit(Exception):
+    """``exit N``: stop the command line with status N."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
 class Hang(Exception):
     """The command must never answer (a fault script)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Result:
+    """What one command (or a whole command line) printed, and its exit status."""
+
     stdout: bytes = b""
     stderr: bytes = b""
     code: int = 0
@@ -79,7 +89,7 @@ def fail(text: str, code: int = 1) -> Result:
     return Result(b"", text.encode(), code)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Ctx:
     """What a command handler gets besides argv."""
 
@@ -92,6 +102,7 @@ class AndroidCommands:
     """The command handlers; expects the attributes :class:`FakePhone` sets up."""
 
     profile: Any
+
     def _unknown(self, name: str, args: list[str]) -> UnknownCommand:
         return UnknownCommand(shlex.join([name, *args]))
 
@@ -101,6 +112,11 @@ class AndroidCommands:
         if args and args[0] == "-n":
             newline, args = False, args[1:]
         return ok(" ".join(args) + ("\n" if newline else ""))
+
+    def cmd_exit(self, args: list[str], ctx: Ctx) -> Result:
+        if len(args) > 1 or (args and not args[0].isdigit()):
+            raise self._unknown("exit", args)
+        raise ShellExit(int(args[0]) & 0xFF if args else 0)
 
     def cmd_true(self, args: list[str], ctx: Ctx) -> Result:
         return Result()
@@ -281,10 +297,17 @@ class AndroidCommands:
             table = {"scaling_cur_freq": cur, "cpuinfo_cur_freq": cur, "cpuinfo_max_freq": maxes[i],
                      "cpuinfo_min_freq": mins[i], "scaling_max_freq": maxes[i], "scaling_min_freq": mins[i],
                      "scaling_governor": "schedutil", "scaling_available_governors": "schedutil performance",
-                     "related_cpus": " ".join(str(c) for c in range(len(maxes)) if maxes[c] == maxes[i])}
+                     "related_cpus": " ".join(str(c) for c in next(v for v in self._policies().values() if i in v)),
+                     "affected_cpus": " ".join(str(c) for c in next(v for v in self._policies().values() if i in v))}
             if attr not in table:
                 raise FsError("No such file or directory")
             return f"{table[attr]}\n"
+        m = re.fullmatch(r"/sys/devices/system/cpu/cpufreq/policy(\d+)/(\w+)", path)
+        if m and int(m.group(1)) in self._policies():
+            return self._virtual_file(f"/sys/devices/system/cpu/cpu{m.group(1)}/cpufreq/{m.group(2)}")
+        m = re.fullmatch(r"/sys/devices/system/cpu/cpu(\d+)/online", path)
+        if m and int(m.group(1)) < len(p["cpu_max_khz"]):
+            return "1\n"
         m = re.fullmatch(r"/sys/devices/system/cpu/(online|possible|present)", path)
         if m:
             return f"0-{len(p['cpu_max_khz']) - 1}\n"
@@ -322,6 +345,41 @@ class AndroidCommands:
             return text
         if path.startswith(("/proc/", "/sys/")):
             raise FsError("No such file or directory")
+        return None
+
+    def _policies(self) -> dict[int, list[int]]:
+        """cpufreq policies: first CPU of each cluster (same max frequency, contiguous) -> its CPUs."""
+        maxes = self.profile["cpu_max_khz"]
+        out: dict[int, list[int]] = {}
+        for cpu, freq in enumerate(maxes):
+            if cpu and maxes[cpu - 1] == freq:
+                out[max(out)].append(cpu)
+            else:
+                out[cpu] = [cpu]
+        return out
+
+    _CPUFREQ_ATTRS = ("affected_cpus", "cpuinfo_cur_freq", "cpuinfo_max_freq", "cpuinfo_min_freq",
+                      "related_cpus", "scaling_available_governors", "scaling_cur_freq", "scaling_governor",
+                      "scaling_max_freq", "scaling_min_freq")
+
+    def list_virtual_dir(self, path: str) -> list[str] | None:
+        """Entries of a virtual /sys directory (for globbing); None when ``path`` is not one."""
+        ncpu = len(self.profile["cpu_max_khz"])
+        if path == "/sys/devices/system/cpu":
+            return [f"cpu{i}" for i in range(ncpu)] + ["cpufreq", "online", "possible", "present"]
+        if path == "/sys/devices/system/cpu/cpufreq":
+            return [f"policy{i}" for i in self._policies()]
+        if re.fullmatch(r"/sys/devices/system/cpu/cpufreq/policy\d+", path):
+            return list(self._CPUFREQ_ATTRS) if int(path.rsplit("policy", 1)[1]) in self._policies() else None
+        m = re.fullmatch(r"/sys/devices/system/cpu/cpu(\d+)(/cpufreq)?", path)
+        if m and int(m.group(1)) < ncpu:
+            return list(self._CPUFREQ_ATTRS) if m.group(2) else ["cpufreq", "online"]
+        if path == "/sys/class/thermal":
+            return [f"thermal_zone{i}" for i in range(len(self.profile.get("thermal_zones", [])))]
+        if re.fullmatch(r"/sys/class/thermal/thermal_zone\d+", path):
+            return ["mode", "temp", "type"]
+        if path == "/sys/class/power_supply":
+            return ["ac", "battery", "usb"]
         return None
 
     def _cpu_cur_khz(self, i: int) -> int:
@@ -372,6 +430,10 @@ class AndroidCommands:
             raise self._unknown("ls", args)
         out, err, code = [], [], 0
         for path in paths:
+            virtual = self.list_virtual_dir(self.fs.normalize(path))
+            if virtual is not None and "l" not in flags and "d" not in flags:
+                out.extend(sorted(virtual))
+                continue
             try:
                 st = self.fs.stat(path)
                 names = [path] if "d" in flags or not stat_mod.S_ISDIR(st.st_mode) else self.fs.listdir(path)
@@ -480,19 +542,16 @@ class AndroidCommands:
 
     # -- text filters (pipelines)
     def cmd_grep(self, args: list[str], ctx: Ctx) -> Result:
+        """``grep [-EivFwcHh] PATTERN [FILE...]``; several files get ``FILE:`` prefixes like toybox."""
         flags, rest = "", []
         for a in args:
             if a.startswith("-") and len(a) > 1 and not rest:
                 flags += a[1:]
             else:
                 rest.append(a)
-        if set(flags) - set("EivFwc") or not rest:
+        if set(flags) - set("EivFwcHh") or not rest:
             raise self._unknown("grep", args)
-        pattern = rest[0]
-        if len(rest) > 1:
-            data = b"".join(self.read_file(p) for p in rest[1:])
-        else:
-            data = ctx.stdin
+        pattern, files = rest[0], rest[1:]
         if "F" in flags:
             pattern = re.escape(pattern)
         elif "E" not in flags:
@@ -500,11 +559,27 @@ class AndroidCommands:
         if "w" in flags:
             pattern = rf"\b(?:{pattern})\b"
         rx = re.compile(pattern, re.I if "i" in flags else 0)
-        lines = [ln for ln in data.decode("utf-8", "replace").splitlines()
-                 if (rx.search(ln) is not None) != ("v" in flags)]
-        if "c" in flags:
-            return Result(f"{len(lines)}\n".encode(), code=0 if lines else 1)
-        return Result("".join(ln + "\n" for ln in lines).encode(), code=0 if lines else 1)
+        prefix = ("H" in flags or len(files) > 1) and "h" not in flags
+        sources: list[tuple[str, bytes]] = []
+        err = ""
+        for path in files:
+            try:
+                sources.append((path, self.read_file(path)))
+            except FsError as exc:
+                err += f"grep: {path}: {exc}\n"
+        if not files:
+            sources.append(("(standard input)", ctx.stdin))
+        out, count = [], 0
+        for path, data in sources:
+            hits = [ln for ln in data.decode("utf-8", "replace").splitlines()
+                    if (rx.search(ln) is not None) != ("v" in flags)]
+            count += len(hits)
+            if "c" in flags:
+                out.append(f"{path}:{len(hits)}" if prefix else str(len(hits)))
+            else:
+                out.extend(f"{path}:{ln}" if prefix else ln for ln in hits)
+        code = 2 if err else (0 if count else 1)
+        return Result("".join(ln + "\n" for ln in out).encode(), err.encode(), code)
 
     def _head_tail(self, name: str, args: list[str], ctx: Ctx) -> Result:
         n = 10
@@ -608,11 +683,14 @@ class AndroidCommands:
             return " ".join(parts).rstrip()
 
         lines = [fmt({c: c for c in cols})] + [fmt(r) for r in rows]
-        return ok("\n".join(lines) + "\n", ) if rows or want_pid is None else Result(
-            (lines[0] + "\n").encode(), code=1)
+        return Result(("\n".join(lines) + "\n").encode(), code=0 if rows else 1)
 
     def cmd_logcat(self, args: list[str], ctx: Ctx) -> Result:
-        dump, clear, buffers, tail = False, False, {"main", "system", "crash"}, None
+        """``logcat -d [-b BUF]... [-v FORMAT] [-t N] [-s TAG...]`` and ``logcat -c``; lines are threadtime."""
+        dump = clear = False
+        chosen: set[str] = set()
+        tags: set[str] = set()
+        tail = None
         i = 0
         while i < len(args):
             a = args[i]
@@ -621,30 +699,37 @@ class AndroidCommands:
             elif a == "-c":
                 clear = True
             elif a == "-b" and i + 1 < len(args):
-                b = args[i + 1]
-                buffers = {"main", "system", "crash", "events", "radio"} if b == "all" else \
-                    (buffers if i and args[i - 2:i - 1] == ["-b"] else set()) | {b}
                 i += 1
-            elif a == "-v" and i + 1 < len(args) and args[i + 1] in ("threadtime", "time", "brief"):
+                chosen |= ({"main", "system", "crash", "events", "radio"} if args[i] == "all"
+                           else set(args[i].split(",")))
+            elif a == "-v" and i + 1 < len(args) and args[i + 1] == "threadtime":
                 i += 1
             elif a == "-t" and i + 1 < len(args) and args[i + 1].isdigit():
-                tail = int(args[i + 1])
                 i += 1
+                tail = int(args[i])
             elif a == "-s":
-                pass
+                while i + 1 < len(args) and not args[i + 1].startswith("-"):
+                    i += 1
+                    tag = args[i].split(":", 1)[0]
+                    if tag != "*":
+                        tags.add(tag)
             else:
                 raise self._unknown("logcat", args)
             i += 1
+        if not dump and not clear:
+            raise self._unknown("logcat", args)  # streaming logcat is not scripted
+        buffers = chosen or {"main", "system", "crash"}
         with self._logcat_cv:
             if clear:
                 self.logcat = [x for x in self.logcat if x[0] not in buffers]
                 return Result()
             lines = [ln for b, ln in self.logcat if b in buffers]
+        if tags:
+            lines = [ln for ln in lines if re.match(r"^\S+ \S+\s+\d+\s+\d+ \w (\S+?):", ln)
+                     and re.match(r"^\S+ \S+\s+\d+\s+\d+ \w (\S+?):", ln).group(1) in tags]
         if tail is not None:
             lines = lines[-tail:]
-        if dump:
-            return ok("".join(ln + "\n" for ln in lines))
-        raise self._unknown("logcat", args)  # streaming logcat (no -d) is not scripted
+        return ok("".join(ln + "\n" for ln in lines))
 
     # -- dumpsys
     def cmd_dumpsys(self, args: list[str], ctx: Ctx) -> Result:

@@ -14,7 +14,7 @@ from typing import Any
 
 from .phone import FakePhone
 
-OPS = ("ping", "commands", "services", "clear_log", "set_fault", "faults", "go_offline", "come_online",
+OPS = ("ping", "commands", "services", "sync_ops", "clear_log", "set_fault", "faults", "go_offline", "come_online",
        "drop_connection", "kill_renderer", "browsers", "settings")
 
 
@@ -32,6 +32,9 @@ class LocalControl:
 
     def services(self) -> list[str]:
         return self.phone.services
+
+    def sync_ops(self) -> list[str]:
+        return self.phone.sync_ops
 
     def clear_log(self) -> None:
         self.phone.clear_log()
@@ -132,6 +135,9 @@ class RemoteControl:
 
     def services(self) -> list[str]:
         return self._call("services")
+
+    def sync_ops(self) -> list[str]:
+        return self._call("sync_ops")
 
     def clear_log(self) -> None:
         self._call("clear_log")

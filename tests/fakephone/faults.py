@@ -24,7 +24,8 @@ class CommandFault:
 class Faults:
     """The fault state.  Every field can be given to the constructor or set later via :meth:`set`.
 
-    - ``drop_on``: drop the whole TCP transport in the middle of a matching command's output.
+    - ``drop_on``: drop the whole TCP transport in the middle of a matching command's output
+      (sync requests match as ``sync:SEND /path,mode`` / ``sync:RECV /path`` / ``sync:STAT /path``).
     - ``hang_on``: a matching command never answers (until the stream is closed).
     - ``unauthorized``: CNXN is answered with AUTH challenges that never succeed (adb shows
       "unauthorized"); setting it at run time drops current transports so it applies at once.
@@ -51,6 +52,10 @@ class Faults:
     renderer_dies_after_s: float | None = None
     _t0: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.drop_on = [_command_fault(v) for v in self.drop_on]
+        self.hang_on = [_command_fault(v) for v in self.hang_on]
 
     SETTABLE = ("drop_on", "hang_on", "unauthorized", "offline_for_s", "thermal_status", "thermal_rise_every_s",
                 "thermal_rise_from", "thermal_rise_max", "battery_temp_c", "battery_rise_c_per_s",

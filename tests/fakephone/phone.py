@@ -23,11 +23,11 @@ from typing import Callable
 from . import adbproto as P
 from .bench import BenchUsage, parse_args as parse_bench_args, run as run_bench
 from .browser import ChromiumInstance
-from .commands import AndroidCommands, Ctx, Hang, Result, UnknownCommand, fail
+from .commands import AndroidCommands, Ctx, Hang, Result, ShellExit, UnknownCommand, fail
 from .faults import Faults
 from .fs import FakeFs, FsError
 from .profiles import Profile, load_profile, read_capture
-from .shell import STATUS_MARK, AndOr, Redirect, ShellSyntaxError, parse
+from .shell import GLOB_MARK, STATUS_MARK, AndOr, Redirect, ShellSyntaxError, glob_regex, parse, unglob
 from .transport import Connection, DeviceListener, ReverseForward, ServiceRefused, Stream, StreamClosed, pipe
 
 log = logging.getLogger("fakephone")
@@ -132,8 +132,15 @@ class FakePhone(AndroidCommands):
 
     @property
     def services(self) -> list[str]:
+        """Every service opened (``shell,v2,raw:...``, ``sync:``, ``reverse:...``), in order."""
         with self._lock:
             return [e["name"] for e in self.log if e["kind"] == "service"]
+
+    @property
+    def sync_ops(self) -> list[str]:
+        """Every sync request (``sync:SEND /path,mode``, ``sync:RECV /path``, ...), in order."""
+        with self._lock:
+            return [e["name"] for e in self.log if e["kind"] == "sync"]
 
     def clear_log(self) -> None:
         with self._lock:
@@ -195,10 +202,10 @@ class FakePhone(AndroidCommands):
             if not sep:
                 raise ServiceRefused(name)
             opts = head.split(",")[1:]
-            v2 = "v2" in opts
+            v2, pty = "v2" in opts, "pty" in opts
             if not command:
                 raise ServiceRefused("interactive shell is not supported")
-            return lambda s: self._shell_service(s, command, v2, conn)
+            return lambda s: self._shell_service(s, command, v2, conn, pty=pty)
         if name.startswith("exec:"):
             return lambda s: self._shell_service(s, name[5:], False, conn)
         if name.startswith("abb_exec:") or name.startswith("abb:"):
@@ -209,22 +216,27 @@ class FakePhone(AndroidCommands):
             return self._sync_service
         if name.startswith("reverse:"):
             return lambda s: self._reverse_service(s, name[len("reverse:"):], conn)
-        if name.startswith("tcp:"):
-            port = name[4:].rsplit(":", 1)[-1]
-            if not port.isdigit():
-                raise ServiceRefused(name)
-            return lambda s: self._socket_service(s, int(port))
-        if name.startswith("localabstract:"):
-            port = self._abstract_port(name[len("localabstract:"):])
+        if name.startswith("tcp:") or name.startswith("localabstract:"):
+            kind, _, target = name.partition(":")
+            if kind == "tcp":
+                text = target.rsplit(":", 1)[-1]
+                port = int(text) if text.isdigit() else None
+            else:
+                port = self._abstract_port(target)
             if port is None:
                 raise ServiceRefused(name)
-            return lambda s: self._socket_service(s, port)
+            try:  # connect now: like adbd, a refused connection refuses the OPEN
+                sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            except OSError as exc:
+                raise ServiceRefused(f"{name}: {exc}") from None
+            sock.settimeout(None)
+            return lambda s: pipe(s, sock)
         if name in ("root:", "unroot:"):
             return lambda s: s.write(b"adbd cannot run as root in production builds\n")
         raise ServiceRefused(name)
 
     # ---- services -----------------------------------------------------------------------
-    def _shell_service(self, stream: Stream, line: str, v2: bool, conn: Connection) -> None:
+    def _shell_service(self, stream: Stream, line: str, v2: bool, conn: Connection, *, pty: bool = False) -> None:
         with self._lock:
             self.log.append({"t": time.time(), "kind": "shell", "line": line})
         if v2:  # drain stdin packets so flow control never stalls
@@ -238,6 +250,9 @@ class FakePhone(AndroidCommands):
         except Hang:
             stream.wait_closed()
             return
+        if pty:  # a terminal merges stderr into stdout and turns LF into CRLF
+            merged = (result.stdout + result.stderr).replace(b"\n", b"\r\n")
+            result = Result(merged, b"", result.code)
         if drop:
             half = result.stdout[: max(1, len(result.stdout) // 2)]
             payload = P.shell_packet(P.SHELL_STDOUT, half) if v2 else half
@@ -262,14 +277,6 @@ class FakePhone(AndroidCommands):
                 pass
         except StreamClosed:
             pass
-
-    def _socket_service(self, stream: Stream, port: int) -> None:
-        try:
-            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        except OSError:
-            return  # stream closes: the host sees the connection end at once
-        sock.settimeout(None)
-        pipe(stream, sock)
 
     def _abstract_port(self, name: str) -> int | None:
         with self._lock:
@@ -355,8 +362,12 @@ class FakePhone(AndroidCommands):
                 self._sync_fail(stream, "path too long")
                 return
             arg = stream.read_exact(length).decode("utf-8", "replace")
+            op = f"sync:{cmd.decode('ascii', 'replace')} {arg}"
             with self._lock:
-                self.log.append({"t": time.time(), "kind": "sync", "name": f"{cmd.decode()} {arg}"})
+                self.log.append({"t": time.time(), "kind": "sync", "name": op})
+            if self.faults.take("drop_on", op):  # e.g. drop_on="^sync:SEND /data/local/tmp/"
+                stream.conn.abort()
+                return
             if cmd == b"STAT":
                 try:
                     st = self.fs.stat(arg)
@@ -413,6 +424,7 @@ class FakePhone(AndroidCommands):
         stream.write(bytes(out))
 
     def _sync_send(self, stream: Stream, arg: str, v2: bool) -> bool:
+        flags = 0
         if v2:
             hdr = stream.read_exact(12)  # SND2 mode flags
             path, mode = arg, struct.unpack("<I", hdr[4:8])[0]
@@ -443,6 +455,9 @@ class FakePhone(AndroidCommands):
             else:
                 self._sync_fail(stream, f"unexpected {kind!r} during SEND")
                 return False
+        if v2 and flags & 0x8000_0000:  # dry run: report success, write nothing
+            stream.write(b"OKAY" + bytes(4))
+            return True
         try:
             self.fs.write(path, b"".join(chunks), mode=stat_mod.S_IMODE(mode) or 0o644, mkdirs=True)
             host = self.fs.host_path(path)
@@ -487,16 +502,57 @@ class FakePhone(AndroidCommands):
                 if (op == "&&" and status != 0) or (op == "||" and status == 0):
                     continue
             data = b""
-            for cmd in pipeline.commands:
-                argv = [a.replace(STATUS_MARK, str(status)) for a in cmd.argv]
-                redirects = [Redirect(r.fd, r.op, r.target.replace(STATUS_MARK, str(status)))
-                             for r in cmd.redirects]
-                res = self._run_simple(argv, redirects, data, stream, line)
-                data = res.stdout
-                err += res.stderr
-                status = res.code
+            try:
+                for cmd in pipeline.commands:
+                    argv = [x for a in cmd.argv for x in self._expand(a.replace(STATUS_MARK, str(status)))]
+                    redirects = [Redirect(r.fd, r.op, unglob(r.target.replace(STATUS_MARK, str(status))))
+                                 for r in cmd.redirects]
+                    res = self._run_simple(argv, redirects, data, stream, line)
+                    data = res.stdout
+                    err += res.stderr
+                    status = res.code
+            except ShellExit as exc:
+                out += data
+                return Result(bytes(out), bytes(err), exc.code)
             out += data
         return Result(bytes(out), bytes(err), status)
+
+    def _expand(self, word: str) -> list[str]:
+        """Pathname expansion of one word: sorted matches, or the word itself when none match."""
+        if GLOB_MARK not in word or not word.startswith("/"):
+            return [unglob(word)]
+        paths = ["/"]
+        for part in word.strip("/").split("/"):
+            nxt = []
+            for base in paths:
+                if GLOB_MARK not in part:
+                    nxt.append(posixpath.join(base, part))
+                    continue
+                rx = glob_regex(part)
+                entries = self.list_virtual_dir(base)
+                if entries is None:
+                    try:
+                        entries = self.fs.listdir(base)
+                    except FsError:
+                        entries = []
+                nxt.extend(posixpath.join(base, e) for e in sorted(entries) if rx.match(e) and not e.startswith("."))
+            paths = nxt
+        existing = [p for p in paths if self._exists(p)]
+        return existing or [unglob(word)]
+
+    def _exists(self, path: str) -> bool:
+        if self.list_virtual_dir(path) is not None:
+            return True
+        try:
+            if self._virtual_file(path) is not None:
+                return True
+        except FsError:
+            return False
+        try:
+            self.fs.stat(path)
+            return True
+        except FsError:
+            return False
 
     def _run_simple(self, argv: list[str], redirects: list[Redirect], stdin: bytes,
                     stream: Stream | None, line: str) -> Result:
@@ -552,7 +608,7 @@ class FakePhone(AndroidCommands):
             return fail(f"/system/bin/sh: {path}: inaccessible or not found\n", 127)
         if not host.is_file():
             return fail(f"/system/bin/sh: {path}: inaccessible or not found\n", 127)
-        if not os.stat(host).st_mode & 0o100:
+        if full.startswith("/sdcard/") or not os.stat(host).st_mode & 0o100:  # /sdcard is noexec
             return fail(f"/system/bin/sh: {path}: can't execute: Permission denied\n", 126)
         if posixpath.basename(full).startswith("benchmark_model"):
             return self._benchmark_model(argv[1:])

@@ -1,16 +1,19 @@
 """A small, strict POSIX-sh subset: enough for the command lines the device layer sends.
 
 Supported: words with '' "" and backslash quoting, ``$?`` and ``$NAME``, ``;`` ``&&`` ``||``
-lists, ``|`` pipelines, redirections ``> >> < 2> 2>&1 >&2`` and ``N>/dev/null``.
+lists, ``|`` pipelines, redirections ``> >> < 2> 2>&1 >&2`` and ``N>/dev/null``, unquoted
+``*``/``?`` globs (expanded by the phone against its files; no match keeps the word).
 Anything else (``$(..)``, backticks, ``&``, globs are kept literal) is rejected with a
 clear error instead of being guessed, so a test can never pass by accident.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 STATUS_MARK = "\x00?\x00"  # stands for $? until execution (NUL cannot occur in a command)
+GLOB_MARK = "\x01"  # precedes an unquoted * or ? (a glob character, expanded at execution)
 
 
 class ShellSyntaxError(Exception):
@@ -82,8 +85,13 @@ def tokenize(line: str, env: dict[str, str]) -> list[tuple[str, str]]:
 
     while i < n:
         c = line[i]
-        if c in " \t\n":
+        if c in " \t":
             flush()
+            i += 1
+        elif c == "\n":  # a newline ends a command like ';' (blank lines are skipped)
+            flush()
+            if tokens and tokens[-1] != ("op", ";") and tokens[-1][1] not in ("&&", "||", "|"):
+                tokens.append(("op", ";"))
             i += 1
         elif c == "'":
             end = line.find("'", i + 1)
@@ -129,6 +137,10 @@ def tokenize(line: str, env: dict[str, str]) -> list[tuple[str, str]]:
             raise ShellSyntaxError("backtick command substitution is not supported")
         elif c == "#" and not in_word:
             break  # comment to end of line
+        elif c in "*?":
+            word.append(GLOB_MARK + c)
+            in_word = True
+            i += 1
         else:
             op = next((o for o in _OPERATORS if line.startswith(o, i)), None)
             if op is None:
@@ -148,6 +160,24 @@ def tokenize(line: str, env: dict[str, str]) -> list[tuple[str, str]]:
             i += len(op)
     flush()
     return tokens
+
+
+def glob_regex(word: str) -> "re.Pattern[str]":
+    """A regex for one path component that may hold GLOB_MARK-ed ``*``/``?``."""
+    out, i = [], 0
+    while i < len(word):
+        if word[i] == GLOB_MARK and i + 1 < len(word):
+            out.append("[^/]*" if word[i + 1] == "*" else "[^/]")
+            i += 2
+        else:
+            out.append(re.escape(word[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def unglob(word: str) -> str:
+    """The literal text of a word (glob marks removed)."""
+    return word.replace(GLOB_MARK, "")
 
 
 def parse(line: str, env: dict[str, str]) -> AndOr:

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from mobile_webinfer.errors import ModelError, UsageError
-from mobile_webinfer.models import build as build_mod
 from mobile_webinfer.models import convert
 from mobile_webinfer.models.build import ensure_built, needs_build, run_onnx, run_tflite
 from mobile_webinfer.models.catalog import get_spec
@@ -170,6 +169,7 @@ def own_build(tmp_path: Path, tiny_models_dir: Path) -> Path:
 def test_force_rebuild_is_deterministic(own_build: Path) -> None:
     before = load_manifest("tiny_cnn", own_build)
     shutil.copyfile(before.file("onnx"), own_build / "onnx_before.onnx")
+    (own_build / ".tiny_cnn.build-killed" / "junk").mkdir(parents=True)  # left by a killed build
     time.sleep(1.1)  # built_at has one-second resolution
     after = ensure_built("tiny_cnn", models_dir=own_build, force=True)
     assert after.data["built_at"] != before.data["built_at"]

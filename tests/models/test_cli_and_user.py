@@ -113,7 +113,7 @@ def test_bad_input_is_one_line_error(tmp_path: Path, args: list[str], needle: st
 
 
 def test_help_texts() -> None:
-    for args in (["models", "--help"], ["models", "list", "--help"], ["models", "build", "--help"],
+    for args in (["models"], ["models", "--help"], ["models", "list", "--help"], ["models", "build", "--help"],
                  ["models", "add", "--help"]):
         res = subprocess.run([sys.executable, "-m", "mobile_webinfer", *args], cwd=REPO, capture_output=True,
                              text=True, timeout=60)

@@ -231,3 +231,21 @@ def test_rekey_tfjs_signature() -> None:
     bad = {"signature": {"inputs": {"a": entry("a:0")}, "outputs": {"out": entry("Identity:0")}}}
     with pytest.raises(ModelError, match="lacks"):
         convert.rekey_tfjs_signature(bad, {}, ["a"], ["out", "other"])
+
+
+def test_duplicate_weights_are_refused() -> None:
+    import keras
+
+    from mobile_webinfer.models.build import check_distinct_weights
+
+    keras.utils.set_random_seed(0)
+    shared = keras.initializers.TruncatedNormal(stddev=0.02)  # one unseeded instance reused
+    x = keras.Input((128,), batch_size=1)
+    y = keras.layers.Dense(128, kernel_initializer=shared)(x)
+    y = keras.layers.Dense(128, kernel_initializer=shared)(y)
+    with pytest.raises(ModelError, match="exact copies"):
+        check_distinct_weights(keras.Model(x, y), "dup")
+    x = keras.Input((128,), batch_size=1)
+    y = keras.layers.Dense(128)(x)
+    y = keras.layers.Dense(128)(y)
+    check_distinct_weights(keras.Model(x, y), "fresh")  # fresh initializers per layer: fine

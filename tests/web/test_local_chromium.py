@@ -53,3 +53,36 @@ def test_not_started():
     with pytest.raises(Exception, match="not running"):
         b.new_page()
     b.close()  # harmless
+
+
+def test_ppid_and_cmdline_of_this_process():
+    assert lc._ppid(os.getpid()) == os.getppid()
+    assert lc._ppid(2 ** 22 + 12345) is None
+    assert lc._cmdline(os.getpid()) and lc._cmdline(2 ** 22 + 12345) == []
+
+
+def test_failed_launch_is_one_line_and_cleans_up(tmp_path):
+    exe = tmp_path / "broken-chrome"
+    exe.write_text("#!/bin/sh\necho 'cannot open display' >&2\nexit 3\n")
+    exe.chmod(0o755)
+    b = lc.LocalChromium(str(exe), webgl=False, webgpu=False)
+    with pytest.raises(lc.BrowserError) as ei:
+        b.start()
+    assert str(ei.value).startswith(f"Chromium ({exe}) failed to start") and "\n" not in str(ei.value)
+    assert b.user_data_dir is not None and not b.user_data_dir.exists()
+    assert getattr(lc._local, "pw", None) is None  # the shared driver was released
+
+
+def test_reap_stale_profiles(tmp_path):
+    import subprocess
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp_path / f"{lc.PROFILE_PREFIX}{dead.pid}-abc"
+    live = tmp_path / f"{lc.PROFILE_PREFIX}{os.getpid()}-def"
+    other = tmp_path / f"{lc.PROFILE_PREFIX}oldstyle"
+    for d in (stale, live, other):
+        d.mkdir()
+    (stale / "Default").mkdir()
+    assert lc.reap_stale_profiles(str(tmp_path)) == [stale]
+    assert not stale.exists() and live.exists() and other.exists()

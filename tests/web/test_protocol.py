@@ -117,6 +117,8 @@ def test_error_result_minimal_and_partial(data):
     assert not r.ok and r.error.kind == "model_load" and r.latencies_ms == () and r.setup_ms is None
     r = validate_result({**base, "setup_ms": 5.0, "warmup_ms": [1.0]}, config=cfg)  # died during warmups
     assert r.warmup_ms == (1.0,)
+    with pytest.raises(InvalidResult, match="no latencies"):
+        validate_result({**base, "latencies_ms": [1.0]}, config=cfg)
     with pytest.raises(InvalidResult, match="no outputs"):
         validate_result({**base, "outputs": good_result(cfg, "t")["outputs"]}, config=cfg)
     exc = error_for(r)

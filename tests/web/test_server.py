@@ -213,6 +213,7 @@ def _bad(cfg, token):
         "error without error": g(status="error", outputs=[]),
         "frames without source": g(frames={"count": 1, "long_frames": 0}),
         "threads_requested differs": g(threads_requested=4),
+        "bad visibility": g(visibility={"hidden_during_run": "no"}),
         "negative heap": g(js_heap_mb={"peak_mb": -1}),
         "nan in values": g(outputs=[{**out, "values": [0.1, None, 0.1, 0.1, 0.1]}]),
     }
@@ -275,7 +276,7 @@ def test_body_cap_and_length_rules(env):
     t = srv.open_cell(toy_config(data))
     big = b'{"token": "x", "pad": "' + b"a" * (70 << 10) + b'"}'
     assert post(srv.port, api(t, "result"), big)[0] == 413
-    assert post(srv.port, api(t, "event"), b'{"pad": "' + b"a" * (65 << 10) + b'"}')[0] == 413
+    assert post(srv.port, api(t, "event"), b'{"pad": "' + b"a" * (17 << 10) + b'"}')[0] == 413
     # a huge announced length is refused before anything is read
     status, _, _ = post(srv.port, api(t, "result"), b"{}", length=1 << 40)
     assert status == 413
@@ -415,3 +416,43 @@ def test_server_close_wakes_waiter(tmp_path):
     threading.Timer(0.2, srv.close).start()
     with pytest.raises(PageError, match="closed"):
         t.wait(10)
+
+
+def test_event_count_capped(env, monkeypatch):
+    import mobile_webinfer.web.server as server_mod
+
+    monkeypatch.setattr(server_mod, "MAX_EVENTS", 3)
+    srv, data, _ = env
+    t = srv.open_cell(toy_config(data))
+    for i in range(5):
+        assert post(srv.port, api(t, "event"), {"token": t.token, "stage": f"s{i}"})[0] == 200
+    assert [e["stage"] for e in t.events()] == ["s0", "s1", "s2"]
+    assert post(srv.port, api(t, "event"), {"token": t.token})[0] == 400  # no stage
+
+
+def test_resolve_never_leaves_roots(tmp_path_factory):
+    from hypothesis import given, settings, strategies as st
+
+    root = tmp_path_factory.mktemp("prop")
+    pages = make_pages(root / "pages")
+    make_model(root / "models")
+    (root / "secret.txt").write_text("s")
+    srv = PageServer(pages_dir=pages, models_dir=root / "models").start()
+    roots = (os.path.realpath(pages), os.path.realpath(root / "models"))
+    segment = st.sampled_from(["..", ".", "%2e%2e", "%2E.", "vendor", "models", "toy", "tfjs", "secret.txt",
+                               "harness.html", "%2f", "%5c", "%00", "", "a b", "%252e%252e", "..%2f", "\\"])
+    try:
+        @settings(max_examples=300, deadline=None)
+        @given(st.lists(segment, min_size=1, max_size=6))
+        def check(parts):
+            target, reason = srv._resolve("/" + "/".join(parts))
+            if target is not None:
+                real = os.path.realpath(target)
+                assert any(os.path.commonpath([real, r]) == r for r in roots), parts
+                assert real != os.path.realpath(root / "secret.txt")
+            else:
+                assert reason
+
+        check()
+    finally:
+        srv.close()

@@ -136,6 +136,19 @@ def test_mobilebert_has_24_layers_with_4_ffns() -> None:
     assert not any("_ffn4_" in n for n in names)
 
 
+@pytest.mark.parametrize("name", ZOO)
+def test_no_two_kernels_are_identical(name: str) -> None:
+    """Independent weights: a shared Keras initializer instance repeats its values per call, which
+    converters then deduplicate (smaller files than the architecture really has)."""
+    seen: dict[bytes, str] = {}
+    for w in built(name).weights:
+        if len(w.shape) < 2:
+            continue  # biases / BN statistics start as constants
+        key = np.asarray(w).tobytes()
+        assert key not in seen, f"{w.path} has the same values as {seen[key]}"
+        seen[key] = w.path
+
+
 @pytest.mark.parametrize("name", ["ssd_mobilenet_v2", "yolov5s", "movenet_thunder", "mobilebert"])
 def test_same_seed_same_weights_other_seed_differs(name: str) -> None:
     a = built(name, 1).get_weights()

@@ -18,6 +18,7 @@ SPEC = ArchSpec(
         "Includes the application's preprocessing (pixels in [0, 255] scaled and normalized with the"
         " ImageNet mean / std, written as one per-channel Rescaling), so inputs are drawn from [0, 255).",
     ),
+    version=2,  # 2: preprocessing as one Rescaling (no captured Normalization constants)
 )
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)

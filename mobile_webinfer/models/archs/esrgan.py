@@ -29,6 +29,7 @@ SPEC = ArchSpec(
         "Input 128x128 as asked by the zoo spec (the study's TF Hub ESRGAN took any size; its TFLite"
         " example uses 50x50). About 0.3 T multiply-adds per inference: seconds even on a desktop CPU.",
     ),
+    version=2,  # 2: conv_last is the output (no Identity layer)
 )
 
 

@@ -43,6 +43,7 @@ SPEC = ArchSpec(
         "Output: the last hidden states [1,128,512] (no pooler, no task head).",
         "Sequence length 128 (the study's input); position table keeps the original 512 rows.",
     ),
+    version=2,  # 2: one initializer per layer (v1 repeated the same kernel in every layer)
 )
 
 
@@ -57,16 +58,20 @@ def build(seed: int) -> Any:
     ids, mask, types = (
         keras.Input(shape=s.shape[1:], batch_size=1, dtype=s.dtype, name=s.name) for s in SPEC.inputs
     )
-    init = keras.initializers.TruncatedNormal(stddev=0.02)
+
+    def init() -> Any:
+        # A fresh initializer per layer: a Keras 3 initializer instance draws its seed once, so a
+        # shared instance would give every same-shaped kernel identical values.
+        return keras.initializers.TruncatedNormal(stddev=0.02)
 
     def dense(x: Any, units: int, name: str, activation: str | None = None) -> Any:
-        return layers.Dense(units, activation=activation, kernel_initializer=init, name=name)(x)
+        return layers.Dense(units, activation=activation, kernel_initializer=init(), name=name)(x)
 
     # Embeddings
-    words = layers.Embedding(VOCAB, EMBED, embeddings_initializer=init, name="word_embeddings")(ids)
+    words = layers.Embedding(VOCAB, EMBED, embeddings_initializer=init(), name="word_embeddings")(ids)
     x = dense(mb.Trigram(name="trigram")(words), HIDDEN, "embedding_transformation")
     x = mb.PositionEmbedding(MAX_POSITIONS, name="position_embeddings")(x)
-    tok = layers.Embedding(TYPE_VOCAB, HIDDEN, embeddings_initializer=init, name="token_type_embeddings")(types)
+    tok = layers.Embedding(TYPE_VOCAB, HIDDEN, embeddings_initializer=init(), name="token_type_embeddings")(types)
     x = mb.NoNorm(name="embeddings_norm")(layers.Add(name="embeddings_add")([x, tok]))
     bias = mb.MaskBias(name="mask_bias")(mask)
 

@@ -43,6 +43,7 @@ SPEC = ArchSpec(
         " gather of keypoints -> [1,1,17,3]) is NOT included.",
         "Input: the published model takes int32 pixels 0-255; this one takes float32 in [0, 1).",
     ),
+    version=2,  # 2: linear heads are the outputs (no Identity layers)
 )
 
 

@@ -15,8 +15,8 @@ SPEC = ArchSpec(
     reference="keras.applications.ResNet50 (include_top, 1000 classes): 25,636,712 params",
     notes=(
         "keras.applications.ResNet50(weights=None): the published layer structure, seeded random weights.",
-        "Keras 3 convolutions add their bias as a rank-4 [1,1,1,C] tensor; a TF.js conversion that fuses it"
-        " into FusedConv2D with that bias is rejected by the wasm backend (see runtime_support).",
+        "Input expected in caffe-style BGR mean-subtracted pixels by the original preprocessing; seeded"
+        " samples are uniform [0, 1).",
     ),
 )
 

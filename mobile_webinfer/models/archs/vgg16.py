@@ -16,6 +16,8 @@ SPEC = ArchSpec(
     notes=(
         "keras.applications.VGG16(weights=None): the published layer structure, seeded random weights.",
         "528 MB in fp32: the .tflite fp32 file and TF.js weights are large; building takes minutes.",
+        "Input expected in caffe-style BGR mean-subtracted pixels by the original preprocessing; seeded"
+        " samples are uniform [0, 1).",
     ),
 )
 

@@ -1,0 +1,251 @@
+"""Faults during a phone sweep, each a test: a phone drops away, a renderer dies, the phone
+throttles, the battery never cools, the page never posts, the adb server restarts, Ctrl-C."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+MWI = [sys.executable, "-m", "mobile_webinfer"]
+COMMON = ["--models", "tiny_cnn", "--threads", "1", "--quick", "--cooldown-timeout", "20", "--browsers", "com.android.chrome"]
+
+
+@pytest.fixture
+def bm_binary(tmp_path):
+    p = tmp_path / "benchmark_model"
+    p.write_bytes(b"\x7fELF stand-in: the fake phone runs the pushed model with host TFLite\n")
+    return p
+
+
+def _records(run_dir: Path) -> list[dict]:
+    out = []
+    for shard in sorted(run_dir.glob("results*.jsonl")):
+        for line in shard.read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+    return out
+
+
+def _start(*args) -> subprocess.Popen:
+    return subprocess.Popen(MWI + ["sweep", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def _finish(proc: subprocess.Popen, timeout=600) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+def _run_dir(tmp_path: Path, timeout=120) -> Path:
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        runs = list((tmp_path / "runs").glob("*")) if (tmp_path / "runs").exists() else []
+        if runs:
+            return runs[0]
+        time.sleep(0.2)
+    raise AssertionError("no run directory appeared")
+
+
+def _wait_for(pred, timeout, what):
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _am_starts(phone) -> int:
+    return sum(1 for c in phone.commands if c.startswith("am start"))
+
+
+def test_one_phone_disconnects_other_finishes_resume_completes(fake_phone, tmp_path, bm_binary):
+    pixel, galaxy = fake_phone("pixel"), fake_phone("galaxy")
+    proc = _start("--target", pixel.serial, "--target", galaxy.serial, *COMMON, "--runtimes", "tfjs",
+                  "--backends", "wasm", "--repeats", "2", "--native-backends", "cpu",
+                  "--benchmark-model", str(bm_binary), "--out", str(tmp_path))
+    try:
+        _wait_for(lambda: _am_starts(pixel) >= 1, 180, "pixel's first page")
+        pixel.control.go_offline()  # unplugged mid-sweep
+        rc, out, err = _finish(proc)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert rc == 3, err[-2000:]
+    run_dir = Path(out.strip().splitlines()[-1])
+    assert pixel.serial in err and "--resume" in err
+    recs = _records(run_dir)
+    gal = [r for r in recs if r["cell"]["target"] == galaxy.serial]
+    assert len(gal) == 2 + 2 and all(r["status"] == "ok" for r in gal)  # native x2 + chrome x2: finished
+    pix_before = [r["key"] for r in recs if r["cell"]["target"] == pixel.serial]
+    assert len(pix_before) < 4
+    m = json.loads((run_dir / "manifest.json").read_text())
+    assert any(f["target"] == pixel.serial for f in m["target_failures"])
+    pixel.control.come_online()
+    pixel.reconnect()
+    p2 = subprocess.run(MWI + ["sweep", "--resume", str(run_dir)], capture_output=True, text=True, timeout=600)
+    assert p2.returncode == 0, p2.stderr[-2000:]
+    keys = [r["key"] for r in _records(run_dir)]
+    assert len(keys) == len(set(keys)) == 8
+    assert all(r["status"] == "ok" for r in _records(run_dir))
+
+
+def test_renderer_killed_mid_cell_fails_that_cell_only(fake_phone, tmp_path):
+    pixel = fake_phone("pixel")
+    proc = _start("--target", pixel.serial, *COMMON, "--no-native", "--runtimes", "tfjs", "--backends", "wasm",
+                  "--repeats", "2", "--time-budget", "8", "--iterations", "100000", "--out", str(tmp_path))
+    try:
+        _wait_for(lambda: _am_starts(pixel) >= 1, 180, "first page")
+
+        def polls_since_start():  # mwi watches the renderers with `ps` while it waits for the page
+            cmds = pixel.commands
+            first = next(i for i, c in enumerate(cmds) if c.startswith("am start"))
+            return sum(1 for c in cmds[first:] if c.startswith("ps -A"))
+
+        _wait_for(lambda: polls_since_start() >= 2, 120, "mwi to see the renderer")
+        killed = _wait_for(lambda: pixel.control.kill_renderer("com.android.chrome"), 30, "a renderer to kill")
+        assert killed
+        rc, out, err = _finish(proc)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert rc == 0, err[-2000:]
+    recs = sorted(_records(Path(out.strip().splitlines()[-1])), key=lambda r: r["cell"]["repeat"])
+    assert [r["status"] for r in recs] == ["error", "ok"]
+    assert recs[0]["error_kind"] == "renderer-crashed" and "renderer" in recs[0]["error"]
+    assert "renderer-crashed" in recs[0]["flags"]
+    assert recs[1]["latencies_ms"]
+
+
+def test_thermal_jump_mid_cell_is_rerun_after_cooldown(fake_phone, tmp_path):
+    pixel = fake_phone("pixel")
+    proc = _start("--target", pixel.serial, *COMMON, "--no-native", "--runtimes", "tfjs", "--backends", "wasm",
+                  "--repeats", "1", "--time-budget", "6", "--iterations", "100000", "--out", str(tmp_path))
+    try:
+        _wait_for(lambda: _am_starts(pixel) >= 1, 180, "first page")
+        pixel.control.set_fault("thermal_status", 3)  # SEVERE, mid-cell
+        time.sleep(5)
+        pixel.control.set_fault("thermal_status", None)  # cools down again
+        rc, out, err = _finish(proc)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert rc == 0, err[-2000:]
+    (rec,) = _records(Path(out.strip().splitlines()[-1]))
+    assert rec["status"] == "ok"
+    assert rec["attempts"][0]["status"] == "throttled" and rec["attempts"][0]["thermal_status_max"] == 3
+    assert "rerun-after-throttle" in rec["flags"] and "thermal-throttled" not in rec["flags"]
+    assert _am_starts(pixel) == 2
+
+
+def test_thermal_jump_flagged_when_policy_is_flag(fake_phone, tmp_path):
+    pixel = fake_phone("pixel")
+    proc = _start("--target", pixel.serial, *COMMON, "--no-native", "--runtimes", "tfjs", "--backends", "wasm",
+                  "--repeats", "1", "--time-budget", "6", "--iterations", "100000", "--on-throttle", "flag",
+                  "--out", str(tmp_path))
+    try:
+        _wait_for(lambda: _am_starts(pixel) >= 1, 180, "first page")
+        pixel.control.set_fault("thermal_status", 4)
+        rc, out, err = _finish(proc)
+    finally:
+        pixel.control.set_fault("thermal_status", None)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert rc == 0, err[-2000:]
+    (rec,) = _records(Path(out.strip().splitlines()[-1]))
+    assert "thermal-throttled" in rec["flags"] and "attempts" not in rec
+    rows = json.loads(subprocess.run(MWI + ["report", out.strip().splitlines()[-1], "--json"], capture_output=True,
+                                     text=True, check=True).stdout)
+    assert rows[0]["thermal_status_max"] == 4
+
+
+@pytest.mark.parametrize("policy", ["flag", "skip"])
+def test_battery_never_cools_bounded_wait_and_marked(fake_phone, tmp_path, policy):
+    galaxy = fake_phone("galaxy", battery_temp_c=41.0)
+    t0 = time.monotonic()
+    p = subprocess.run(MWI + ["sweep", "--target", galaxy.serial, "--models", "tiny_cnn", "--threads", "1", "--quick",
+                              "--no-native", "--runtimes", "tfjs", "--backends", "wasm", "--browsers",
+                              "com.android.chrome", "--cooldown-timeout", "4", "--on-hot", policy,
+                              "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    (rec,) = _records(Path(p.stdout.strip().splitlines()[-1]))
+    cd = rec["context"]["cooldown"]
+    assert cd["ok"] is False and 4 <= cd["waited_s"] < 15 and cd["battery_temp_c"] == pytest.approx(41.0)
+    assert "41" in cd["reason"]
+    assert "phone-never-cooled" in rec["flags"]
+    assert rec["status"] == ("ok" if policy == "flag" else "skipped")
+    assert time.monotonic() - t0 < 200
+
+
+def test_page_never_posts_watchdog_force_stops(fake_phone, tmp_path):
+    pixel = fake_phone("pixel")
+    t0 = time.monotonic()
+    p = subprocess.run(MWI + ["sweep", "--target", pixel.serial, *COMMON, "--no-native", "--runtimes", "tfjs",
+                              "--backends", "wasm", "--repeats", "1", "--time-budget", "60", "--iterations", "1000000",
+                              "--cell-timeout", "6", "--out", str(tmp_path)], capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    (rec,) = _records(Path(p.stdout.strip().splitlines()[-1]))
+    assert rec["status"] == "error" and rec["error_kind"] == "watchdog"
+    assert 6 <= rec["wall_s"] < 40
+    cmds = pixel.commands
+    last_start = max(i for i, c in enumerate(cmds) if c.startswith("am start"))
+    assert any(c.startswith("am force-stop com.android.chrome") for c in cmds[last_start:])
+    assert "com.android.chrome" not in pixel.control.browsers()
+
+
+def test_adb_server_restarted_mid_sweep_reconnects(fake_phone, adb_server, tmp_path):
+    pixel = fake_phone("pixel")
+    proc = _start("--target", pixel.serial, *COMMON, "--no-native", "--runtimes", "tfjs", "--backends", "wasm",
+                  "--repeats", "3", "--out", str(tmp_path))
+    try:
+        run_dir = _run_dir(tmp_path, 180)
+        _wait_for(lambda: len(_records(run_dir)) >= 1, 180, "the first cell")
+        adb_server.adb("kill-server", check=False)
+        rc, out, err = _finish(proc)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        if pixel.serial not in adb_server.devices():
+            pixel.reconnect()
+    assert rc == 0, err[-3000:]
+    recs = _records(run_dir)
+    keys = [r["key"] for r in recs]
+    assert len(keys) == len(set(keys)) == 3
+    assert all(r["status"] == "ok" for r in recs), [r.get("error") for r in recs]
+    # the reverse mapping was made again after the restart and is gone again now
+    assert pixel.adb("reverse", "--list").stdout.strip() == ""
+
+
+def test_ctrl_c_restores_the_phone_and_keeps_finished_cells(fake_phone, tmp_path):
+    pixel = fake_phone("pixel")
+    settings_before = pixel.control.settings()
+    proc = _start("--target", pixel.serial, *COMMON, "--no-native", "--runtimes", "tfjs", "--backends", "wasm",
+                  "--repeats", "4", "--out", str(tmp_path))
+    try:
+        run_dir = _run_dir(tmp_path, 180)
+        _wait_for(lambda: len(_records(run_dir)) >= 1 and _am_starts(pixel) >= 2, 180, "the second cell")
+        os.killpg(proc.pid, signal.SIGINT)
+        rc, out, err = _finish(proc, timeout=180)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert rc != 0
+    assert pixel.control.settings() == settings_before
+    assert pixel.adb("reverse", "--list").stdout.strip() == ""
+    assert "com.android.chrome" not in pixel.control.browsers()
+    done = _records(run_dir)
+    assert 1 <= len(done) < 4 and all(r["status"] == "ok" for r in done)
+    p2 = subprocess.run(MWI + ["sweep", "--resume", str(run_dir)], capture_output=True, text=True, timeout=600)
+    assert p2.returncode == 0, p2.stderr[-2000:]
+    keys = [r["key"] for r in _records(run_dir)]
+    assert len(keys) == len(set(keys)) == 4
