@@ -3,8 +3,9 @@
     .venv/bin/python -m benchmarks.bench_parsers [--scale 2]
 
 Each capture is parsed from its body (the `# ---` header stripped beforehand, as a phone prints
-no header): best CPU time of >= 5 calls (the machine is shared).  Captures that no parser reads (toybox `top`, `am start`, ...)
-are timed being *refused* with a ParseError: rejecting bad input is bounded too.  A capture that
+no header): best CPU time of >= 5 calls (the machine is shared).  Captures that no parser reads
+(toybox `top`, `am start`, ...) are timed being *refused* with a ParseError: rejecting bad input
+is bounded too.  A capture that
 no rule below names fails the run, so a new fixture cannot slip by unmeasured.
 
 Bars: the 386 KB all-processes gfxinfo dump under 50 ms, every other gfxinfo under 10 ms, each
@@ -16,14 +17,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from mobile_webinfer.errors import ParseError
 from mobile_webinfer.parsers import (
-    parse_adb_devices, parse_battery, parse_benchmark_model_runs, parse_cpufreq_script, parse_dumpsys_cpuinfo,
-    parse_getprop, parse_gfxinfo, parse_meminfo, parse_pid_stat, parse_proc_cpuinfo, parse_proc_meminfo,
-    parse_proc_stat, parse_surfaceflinger_latency, parse_thermalservice, parse_uptime, strip_capture_header, decode_capture_bytes,
+    decode_capture_bytes, parse_adb_devices, parse_battery, parse_benchmark_model_runs, parse_cpufreq_script,
+    parse_dumpsys_cpuinfo, parse_getprop, parse_gfxinfo, parse_meminfo, parse_pid_stat, parse_proc_cpuinfo,
+    parse_proc_meminfo, parse_proc_stat, parse_surfaceflinger_latency, parse_thermalservice, parse_uptime,
+    strip_capture_header,
 )
 
 from ._common import FIXTURES, Bar, Report, best_of, main_guard, parser, scaled

@@ -73,7 +73,8 @@ def sample_row(i: int) -> dict:
     procs = {name: {"pid": 4000 + k, "pss_kb": 100_000 + 37 * i + k, "rss_kb": 180_000 + k, "swap_kb": 0,
                     "graphics_kb": 20_000, "java_heap_kb": 9_000, "native_heap_kb": 30_000}
              for k, name in enumerate(["com.android.chrome", "com.android.chrome:privileged_process0",
-                                       "com.android.chrome:sandboxed_process0", "com.android.chrome:sandboxed_process1"])}
+                                       "com.android.chrome:sandboxed_process0",
+                                       "com.android.chrome:sandboxed_process1"])}
     return {"t_s": round(i * 1.0, 6), "probe": "meminfo", "ok": True, "cost_s": 0.05, "cell": "local/chromium/x",
             "data": {"total_pss_kb": sum(p["pss_kb"] for p in procs.values()), "not_found": None,
                      "processes": procs}}

@@ -73,6 +73,7 @@ def build_rows(records: list[dict]) -> list[dict]:
         if runtime == NATIVE_RUNTIME:
             native[(tgt, model, threads)][backend] = recs
     rows = []
+    native_cache: dict[tuple, object] = {}
     for (tgt, browser, model, runtime, backend, threads), recs in sorted(groups.items(), key=lambda kv: _sort(kv[0])):
         ok = [r for r in recs if r.get("status") == "ok" and (r.get("latencies_ms") or _summary_median(r))]
         errs = [r for r in recs if r.get("status") != "ok"]
@@ -129,14 +130,17 @@ def build_rows(records: list[dict]) -> list[dict]:
                     pick = "xnnpack" if "xnnpack" in nat_by_backend else ("cpu" if "cpu" in nat_by_backend else None)
                 if pick:
                     nrecs = [r for r in nat_by_backend[pick] if r.get("status") == "ok" and _samples(r)]
-                    ns = summarize([_samples(r) for r in nrecs])
+                    nkey = (tgt, model, pick, id(nat_by_backend[pick]))
+                    if nkey not in native_cache:
+                        native_cache[nkey] = summarize([_samples(r) for r in nrecs], seed=1)
+                    ns = native_cache[nkey]
                     if any(not r.get("latencies_ms") for r in nrecs):
                         flags.add("native-summary-only")
                     if ns is not None and ns.median > 0:
                         row["native_median_ms"] = ns.median
                         row["native_backend"] = pick
                         row["gap"] = s.median / ns.median
-                        ci = ratio_ci([_samples(r) for r in ok], [_samples(r) for r in nrecs])
+                        ci = ratio_ci(s, ns)
                         row["gap_ci95"] = list(ci) if ci else None
                         if t_eff != threads:
                             flags.add(f"paired-at-threads-in-effect={t_eff}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,6 +33,7 @@ class Summary:
     max: float
     ci95: tuple[float, float]
     between_group_cv: float | None
+    boots: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict:
         return {
@@ -53,17 +54,34 @@ def _clean(groups: Sequence[Sequence[float]]) -> list[np.ndarray]:
 
 
 def bootstrap_medians(groups: Sequence[Sequence[float]], *, n_boot: int = N_BOOT, seed: int = 0) -> np.ndarray:
-    """Medians of `n_boot` hierarchical bootstrap resamples of `groups`."""
+    """Medians of `n_boot` hierarchical bootstrap resamples of `groups` (vectorised, seeded).
+
+    Each resample picks len(groups) groups with replacement, then resamples the elements of
+    every picked group; groups of unequal size are padded with NaN and skipped by nanmedian.
+    """
     gs = _clean(groups)
     if not gs:
         return np.array([], dtype=np.float64)
     rng = np.random.default_rng(seed)
-    out = np.empty(n_boot, dtype=np.float64)
     k = len(gs)
-    for b in range(n_boot):
-        pick = rng.integers(0, k, size=k) if k > 1 else np.zeros(1, dtype=np.int64)
-        parts = [gs[i][rng.integers(0, gs[i].size, size=gs[i].size)] for i in pick]
-        out[b] = np.median(np.concatenate(parts))
+    sizes = np.array([g.size for g in gs])
+    nmax = int(sizes.max())
+    table = np.full((k, nmax), np.nan)
+    for i, g in enumerate(gs):
+        table[i, : g.size] = g
+    equal = bool((sizes == nmax).all())
+    out = np.empty(n_boot, dtype=np.float64)
+    chunk = max(1, int(2_000_000 // max(1, k * nmax)))
+    for lo in range(0, n_boot, chunk):
+        b = min(chunk, n_boot - lo)
+        picks = rng.integers(0, k, size=(b, k)) if k > 1 else np.zeros((b, 1), dtype=np.int64)
+        u = rng.random((b, k, nmax))
+        idx = np.floor(u * sizes[picks][:, :, None]).astype(np.int64)
+        vals = table[picks[:, :, None], idx]
+        if not equal:  # slots beyond a picked group's own size stay empty
+            vals = np.where(np.arange(nmax)[None, None, :] < sizes[picks][:, :, None], vals, np.nan)
+        flat = vals.reshape(b, k * nmax)
+        out[lo:lo + b] = np.median(flat, axis=1) if equal else np.nanmedian(flat, axis=1)
     return out
 
 
@@ -86,15 +104,20 @@ def summarize(groups: Sequence[Sequence[float]], *, seed: int = 0) -> Summary | 
         n=int(pooled.size), groups=len(gs), median=median, mean=mean, stdev=stdev,
         cv=(stdev / mean) if mean > 0 else 0.0,
         p5=float(np.percentile(pooled, 5)), p95=float(np.percentile(pooled, 95)),
-        min=float(pooled.min()), max=float(pooled.max()), ci95=ci, between_group_cv=between,
+        min=float(pooled.min()), max=float(pooled.max()), ci95=ci, between_group_cv=between, boots=boots,
     )
 
 
-def ratio_ci(num_groups: Sequence[Sequence[float]], den_groups: Sequence[Sequence[float]], *,
-             seed: int = 0) -> tuple[float, float] | None:
-    """CI95 of median(num) / median(den), bootstrapping both sides independently."""
-    a = bootstrap_medians(num_groups, seed=seed)
-    b = bootstrap_medians(den_groups, seed=seed + 1)
+def ratio_ci(num_groups, den_groups, *, seed: int = 0) -> tuple[float, float] | None:
+    """CI95 of median(num) / median(den), bootstrapping both sides independently.
+
+    Either side may be a Summary already computed (its bootstrap medians are reused)."""
+    a = num_groups.boots if isinstance(num_groups, Summary) else bootstrap_medians(num_groups, seed=seed)
+    b = den_groups.boots if isinstance(den_groups, Summary) else bootstrap_medians(den_groups, seed=seed + 1)
+    if a is None or b is None:
+        return None
+    if isinstance(den_groups, Summary) and isinstance(num_groups, Summary):
+        b = np.random.default_rng(seed + 1).permutation(b)  # the two sides independent
     if a.size == 0 or b.size == 0 or np.any(b <= 0):
         return None
     r = a / b

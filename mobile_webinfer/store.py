@@ -77,17 +77,24 @@ def _json_default(obj: Any) -> Any:
 class JsonlWriter:
     """Append-only JSON Lines with fsync per record and torn-tail repair on open."""
 
+    TAIL = 8 << 20  # a record is far smaller than this; only the tail is read to repair
+
     def __init__(self, path: Path):
         self.path = path
         self._lock = threading.Lock()
+        self._repaired = False
 
     def repair(self) -> int:
         """Cut a partial last line (no trailing newline or not JSON).  Returns bytes removed."""
         if not self.path.exists():
             return 0
-        data = self.path.read_bytes()
-        if not data:
+        size = self.path.stat().st_size
+        if size == 0:
             return 0
+        start = max(0, size - self.TAIL)
+        with open(self.path, "rb") as f:
+            f.seek(start)
+            data = f.read()
         keep = len(data)
         if not data.endswith(b"\n"):
             keep = data.rfind(b"\n") + 1
@@ -99,7 +106,7 @@ class JsonlWriter:
                 keep = last_start
         if keep < len(data):
             with open(self.path, "r+b") as f:
-                f.truncate(keep)
+                f.truncate(start + keep)
                 f.flush()
                 os.fsync(f.fileno())
         return len(data) - keep
@@ -107,7 +114,9 @@ class JsonlWriter:
     def append(self, record: dict) -> None:
         line = json.dumps(record, default=_json_default, allow_nan=False, separators=(",", ":"))
         with self._lock:
-            self.repair()
+            if not self._repaired:  # a torn tail can only come from a crash before this writer existed
+                self.repair()
+                self._repaired = True
             with open(self.path, "a", encoding="utf-8") as f:
                 f.write(line + "\n")
                 f.flush()

@@ -53,6 +53,7 @@ class SweepSpec:
     cooldown: dict = field(default_factory=dict)   # CooldownPolicy fields
     benchmark_model: str | None = None
     sample_interval_s: float = 1.0
+    first_run: bool = False        # phones: dismiss browsers' first-run screens (uiautomator2, profile steps)
     on_throttle: str = "rerun"     # a cell during which the phone throttled: "rerun" (after cool-down) or "flag"
     max_reruns: int = 1
 
@@ -487,7 +488,7 @@ def default_target_factory(spec: SweepSpec) -> Callable[[str], object]:
         native = tuple(spec.native_backends) if spec.native_backends else ("cpu", "xnnpack", "gpu")
         return AndroidTarget(name, cooldown=CooldownPolicy(**spec.cooldown), benchmark_model=spec.benchmark_model,
                              sample_interval_s=spec.sample_interval_s, native_backends=native,
-                             browsers=spec.browsers)
+                             browsers=spec.browsers, first_run=spec.first_run)
 
     return make
 
@@ -545,7 +546,7 @@ def load_spec_file(path: Path) -> dict:
 def run_sweep_cli(*, targets, models, runtimes, backends, threads, repeats, quick, out, resume, retry_failed,
                   native, iterations, warmups, time_budget, chromium, dry_run, spec_file=None, browsers=None,
                   native_backends=None, benchmark_model=None, max_battery_temp=None, cooldown_timeout=None,
-                  on_hot=None, on_throttle=None, cell_timeout=None) -> None:
+                  on_hot=None, on_throttle=None, cell_timeout=None, first_run=False) -> None:
     """The CLI's sweep: build the spec from flags, run, print the table and the run directory last."""
     from rich.console import Console
 
@@ -594,6 +595,8 @@ def run_sweep_cli(*, targets, models, runtimes, backends, threads, repeats, quic
     spec.cooldown = cd
     if on_throttle:
         spec.on_throttle = on_throttle
+    if first_run:
+        spec.first_run = True
     if repeats is not None:
         spec.repeats = repeats
     elif "repeats" not in base:

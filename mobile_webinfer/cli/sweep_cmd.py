@@ -52,6 +52,8 @@ def sweep(
                                                       "or `skip` the cell."),
     on_throttle: str = typer.Option(None, "--on-throttle", help="Phones: a cell during which the thermal status "
                                                                 "rose: `rerun` it after cool-down (default) or `flag`."),
+    first_run: bool = typer.Option(False, "--first-run", help="Phones: click through browsers' first-run / EULA "
+                                                              "screens (uiautomator2, steps from the device profile)."),
     cell_timeout: float = typer.Option(None, "--cell-timeout", help="Watchdog: longest a cell may take, s "
                                                                     "(default 300)."),
 ) -> None:
@@ -72,7 +74,7 @@ def sweep(
                   time_budget=time_budget, chromium=chromium, dry_run=dry_run, spec_file=spec_file,
                   browsers=_csv(browsers), native_backends=_csv(native_backends), benchmark_model=benchmark_model,
                   max_battery_temp=max_battery_temp, cooldown_timeout=cooldown_timeout, on_hot=on_hot,
-                  on_throttle=on_throttle, cell_timeout=cell_timeout)
+                  on_throttle=on_throttle, cell_timeout=cell_timeout, first_run=first_run)
 
 
 def register(app: typer.Typer) -> None:

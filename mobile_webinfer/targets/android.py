@@ -63,7 +63,8 @@ class AndroidTarget:
 
     def __init__(self, serial: str, *, cooldown: CooldownPolicy | None = None, sample_interval_s: float = 1.0,
                  benchmark_model: str | None = None, native_backends: tuple[str, ...] = DEFAULT_NATIVE,
-                 browsers: list[str] | None = None, brightness: int | None = 128, animations_off: bool = False):
+                 browsers: list[str] | None = None, brightness: int | None = 128, animations_off: bool = False,
+                 first_run: bool = False):
         self.name = serial
         self.serial = serial
         self.cooldown = cooldown or CooldownPolicy()
@@ -73,6 +74,8 @@ class AndroidTarget:
         self._browsers = browsers
         self.brightness = brightness
         self.animations_off = animations_off
+        self.first_run = first_run
+        self._first_run_done: dict[str, dict] = {}
         self.device_port = free_port()  # this phone's side of adb reverse; distinct per phone
         self._dev: Device | None = None
         self._fp: dict | None = None
@@ -98,8 +101,16 @@ class AndroidTarget:
     def describe(self) -> dict:
         from ..adb.device import fingerprint_from_props
 
+        from ..adb.discovery import verify_profile
+
         props = self.dev.getprop()
         fp = fingerprint_from_props(props, serial=self.serial)
+        try:
+            profile, check = verify_profile(self.dev)
+            self.dev.profile = profile
+            fp["profile_check"] = check.to_json()  # which of the profile's claims held on this phone
+        except MwiError as exc:
+            fp["profile_check"] = {"error": exc.one_line()}
         status, temp = self.read_thermal()
         self._fp = {**fp, "target": self.serial, "kind": "android",
                     "profile": getattr(self.dev.profile, "name", None),
@@ -132,6 +143,30 @@ class AndroidTarget:
         from ..adb.conditioning import conditioned
 
         return conditioned(self.dev, brightness=self.brightness, animations_off=self.animations_off)
+
+    def handle_first_run(self, spec) -> dict:
+        """Once per browser: click through its first-run / EULA screens as the profile says (opt-in,
+        uiautomator2).  What happened is returned for the manifest; a failure is recorded, and a page
+        that then cannot load fails its cell under the watchdog."""
+        if spec.package in self._first_run_done:
+            return self._first_run_done[spec.package]
+        steps = self.dev.profile.first_run_steps(spec.package) if self.dev.profile is not None else ()
+        if not self.first_run:
+            out = {"attempted": False, "why": "off (mwi sweep --first-run turns it on)", "steps": len(steps)}
+        elif not steps:
+            out = {"attempted": False, "why": "the device profile lists no first-run steps"}
+        else:
+            from ..browsers.android import open_url
+            from ..browsers.firstrun import dismiss_first_run
+
+            try:
+                open_url(self.dev, spec, "http://127.0.0.1/")
+                res = dismiss_first_run(self.dev, spec, steps)
+                out = {"attempted": True, "ok": True, "clicked": list(res.clicked), "attempts": res.attempts}
+            except MwiError as exc:
+                out = {"attempted": True, "ok": False, "error": exc.one_line()}
+        self._first_run_done[spec.package] = out
+        return out
 
     def recover(self, timeout_s: float = 20.0) -> bool:
         """After the phone dropped away: restart the adb server if it is gone, reconnect a network
@@ -187,9 +222,10 @@ class AndroidTarget:
         config = config_for(manifest, runtime=cell.runtime, backend=cell.backend, threads=cell.threads,
                             warmups=budget.warmups, iterations=budget.iterations,
                             min_iterations=budget.min_iterations, time_budget_ms=budget.time_budget_s * 1000)
+        first_run = self.handle_first_run(spec)
         gate = self.gate(stop)
         ctx = {"cooldown_s": gate.waited_s, "cooldown": gate.to_json(), "battery_temp_start_c": gate.battery_temp_c,
-               "thermal_status_start": gate.thermal_status}
+               "thermal_status_start": gate.thermal_status, "first_run": first_run}
         if not gate.ok and self.cooldown.on_timeout == "skip":
             return {"status": "skipped", "error": gate.reason, "error_kind": "too-hot", "context": ctx,
                     "flags_extra": ["phone-never-cooled"]}

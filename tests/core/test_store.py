@@ -33,7 +33,7 @@ def test_torn_last_line_is_cut_before_next_append(tmp_path):
     with open(path, "a") as f:
         f.write('{"key": "b", "cell": {"tar')  # a crash mid-write
     assert [r["key"] for r in read_jsonl(path)] == ["a"]  # readers skip the torn tail
-    w.append({"key": "c"})
+    JsonlWriter(path).append({"key": "c"})  # the next process's writer repairs before appending
     lines = path.read_text().splitlines()
     assert [json.loads(l)["key"] for l in lines] == ["a", "c"]
 

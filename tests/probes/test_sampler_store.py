@@ -17,7 +17,7 @@ pytestmark = pytest.mark.skipif(not Path("/usr/bin/adb").exists(), reason="needs
 
 CHROME = "com.android.chrome"
 SESSION_S = 10.0
-WAKE_S = 0.15  # how late a thread may wake on a loaded 2-core box
+WAKE_S = 0.25  # how late a thread may wake on a loaded 2-core box
 TAGS = {"cell": "fake/chrome/about-blank", "target": "fake-pixel"}
 
 
