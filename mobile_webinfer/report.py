@@ -22,7 +22,8 @@ from .targets.base import GPU_BACKENDS, NATIVE_RUNTIME
 ROW_KEYS = ("target", "browser", "model", "runtime", "backend", "threads", "browser_median_ms", "browser_ci95_ms",
             "native_median_ms", "native_backend", "gap", "gap_ci95", "first_inference_ms", "setup_ms",
             "peak_memory_mb", "model_mb", "memory_ratio", "max_abs_diff", "top1_match", "n", "repeats", "cv",
-            "thermal_status_max", "battery_temp_start_c", "battery_temp_max_c", "cooldown_s", "flags", "error")
+            "thermal_status_max", "battery_temp_start_c", "battery_temp_max_c", "cooldown_s", "janky_frame_share",
+            "peak_memory_by_type_mb", "wall_s", "overhead_s", "flags", "error")
 
 
 def _median(xs):
@@ -42,6 +43,18 @@ def _summary_median(r: dict):
     """benchmark_model prints a summary, not every latency: its median (else its average)."""
     s = r.get("latency_summary_ms") or {}
     return s.get("median") if s.get("median") is not None else s.get("avg")
+
+
+def _overhead(r: dict) -> float | None:
+    """Wall time of a cell minus the time spent inside inference and in the cool-down gate."""
+    if r.get("wall_s") is None:
+        return None
+    inside = sum(r.get("latencies_ms") or []) + sum(r.get("warmup_ms") or []) + (r.get("first_inference_ms") or 0)
+    if not r.get("latencies_ms") and r.get("latency_summary_ms"):
+        s = r["latency_summary_ms"]
+        inside += (s.get("avg") or 0) * (s.get("count") or 0)
+    cool = (r.get("context") or {}).get("cooldown_s") or 0
+    return max(0.0, r["wall_s"] - inside / 1000.0 - cool)
 
 
 def _samples(r: dict) -> list[float]:
@@ -108,6 +121,19 @@ def build_rows(records: list[dict]) -> list[dict]:
         row["battery_temp_max_c"] = _max([c.get("battery_temp_max_c") for c in ctx])
         cool = [c.get("cooldown_s") for c in ctx if c.get("cooldown_s") is not None]
         row["cooldown_s"] = round(sum(cool), 3) if cool else None
+        jank = [c.get("janky_frame_share") for c in ctx if c.get("janky_frame_share") is not None]
+        row["janky_frame_share"] = max(jank) if jank else None
+        by_type: dict[str, float] = {}
+        for r in ok:
+            for k, v in ((r.get("memory") or {}).get("peak_by_type_mb") or {}).items():
+                if v is not None:
+                    by_type[k] = max(by_type.get(k, 0.0), v)
+        row["peak_memory_by_type_mb"] = by_type or None
+        walls = [r.get("wall_s") for r in recs if r.get("wall_s") is not None]
+        row["wall_s"] = round(sum(walls), 3) if walls else None
+        over = [_overhead(r) for r in recs]
+        over = [o for o in over if o is not None]
+        row["overhead_s"] = round(_median(over), 3) if over else None
         if s is not None:
             row.update(n=s.n, cv=round(s.cv, 4))
             if runtime == NATIVE_RUNTIME:

@@ -253,7 +253,8 @@ def _translate(exc: BaseException, serial: str, command: str) -> Exception:
                                       serial=serial, command=command)
         if "offline" in low:
             return DeviceOffline("device is offline", serial=serial, command=command)
-        if "connection closed" in low or "closed" in low or "eof" in low:
+        if "connection closed" in low or "closed" in low or "eof" in low or "unknown data: b''" in low:
+            # an empty read: the server or the transport went away mid-answer
             return TransientDeviceError("connection to the device dropped", serial=serial,
                                         command=command, output=text)
         return DeviceError(f"adb failed: {text}", serial=serial, command=command)

@@ -161,10 +161,13 @@ def build_arch(arch: Arch, root: Path, formats: Sequence[str], seed: int = DEFAU
         out_names = convert.export_saved_model(model, spec, saved)
         if len(out_names) != len(ref):
             raise ModelError(f"{name}: {len(ref)} Keras outputs, {len(out_names)} signature outputs")
+        model = None  # everything below reads the SavedModel: free the Keras copy first
+        _release_keras()
+        call = _caller(isolate=params >= ISOLATE_PARAMS)
         from .flops import count_flops_saved_model
 
         try:
-            flops = count_flops_saved_model(saved)
+            flops = call(count_flops_saved_model, saved)
         except Exception:  # noqa: BLE001 - FLOPs are informative; a profiler failure is not a build failure
             flops = None
 
@@ -179,14 +182,14 @@ def build_arch(arch: Arch, root: Path, formats: Sequence[str], seed: int = DEFAU
             progress(fmt)
             if fmt in convert.TFLITE_VARIANTS:
                 rel = convert.TFLITE_FILES[fmt]
-                convert.to_tflite(saved, tmp / rel, convert.TFLITE_VARIANTS[fmt])
+                call(convert.to_tflite, saved, tmp / rel, convert.TFLITE_VARIANTS[fmt])
                 names = convert.tflite_io_names(tmp / rel)
                 _check_signature(name, fmt, names, spec, out_names)
                 io_names[fmt] = {"inputs": names["inputs"], "outputs": names["outputs"]}
                 got = run_tflite(tmp / rel, names, inputs)
                 files[fmt] = file_entry(tmp, rel)
             elif fmt == "onnx":
-                convert.to_onnx(saved, spec, tmp / "model.onnx")
+                call(convert.to_onnx, saved, spec, tmp / "model.onnx")
                 names = convert.onnx_io_names(tmp / "model.onnx")
                 in_names = [i.name for i in spec.inputs]
                 if sorted(names["inputs"]) != sorted(in_names) or sorted(names["outputs"]) != sorted(out_names):
@@ -195,7 +198,7 @@ def build_arch(arch: Arch, root: Path, formats: Sequence[str], seed: int = DEFAU
                 got = run_onnx(tmp / "model.onnx", io_names[fmt], inputs)
                 files[fmt] = file_entry(tmp, "model.onnx")
             elif fmt == "tfjs":
-                info = convert.to_tfjs(saved, tmp / "tfjs", [i.name for i in spec.inputs], out_names)
+                info = call(convert.to_tfjs, saved, tmp / "tfjs", [i.name for i in spec.inputs], out_names)
                 mj = json.loads((tmp / "tfjs" / "model.json").read_text())
                 names = convert.tfjs_io_names(mj, [i.name for i in spec.inputs], out_names)
                 io_names[fmt] = {"inputs": names["inputs"], "outputs": names["outputs"]}
@@ -266,6 +269,20 @@ def build_arch(arch: Arch, root: Path, formats: Sequence[str], seed: int = DEFAU
         shutil.rmtree(work, ignore_errors=True)
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+# From this many parameters up, each conversion runs in a fresh process: converting VGG16
+# (138 M) to TF.js in the building process grew it past 17 GB and the OOM killer stopped it.
+ISOLATE_PARAMS = 50_000_000
+
+
+def _caller(isolate: bool) -> Callable[..., Any]:
+    """``call(fn, *args)``: in this process, or in a fresh child process that returns its memory."""
+    if not isolate:
+        return lambda fn, *args: fn(*args)
+    from .isolated import call_isolated
+
+    return call_isolated
 
 
 def remove_stale_temps(name: str, root: Path) -> list[Path]:

@@ -151,23 +151,27 @@ def _import_tfjs_converter() -> Any:
 
     tensorflowjs 4.22 is installed without its dependencies (they downgrade TF).  Its
     package imports tensorflow_decision_forests (only to register TFDF ops) and jax (only
-    for convert_jax) at import time; when those are absent we register empty placeholder
-    modules so the SavedModel path, which uses neither, can import.
+    for convert_jax) at import time; when those are absent, empty placeholder modules
+    stand in during that import and are removed again afterwards (keras and others look
+    for a real jax in sys.modules).
     """
     import importlib.util
+
+    import keras  # noqa: F401  - import before the placeholders exist (keras probes for jax)
 
     def absent(mod: str) -> bool:
         return mod not in sys.modules and importlib.util.find_spec(mod) is None
 
+    placeholders: dict[str, types.ModuleType] = {}
     if absent("tensorflow_decision_forests"):
-        sys.modules["tensorflow_decision_forests"] = types.ModuleType("tensorflow_decision_forests")
+        placeholders["tensorflow_decision_forests"] = types.ModuleType("tensorflow_decision_forests")
     if absent("jax"):
         jax = types.ModuleType("jax")
         exp = types.ModuleType("jax.experimental")
         exp.jax2tf = None  # type: ignore[attr-defined]
         jax.experimental = exp  # type: ignore[attr-defined]
-        sys.modules["jax"] = jax
-        sys.modules["jax.experimental"] = exp
+        placeholders.update({"jax": jax, "jax.experimental": exp})
+    sys.modules.update(placeholders)
     try:
         from tensorflowjs.converters import tf_saved_model_conversion_v2 as conv
     except ImportError as exc:
@@ -175,6 +179,10 @@ def _import_tfjs_converter() -> Any:
             f"cannot import the TF.js converter ({exc}); install it with "
             "`pip install --no-deps tensorflowjs==4.22.0 tensorflow-hub==0.16.1 tf-keras==2.21.0`"
         ) from exc
+    finally:
+        for mod, placeholder in placeholders.items():
+            if sys.modules.get(mod) is placeholder:
+                del sys.modules[mod]
     return conv
 
 

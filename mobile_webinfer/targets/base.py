@@ -51,10 +51,10 @@ class Cell:
 class Budget:
     """How much to measure in each cell."""
 
-    warmups: int = 5
+    warmups: int = 3
     iterations: int = 30
     min_iterations: int = 5
-    time_budget_s: float = 20.0
+    time_budget_s: float = 10.0
     cell_timeout_s: float = 300.0
 
     def to_json(self) -> dict:

@@ -259,3 +259,14 @@ def test_env_models_dir_is_the_default(monkeypatch: pytest.MonkeyPatch, tiny_mod
     m = load_manifest("tiny_cnn")
     assert m is not None and m.dir == tiny_models_dir / "tiny_cnn"
     assert os.path.samefile(ensure_built("tiny_cnn").dir, tiny_models_dir / "tiny_cnn")
+
+
+def test_isolated_conversions_give_the_same_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny) -> None:
+    """Big models convert in child processes; the result must not depend on it."""
+    from mobile_webinfer.models import build as build_mod
+
+    monkeypatch.setattr(build_mod, "ISOLATE_PARAMS", 0)
+    m = ensure_built("tiny_cnn", models_dir=tmp_path, formats=["tflite", "tfjs"])
+    assert m.sha256("tflite") == tiny.sha256("tflite")
+    assert m.data["flops"] == tiny.data["flops"]
+    assert m.data["verification"]["tfjs"]["ops"] == tiny.data["verification"]["tfjs"]["ops"]

@@ -249,3 +249,17 @@ def test_duplicate_weights_are_refused() -> None:
     y = keras.layers.Dense(128)(x)
     y = keras.layers.Dense(128)(y)
     check_distinct_weights(keras.Model(x, y), "fresh")  # fresh initializers per layer: fine
+
+
+def test_isolated_call_runs_in_a_child_and_passes_errors() -> None:
+    import os
+
+    from mobile_webinfer.models.build import _caller
+
+    assert _caller(False)(os.getpid) == os.getpid()
+    child = _caller(True)(os.getpid)
+    assert isinstance(child, int) and child != os.getpid()
+    with pytest.raises(ModelError, match="differs"):
+        _caller(True)(compare_outputs, "m", "onnx", [np.zeros(2, np.float32)], [np.ones(2, np.float32)], ["p"])
+    with pytest.raises(ModelError, match=r"died \(exit 3"):  # a child killed mid-way (e.g. OOM) is an error
+        _caller(True)(os._exit, 3)

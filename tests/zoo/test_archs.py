@@ -118,19 +118,20 @@ def test_yolov5s_trainable_params_equal_ultralytics() -> None:
 
 
 def test_yolov5s_uses_silu_only() -> None:
-    acts = {l.get_config()["activation"] for l in built("yolov5s").layers if l.__class__.__name__ == "Activation"}
+    acts = {layer.get_config()["activation"] for layer in built("yolov5s").layers
+            if layer.__class__.__name__ == "Activation"}
     assert acts == {"silu"}
 
 
 def test_esrgan_has_23_rrdb_of_15_convs() -> None:
-    convs = [l for l in built("esrgan").layers if l.__class__.__name__ == "Conv2D"]
+    convs = [layer for layer in built("esrgan").layers if layer.__class__.__name__ == "Conv2D"]
     # conv_first + 23 * 3 * 5 + trunk + 2 upconvs + hr_conv + conv_last
     assert len(convs) == 1 + 23 * 15 + 1 + 2 + 1 + 1
     assert all(c.kernel_size == (3, 3) for c in convs)
 
 
 def test_mobilebert_has_24_layers_with_4_ffns() -> None:
-    names = [l.name for l in built("mobilebert").layers]
+    names = [layer.name for layer in built("mobilebert").layers]
     assert sum(n.endswith("_attention") for n in names) == 24
     assert sum(n.endswith("_ffn3_in") for n in names) == 24
     assert not any("_ffn4_" in n for n in names)
