@@ -572,20 +572,11 @@ def run_sweep_cli(*, targets, models, runtimes, backends, threads, repeats, quic
     spec.chromium = chromium or spec.chromium
     spec.native = spec.native and native
     spec.quick = quick
-    if models:
-        spec.models = models
-    if runtimes:
-        spec.runtimes = runtimes
-    if backends:
-        spec.backends = backends
-    if threads:
-        spec.threads = threads
-    if browsers:
-        spec.browsers = browsers
-    if native_backends:
-        spec.native_backends = native_backends
-    if benchmark_model:
-        spec.benchmark_model = benchmark_model
+    flags = {"models": models, "runtimes": runtimes, "backends": backends, "threads": threads, "browsers": browsers,
+             "native_backends": native_backends, "benchmark_model": benchmark_model, "on_throttle": on_throttle}
+    for name, value in flags.items():  # a flag given on the command line wins over the sweep file
+        if value:
+            setattr(spec, name, value)
     cd = dict(spec.cooldown)
     for k, v in (("max_battery_c", max_battery_temp), ("timeout_s", cooldown_timeout), ("on_timeout", on_hot)):
         if v is not None:
@@ -593,8 +584,6 @@ def run_sweep_cli(*, targets, models, runtimes, backends, threads, repeats, quic
     if cd.get("on_timeout", "flag") not in ("flag", "skip"):
         raise UsageError("--on-hot must be `flag` or `skip`")
     spec.cooldown = cd
-    if on_throttle:
-        spec.on_throttle = on_throttle
     if first_run:
         spec.first_run = True
     if repeats is not None:
