@@ -592,10 +592,10 @@ def run_sweep_cli(*, targets, models, runtimes, backends, threads, repeats, quic
         spec.repeats = 1 if quick else DEFAULT_REPEATS
     if resume is None:
         spec.validate()
-        from .models.catalog import get_spec
+        from .models.catalog import check_model_name
 
         for m in spec.models:
-            get_spec(m)  # unknown names fail here, before anything runs
+            check_model_name(m)  # unknown names fail here, before anything runs (zoo or `mwi models add`)
     if dry_run:
         from .targets.base import NATIVE_BROWSER as _NB  # noqa: F401
 

@@ -27,9 +27,13 @@ from . import convert
 from .archs import Arch
 from .catalog import check_model_name, get_arch, validate_model_name
 from .inputs import make_inputs, write_bin
-from .manifest import SCHEMA_VERSION, ModelManifest, file_entry, load_manifest, write_manifest
+from .manifest import SCHEMA_VERSION, ModelManifest, file_entry, write_manifest
+from .manifest import load_manifest_for_build as load_manifest
 
 DEFAULT_SEED = 0
+# Bump when the conversion pipeline changes in a way that changes the files: cached builds
+# made by an older pipeline are then rebuilt.
+PIPELINE_VERSION = 2
 Progress = Callable[[str], None]
 
 # Max |diff| allowed per output, as a fraction of that output's peak |reference| value.
@@ -87,11 +91,14 @@ def _wanted_formats(formats: Sequence[str] | None) -> list[str]:
 
 
 def is_current(m: ModelManifest | None, *, version: int, seed: int, formats: Sequence[str]) -> bool:
-    """True when ``m`` was built by this architecture version and seed, with every wanted format on disk."""
+    """True when ``m`` was built by this architecture version, pipeline version and seed, with every
+    wanted format on disk."""
     if m is None or m.user_model:
         return False
     d = m.data
     if d.get("schema_version") != SCHEMA_VERSION or d.get("arch_version") != version or d.get("seed") != seed:
+        return False
+    if d.get("pipeline_version") != PIPELINE_VERSION:
         return False
     if any(f not in (d.get("files") or {}) for f in formats):
         return False
@@ -241,6 +248,7 @@ def build_arch(arch: Arch, root: Path, formats: Sequence[str], seed: int = DEFAU
             "task": spec.task,
             "architecture": spec.reference or name,
             "arch_version": spec.version,
+            "pipeline_version": PIPELINE_VERSION,
             "seed": seed,
             "params": params,
             "reference_params": spec.reference_params,

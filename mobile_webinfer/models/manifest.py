@@ -123,6 +123,10 @@ class ModelManifest:
         return problems
 
 
+class NewerManifestError(ModelError):
+    """A manifest written by a newer mwi (its schema_version is higher than this one reads)."""
+
+
 def manifest_path(name: str, models_dir: Path | None = None) -> Path:
     return Path(models_dir or default_models_dir()) / name / MANIFEST
 
@@ -136,8 +140,11 @@ def read_manifest_file(path: Path) -> ModelManifest:
     if not isinstance(data, dict) or "name" not in data:
         raise ModelError(f"{path}: not a model manifest")
     ver = data.get("schema_version")
-    if not isinstance(ver, int) or ver > SCHEMA_VERSION:
-        raise ModelError(f"{path}: manifest schema_version {ver!r} is newer than this mwi reads ({SCHEMA_VERSION})")
+    if not isinstance(ver, int) or ver < 1:
+        raise ModelError(f"{path}: manifest has no valid schema_version ({ver!r})")
+    if ver > SCHEMA_VERSION:
+        raise NewerManifestError(f"{path}: manifest schema_version {ver} is newer than this mwi reads "
+                                 f"({SCHEMA_VERSION})")
     return ModelManifest(name=str(data["name"]), dir=path.parent, data=data)
 
 
@@ -147,6 +154,17 @@ def load_manifest(name: str, models_dir: Path | None = None) -> ModelManifest | 
     if not path.is_file():
         return None
     return read_manifest_file(path)
+
+
+def load_manifest_for_build(name: str, models_dir: Path | None = None) -> ModelManifest | None:
+    """Like load_manifest, but a damaged manifest counts as not built (the build replaces it);
+    a newer schema still raises."""
+    try:
+        return load_manifest(name, models_dir)
+    except NewerManifestError:
+        raise
+    except ModelError:
+        return None
 
 
 def write_manifest(model_dir: Path, data: dict[str, Any]) -> None:

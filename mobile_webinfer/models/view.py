@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..errors import UsageError
+from ..errors import ModelError, UsageError
 
 FORMAT_LABELS = (("tflite", "tflite"), ("tflite_fp16", "fp16"), ("tflite_int8", "int8"), ("tfjs", "tfjs"),
                  ("onnx", "onnx"))
@@ -71,6 +71,7 @@ def build_with_progress(names: Sequence[str], *, all_: bool, force: bool, format
         get_spec(n)  # unknown names fail before anything is built
     console = console or Console(stderr=True)
     out = []
+    failed: list[str] = []
     with Progress(TextColumn("[bold]models"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.description}"), console=console, transient=False) as bar:
         task = bar.add_task("", total=len(todo))
@@ -81,9 +82,17 @@ def build_with_progress(names: Sequence[str], *, all_: bool, force: bool, format
             def step(stage: str, n: str = n) -> None:
                 bar.update(task, description=f"{n}: {stage}")
 
-            m = ensure_built(n, models_dir=models_dir, force=force, progress=step, formats=formats)
+            try:
+                m = ensure_built(n, models_dir=models_dir, force=force, progress=step, formats=formats)
+            except ModelError as exc:  # one broken model does not stop the others
+                failed.append(n)
+                bar.console.print(f"[red]{n}: FAILED[/]: {exc.one_line()}", soft_wrap=True, highlight=False)
+                bar.advance(task)
+                continue
             out.append(m)
             what = f"built in {m.data.get('build_seconds', 0):.1f} s" if stale else "already built"
             bar.console.print(f"{n}: {what} ({', '.join(m.formats)}) -> {m.dir}", soft_wrap=True, highlight=False)
             bar.advance(task)
+    if failed:
+        raise ModelError(f"{len(failed)} of {len(todo)} models failed to build: {', '.join(failed)} (reasons above)")
     return out

@@ -237,10 +237,11 @@ def test_unknown_and_bad_names(tmp_path: Path) -> None:
         ensure_built("../x", models_dir=tmp_path)
 
 
-def test_stale_arch_version_rebuilds(own_build: Path) -> None:
+@pytest.mark.parametrize("key", ["arch_version", "pipeline_version", "seed"])
+def test_stale_build_is_rebuilt(own_build: Path, key: str) -> None:
     mpath = own_build / "tiny_cnn" / "manifest.json"
     data = json.loads(mpath.read_text())
-    data["arch_version"] = data["arch_version"] + 100
+    data[key] = data[key] + 100
     mpath.write_text(json.dumps(data))
     assert needs_build("tiny_cnn", models_dir=own_build)
 
@@ -270,3 +271,10 @@ def test_isolated_conversions_give_the_same_files(tmp_path: Path, monkeypatch: p
     assert m.sha256("tflite") == tiny.sha256("tflite")
     assert m.data["flops"] == tiny.data["flops"]
     assert m.data["verification"]["tfjs"]["ops"] == tiny.data["verification"]["tfjs"]["ops"]
+
+
+def test_damaged_manifest_is_rebuilt(own_build: Path) -> None:
+    (own_build / "tiny_cnn" / "manifest.json").write_text('{"half": ')
+    assert needs_build("tiny_cnn", models_dir=own_build)
+    m = ensure_built("tiny_cnn", models_dir=own_build, formats=["tflite"])
+    assert m.formats == ["tflite"] and load_manifest("tiny_cnn", own_build) is not None

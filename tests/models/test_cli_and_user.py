@@ -196,3 +196,34 @@ def test_add_refuses_bad_files(tmp_path: Path, tiny) -> None:
         add_user_model(garbage, models_dir=models)
     assert "cannot load" in str(err.value)
     assert not [p for p in models.iterdir() if not p.name.startswith(".locks")] if models.exists() else True
+
+
+def test_build_goes_on_after_a_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_models_dir: Path) -> None:
+    from rich.console import Console
+
+    from mobile_webinfer.errors import ModelError
+    from mobile_webinfer.models import view
+
+    root = tmp_path / "models"
+    root.mkdir()
+    shutil.copytree(tiny_models_dir / "tiny_cnn", root / "tiny_cnn")
+    calls = []
+
+    def fake_ensure(name, **_kw):
+        calls.append(name)
+        if name == "mobilenet_v2":
+            raise ModelError("mobilenet_v2: simulated converter failure")
+        return load_manifest(name, root)
+
+    monkeypatch.setattr("mobile_webinfer.models.build.ensure_built", fake_ensure)
+    console = Console(file=open(os.devnull, "w"), width=200)
+    with pytest.raises(ModelError, match="1 of 2 models failed to build: mobilenet_v2"):
+        view.build_with_progress(["mobilenet_v2", "tiny_cnn"], all_=False, force=False, formats=None,
+                                 models_dir=root, console=console)
+    assert calls == ["mobilenet_v2", "tiny_cnn"]
+
+
+def test_corrupt_manifest_lists_as_unbuilt(models_copy: Path) -> None:
+    (models_copy / "tiny_cnn" / "manifest.json").write_text("{not json")
+    rows = json.loads(mwi("models", "list", "--json", models_dir=models_copy).stdout)
+    assert next(r for r in rows if r["name"] == "tiny_cnn")["built"] is False

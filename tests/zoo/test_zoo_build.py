@@ -32,6 +32,10 @@ FLOPS_BAND = {
 }
 
 
+# VGG16's ONNX conversion needs more than 16 GB of RAM (see its SPEC.runtime_support): skipped here.
+SKIP_FORMATS = {"vgg16": {"onnx"}}
+
+
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = os.environ.get("MWI_ZOO_TEST_DIR")  # reuse builds across runs when given
@@ -40,21 +44,26 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("name", ZOO)
 def test_builds_in_every_format_and_agrees(name: str, models_dir: Path) -> None:
-    m = ensure_built(name, models_dir=models_dir)
+    formats = [f for f in FORMATS if f not in SKIP_FORMATS.get(name, set())]
+    m = ensure_built(name, models_dir=models_dir, formats=formats)
     data = m.data
-    assert set(FORMATS) <= set(data["files"])
-    for fmt in FORMATS:
+    assert set(formats) <= set(data["files"])
+    for fmt in formats:
         assert m.file(fmt).is_file() and m.size_bytes(fmt) > 0
         ver = data["verification"][fmt]
         assert ver.get("ok") in (True, None), (fmt, ver)
-    for fmt in ("tflite", "tflite_fp16", "tflite_int8", "onnx"):
+    for fmt in {"tflite", "tflite_fp16", "tflite_int8", "onnx"} & set(formats):
         assert data["verification"][fmt]["ok"] is True
     tfjs = data["verification"]["tfjs"]
     assert not tfjs.get("risky_ops"), tfjs.get("risky_ops")
     assert not {"Einsum", "Erf", "Softplus"} & set(tfjs["ops"])
     if tfjs.get("checked"):
-        assert tfjs["backends"]["wasm"]["ok"] and tfjs["backends"]["cpu"]["ok"]
-    assert data["params"] == m.data["params"] > 0
+        assert "wasm" in tfjs["backends"]
+        assert all(b["ok"] for b in tfjs["backends"].values()), tfjs["backends"]
+    assert data["params"] > 0 and data["seed"] == 0
+    # fp32 weights take ~4 bytes per parameter; much less means weights were shared or lost
+    # (mobilebert v1 repeated one kernel per shape and its files came out half the size).
+    assert m.size_bytes("tflite") >= 0.9 * 4 * data["params"]
     lo_hi = FLOPS_BAND.get(name)
     if lo_hi and data.get("flops"):
         assert lo_hi[0] <= data["flops"] <= lo_hi[1]
