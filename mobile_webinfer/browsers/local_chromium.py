@@ -14,6 +14,7 @@ own browser downloads are never used.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -25,6 +26,7 @@ from typing import Any
 from ..errors import BrowserError, UsageError
 
 CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+log = logging.getLogger(__name__)
 LAUNCH_TIMEOUT_MS = 60_000
 
 BASE_FLAGS = (
@@ -195,6 +197,15 @@ class LocalChromium:
             from playwright.sync_api import Error as PwError
         except ImportError:
             raise UsageError("the playwright Python package is missing: pip install playwright==1.65.2") from None
+        try:
+            return self._launch(exe, PwError)
+        except BrowserError as exc:
+            if "Timeout" not in str(exc):
+                raise
+            log.warning("Chromium did not start in time; one more try: %s", exc)  # a loaded machine
+            return self._launch(exe, PwError)
+
+    def _launch(self, exe: Path, PwError: type) -> LocalChromium:
         reap_stale_profiles()
         self.user_data_dir = Path(tempfile.mkdtemp(prefix=f"{PROFILE_PREFIX}{os.getpid()}-"))
         self._initial_taken = False

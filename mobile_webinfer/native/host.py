@@ -69,15 +69,26 @@ class NativeResult:
         return {k: v for k, v in self.__dict__.items() if k != "outputs"}
 
 
-def _rss_mb() -> float:
+def _status_mb(field: str) -> float:
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024.0
     except OSError:
         pass
     return float("nan")
+
+
+def _rss_mb() -> float:
+    return _status_mb("VmRSS")
+
+
+def _peak_rss_mb() -> float:
+    """This process's RSS high-water mark.  VmHWM starts afresh at exec; getrusage's ru_maxrss
+    does not (Linux keeps the parent's across fork + exec), so a big parent would leak into it."""
+    hwm = _status_mb("VmHWM")
+    return hwm if hwm == hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def run_inprocess(model_path: Path, inputs: list[np.ndarray], *, threads: int, backend: str = "xnnpack",
@@ -128,7 +139,7 @@ def run_inprocess(model_path: Path, inputs: list[np.ndarray], *, threads: int, b
         t = time.perf_counter()
         invoke()
         lat.append((time.perf_counter() - t) * 1000)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    peak = _peak_rss_mb()
     return NativeResult(backend=backend, threads=int(threads), runtime=version, setup_ms=setup_ms,
                         first_inference_ms=first_ms, warmup_ms=warm, latencies_ms=lat,
                         rss_before_mb=rss0, rss_after_load_mb=rss1, peak_rss_mb=peak,

@@ -151,7 +151,7 @@ class LocalTarget:
                           "versions": {"tflite": res.runtime}, "software_gpu": False},
             "memory": {"peak_total_mb": res.peak_rss_mb, "rss_before_mb": res.rss_before_mb,
                        "rss_after_load_mb": res.rss_after_load_mb,
-                       "source": "getrusage ru_maxrss of the native child process"},
+                       "source": "VmHWM (peak RSS) of the native child process"},
             "wall_s": round(time.monotonic() - t0, 3),
             "context": {"thermal_start": thermal_start, "thermal_end": host_thermal()},
         }
