@@ -242,6 +242,7 @@ class AndroidTarget:
                 self._seen_log = set(self._killed_lines(spec.package))  # kills before this cell are not ours
                 sampler = Sampler(self.dev, default_probes(spec.package), self.sample_interval_s, rows.append,
                                   tags={"key": cell.key})
+                t_sampler = time.monotonic()
                 with sampler:
                     open_url(self.dev, spec, ticket.url(origin=f"http://127.0.0.1:{self.device_port}"))
                     t_end = time.monotonic() + budget.cell_timeout_s
@@ -271,6 +272,9 @@ class AndroidTarget:
                             crash = self._crash_reason(spec.package, procs, sorted(gone))
                             break
                 cost = sampler.cost()
+                if result is not None and crash is None:
+                    # one more meminfo while the page is still open: short cells end between samples
+                    rows.append(self._final_meminfo(spec.package, cell.key, t_sampler))
         finally:
             ticket.close()
             with contextlib.suppress(MwiError):
@@ -293,6 +297,20 @@ class AndroidTarget:
                      "wall_s": round(time.monotonic() - t0, 3), "browser_version": self._version(spec.package),
                      "context": ctx, "events": ticket.events()})
         return body
+
+    def _final_meminfo(self, package: str, key: str, t0: float) -> dict:
+        from ..probes.android import MeminfoProbe
+
+        probe = MeminfoProbe(package)
+        t = time.monotonic()
+        try:
+            data, ok, err = probe.data(probe.sample(self.dev)), True, None
+        except MwiError as exc:
+            data, ok, err = None, False, exc.one_line()
+        row = {"t_s": round(t - t0, 4), "probe": "meminfo", "ok": ok, "cost_s": round(time.monotonic() - t, 4),
+               "key": key, "when": "after-result"}
+        row.update({"data": data} if ok else {"error": err})
+        return row
 
     def _version(self, package: str) -> str | None:
         for b in self.installed():

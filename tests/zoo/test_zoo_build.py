@@ -7,12 +7,14 @@ The TF.js cpu / wasm check runs in Node when pages/node_modules (or MWI_NODE_MOD
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from mobile_webinfer.models.build import ensure_built
 from mobile_webinfer.models.convert import FORMATS
+from mobile_webinfer.models.manifest import load_manifest
 
 pytestmark = [
     pytest.mark.slow,
@@ -45,7 +47,15 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("name", ZOO)
 def test_builds_in_every_format_and_agrees(name: str, models_dir: Path) -> None:
     formats = [f for f in FORMATS if f not in SKIP_FORMATS.get(name, set())]
-    m = ensure_built(name, models_dir=models_dir, formats=formats)
+    # One fresh process per model: building several big models in one process accumulates TF
+    # memory (this folder's run of all eight in one pytest process was OOM-killed at 13 GB).
+    code = ("import sys; from pathlib import Path; from mobile_webinfer.models.build import ensure_built; "
+            "ensure_built(sys.argv[1], models_dir=Path(sys.argv[2]), formats=sys.argv[3].split(','))")
+    proc = subprocess.run([sys.executable, "-c", code, name, str(models_dir), ",".join(formats)],
+                          capture_output=True, text=True, timeout=3600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    m = load_manifest(name, models_dir)
+    assert m is not None
     data = m.data
     assert set(formats) <= set(data["files"])
     for fmt in formats:
