@@ -232,8 +232,9 @@ class Runner:
             rec["model_sha256"] = manifest.sha256(fmt)
             rec["model_bytes"] = manifest.size_bytes(fmt)
         except MwiError as exc:
-            rec.update(status="unsupported", error=f"model has no {fmt} file: {exc.one_line()}",
-                       error_kind="no-format", wall_s=0.0)
+            why = (manifest.data.get("runtime_support") or {}).get(fmt)
+            rec.update(status="unsupported", error=f"model has no {fmt} file: {why or exc.one_line()}",
+                       error_kind="no-format", wall_s=0.0, finished_at=now_iso(), flags=["unsupported"])
             return rec
         try:
             if cell.is_native:

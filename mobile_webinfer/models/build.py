@@ -131,6 +131,8 @@ def ensure_built(name: str, *, models_dir: Path | None = None, force: bool = Fal
     check_model_name(name, root)  # unknown: one error listing the zoo and user models
     arch = get_arch(name)
     want = _wanted_formats(formats)
+    if not formats:  # formats this architecture cannot be converted to here, unless asked for by name
+        want = [f for f in want if f not in arch.spec.skip_formats]
     if not force and is_current(existing, version=arch.spec.version, seed=seed, formats=want):
         return existing  # type: ignore[return-value]
     root.mkdir(parents=True, exist_ok=True)
@@ -281,7 +283,7 @@ def build_arch(arch: Arch, root: Path, formats: Sequence[str], seed: int = DEFAU
 
 # From this many parameters up, each conversion runs in a fresh process: converting VGG16
 # (138 M) to TF.js in the building process grew it past 17 GB and the OOM killer stopped it.
-ISOLATE_PARAMS = 50_000_000
+ISOLATE_PARAMS = 1_000_000  # TF keeps memory across builds in one process: zoo models build in a child
 
 
 def _caller(isolate: bool) -> Callable[..., Any]:

@@ -82,6 +82,8 @@ class ArchSpec:
     outputs: tuple[str, ...] = ()
     version: int = 1
     runtime_support: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    # formats not built unless asked for by name (--formats): each needs a reason in runtime_support
+    skip_formats: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.name):
