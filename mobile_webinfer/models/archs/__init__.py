@@ -126,3 +126,25 @@ def load_arch(module: str) -> Arch:
     if spec.name != module:
         raise TypeError(f"archs/{module}.py: SPEC.name {spec.name!r} differs from the module name")
     return Arch(spec=spec, build=build)
+
+
+def keras_input(spec: ArchSpec, keras: Any, index: int = 0) -> Any:
+    """The fixed-shape (batch 1) Keras input of `spec`'s input `index`, under its canonical name."""
+    inp = spec.inputs[index]
+    return keras.Input(shape=inp.shape[1:], batch_size=inp.shape[0], dtype=inp.dtype, name=inp.name)
+
+
+def keras_application(spec: ArchSpec, app: str, seed: int, *, preprocess: Callable[[Any, Any], Any] | None = None,
+                      **kwargs: Any) -> Any:
+    """A `keras.applications.<app>` classifier with weights drawn from `seed` (never downloaded).
+
+    `preprocess(keras, x)` may put layers between the input and the application.
+    """
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    x_in = keras_input(spec, keras)
+    x = preprocess(keras, x_in) if preprocess is not None else x_in
+    base = getattr(keras.applications, app)(weights=None, include_top=True, input_tensor=x, classes=1000,
+                                            classifier_activation="softmax", **kwargs)
+    return keras.Model(x_in, base.output, name=spec.name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import ArchSpec, InputSpec
+from . import ArchSpec, InputSpec, keras_application
 
 SPEC = ArchSpec(
     name="efficientnet_v2_b0",
@@ -25,26 +25,16 @@ _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def _input(keras: Any) -> Any:
-    spec = SPEC.inputs[0]
-    return keras.Input(shape=spec.shape[1:], batch_size=spec.shape[0], dtype=spec.dtype, name=spec.name)
-
-
-def build(seed: int) -> Any:
-    """EfficientNetV2-B0 with weights drawn from ``seed`` (no download)."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    x_in = _input(keras)
+def _preprocess(keras: Any, x: Any) -> Any:
     # The application's own preprocessing (Rescaling 1/255 + Normalization with ImageNet mean /
     # variance) as ONE Rescaling with per-channel scale and offset: the same arithmetic, but
     # Keras 3's Normalization keeps its statistics as captured eager tensors, which tf2onnx turns
     # into extra ONNX graph inputs.
     scale = [1.0 / (255.0 * s) for s in _IMAGENET_STD]
     offset = [-m / s for m, s in zip(_IMAGENET_MEAN, _IMAGENET_STD)]
-    x = keras.layers.Rescaling(scale=scale, offset=offset, name="preprocessing")(x_in)
-    base = keras.applications.EfficientNetV2B0(
-        weights=None, include_top=True, input_tensor=x, classes=1000,
-        classifier_activation="softmax", include_preprocessing=False,
-    )
-    return keras.Model(x_in, base.output, name=SPEC.name)
+    return keras.layers.Rescaling(scale=scale, offset=offset, name="preprocessing")(x)
+
+
+def build(seed: int) -> Any:
+    """EfficientNetV2-B0 with weights drawn from ``seed`` (no download)."""
+    return keras_application(SPEC, "EfficientNetV2B0", seed, preprocess=_preprocess, include_preprocessing=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import ArchSpec, InputSpec
+from . import ArchSpec, InputSpec, keras_application
 
 SPEC = ArchSpec(
     name="vgg16",
@@ -31,19 +31,6 @@ SPEC = ArchSpec(
 )
 
 
-def _input(keras: Any) -> Any:
-    spec = SPEC.inputs[0]
-    return keras.Input(shape=spec.shape[1:], batch_size=spec.shape[0], dtype=spec.dtype, name=spec.name)
-
-
 def build(seed: int) -> Any:
     """VGG-16 with weights drawn from ``seed`` (no download)."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    x_in = _input(keras)
-    base = keras.applications.VGG16(
-        weights=None, include_top=True, input_tensor=x_in, classes=1000,
-        classifier_activation="softmax",
-    )
-    return keras.Model(x_in, base.output, name=SPEC.name)
+    return keras_application(SPEC, "VGG16", seed)
