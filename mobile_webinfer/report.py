@@ -23,7 +23,7 @@ ROW_KEYS = ("target", "browser", "model", "runtime", "backend", "threads", "brow
             "native_median_ms", "native_backend", "gap", "gap_ci95", "first_inference_ms", "setup_ms",
             "peak_memory_mb", "model_mb", "memory_ratio", "max_abs_diff", "top1_match", "n", "repeats", "cv",
             "thermal_status_max", "battery_temp_start_c", "battery_temp_max_c", "cooldown_s", "janky_frame_share",
-            "peak_memory_by_type_mb", "wall_s", "overhead_s", "flags", "error")
+            "peak_memory_by_type_mb", "wall_s", "overhead_s", "backend_in_effect", "flags", "error")
 
 
 def _median(xs):
@@ -104,6 +104,8 @@ def build_rows(records: list[dict]) -> list[dict]:
                 flags.add(f"{len(errs)}-of-{len(recs)}-repeats-failed")
             if any(e.get("status") == "unsupported" for e in errs):
                 flags.add("unsupported")
+        eff = sorted({str((r.get("in_effect") or {}).get("backend")) for r in ok if (r.get("in_effect") or {}).get("backend")})
+        row["backend_in_effect"] = "/".join(eff) if eff else None  # e.g. gpu-partial: never shown as plain gpu
         row["first_inference_ms"] = _median([r.get("first_inference_ms") for r in ok])
         row["setup_ms"] = _median([r.get("setup_ms") for r in ok])
         row["peak_memory_mb"] = _max([(r.get("memory") or {}).get("peak_total_mb") for r in ok])
@@ -225,10 +227,11 @@ def render_table(rows: list[dict], console=None, title: str = "in-browser vs nat
     if not console.is_terminal:
         console.width = max(console.width, 200)
     many = len({(r["target"], r["browser"]) for r in rows if r["runtime"] != NATIVE_RUNTIME}) > 1
+    phones = any(r.get("janky_frame_share") is not None or r.get("thermal_status_max") is not None for r in rows)
     t = Table(title=title, show_lines=False, pad_edge=False)
     cols = (["target / browser"] if many else []) + [
         "model", "runtime/backend", "thr", "browser ms [CI95]", "native ms", "gap [CI95]", "1st ms",
-        "peak MB (x model)", "max|diff|", "top1", "flags / error"]
+        "peak MB (x model)", "max|diff|", "top1"] + (["jank", "therm"] if phones else []) + ["flags / error"]
     for col in cols:
         t.add_column(col, overflow="fold", no_wrap=col not in ("flags / error",))
     for r in rows:
@@ -252,8 +255,14 @@ def render_table(rows: list[dict], console=None, title: str = "in-browser vs nat
         if r["runtime"] != NATIVE_RUNTIME and r["native_backend"]:
             nat += f" {r['native_backend']}"
         cells = ([f"{r['target']} / {r['browser']}"] if many else []) + [
-            r["model"], f"{r['runtime']}/{r['backend']}", str(r["threads"]), b, nat, g,
+            r["model"], f"{r['runtime']}/{r.get('backend_in_effect') or r['backend']}"
+            + (f" (asked {r['backend']})" if r.get("backend_in_effect") not in (None, r["backend"]) else ""),
+            str(r["threads"]), b, nat, g,
             _ms(r["first_inference_ms"]), mem, _fmt(r["max_abs_diff"], 6),
-            {True: "yes", False: "NO", None: "-"}[r["top1_match"]], tail]
+            {True: "yes", False: "NO", None: "-"}[r["top1_match"]]]
+        if phones:
+            j = r.get("janky_frame_share")
+            cells += ["-" if j is None else f"{100 * j:.0f}%", _fmt(r.get("thermal_status_max"))]
+        cells.append(tail)
         t.add_row(*cells)
     console.print(t)

@@ -91,3 +91,11 @@ def test_agreement_whole_and_strided():
     wrong = compare([{"values": [0.0] * 10, "topk": [[0, 0.0]]}], native, task="classification")
     assert wrong["top1_match"] is False
     assert compare([], native)["ok"] is False
+
+
+def test_partially_delegated_gpu_is_never_shown_as_gpu():
+    recs = [_cell("tflite-native", "gpu", 1, 0, [5.0] * 20, in_effect={"backend": "gpu-partial", "threads": 1},
+                  flags=["gpu-partial(7/9)"])]
+    (row,) = build_rows(recs)
+    assert row["backend"] == "gpu" and row["backend_in_effect"] == "gpu-partial"
+    assert "gpu-partial(7/9)" in row["flags"]
