@@ -10,6 +10,11 @@ Public API (TensorFlow is imported only when a model is actually built)::
 
 from __future__ import annotations
 
+import os as _os
+
+if not _os.environ.get("MWI_DEBUG"):  # before anything loads TensorFlow: its C++ start-up chatter off
+    _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
 from .archs import ArchSpec, InputSpec
 from .build import ensure_built, needs_build
 from .catalog import all_model_names, check_model_name, get_spec, list_specs, model_summaries

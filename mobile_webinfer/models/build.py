@@ -64,8 +64,12 @@ def quiet_tensorflow() -> None:
     """
     if os.environ.get("MWI_DEBUG"):
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # conversion prints harmless E-level noise
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    import logging
+
+    for name in ("tensorflow", "absl", "tf2onnx", "h5py"):  # deprecation chatter; failures still raise
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 @contextlib.contextmanager
