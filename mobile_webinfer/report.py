@@ -23,7 +23,8 @@ ROW_KEYS = ("target", "browser", "model", "runtime", "backend", "threads", "brow
             "native_median_ms", "native_backend", "gap", "gap_ci95", "first_inference_ms", "setup_ms",
             "peak_memory_mb", "model_mb", "memory_ratio", "max_abs_diff", "top1_match", "n", "repeats", "cv",
             "thermal_status_max", "battery_temp_start_c", "battery_temp_max_c", "cooldown_s", "janky_frame_share",
-            "peak_memory_by_type_mb", "wall_s", "overhead_s", "backend_in_effect", "flags", "error")
+            "peak_memory_by_type_mb", "page_long_frame_share", "page_max_frame_ms", "wall_s", "overhead_s",
+            "backend_in_effect", "flags", "error")
 
 
 def _median(xs):
@@ -131,6 +132,12 @@ def build_rows(records: list[dict]) -> list[dict]:
                 if v is not None:
                     by_type[k] = max(by_type.get(k, 0.0), v)
         row["peak_memory_by_type_mb"] = by_type or None
+        # responsiveness while the model runs: the page's own requestAnimationFrame intervals
+        fr = [r.get("frames") for r in ok if isinstance(r.get("frames"), dict) and r["frames"].get("count")]
+        if fr:
+            row["page_long_frame_share"] = round(sum(f.get("long_frames") or 0 for f in fr)
+                                                 / sum(f["count"] for f in fr), 4)
+            row["page_max_frame_ms"] = _max([f.get("max_frame_ms") for f in fr])
         walls = [r.get("wall_s") for r in recs if r.get("wall_s") is not None]
         row["wall_s"] = round(sum(walls), 3) if walls else None
         over = [_overhead(r) for r in recs]

@@ -103,8 +103,11 @@ class AndroidTarget:
 
         from ..adb.discovery import verify_profile
 
+        restored = self.restore_from_journal()  # a run before this one was killed hard
         props = self.dev.getprop()
         fp = fingerprint_from_props(props, serial=self.serial)
+        if restored:
+            fp["restored_from_journal"] = restored
         try:
             profile, check = verify_profile(self.dev)
             self.dev.profile = profile
@@ -139,10 +142,66 @@ class AndroidTarget:
     def native_backends(self) -> list[str]:
         return list(self._native_backends)
 
-    def conditions(self):
-        from ..adb.conditioning import conditioned
+    # -- conditioning, with a journal that survives a hard kill -----------------------------
+    def _journal(self) -> Path:
+        from ..store import safe_name
 
-        return conditioned(self.dev, brightness=self.brightness, animations_off=self.animations_off)
+        return cache_dir() / "restore" / f"{safe_name(self.serial)}.json"
+
+    def _touched_settings(self) -> list[tuple[str, str]]:
+        from ..adb.conditioning import ANIMATION_SCALES
+
+        keys = [("global", "stay_on_while_plugged_in")]
+        if self.brightness is not None:
+            keys += [("system", "screen_brightness_mode"), ("system", "screen_brightness")]
+        if self.animations_off:
+            keys += [("global", k) for k in ANIMATION_SCALES]
+        return keys
+
+    def restore_from_journal(self) -> dict | None:
+        """Undo what a run killed hard (SIGKILL, power loss) left changed on this phone: the
+        settings it had changed and its reverse mapping.  Returns what was restored."""
+        import json
+
+        path = self._journal()
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            path.unlink(missing_ok=True)
+            return None
+        restored = {}
+        for key, value in (data.get("settings") or {}).items():
+            ns, _, name = key.partition("/")
+            self.dev.put_setting(ns, name, value)
+            restored[key] = value
+        port = data.get("reverse_device_port")
+        if port:
+            with contextlib.suppress(MwiError):
+                if any(e.remote == f"tcp:{port}" for e in self.dev.list_reverse()):
+                    self.dev.session.reverse_remove(self.serial, f"tcp:{port}")
+                    restored["reverse"] = f"tcp:{port}"
+        path.unlink(missing_ok=True)
+        return {"journal_from": data.get("created_at"), "restored": restored}
+
+    @contextlib.contextmanager
+    def conditions(self):
+        """Screen on, stay-on, fixed brightness (and no animations if asked), restored on exit.  The
+        originals are also written to a journal first, so the next run restores them after a hard kill."""
+        from ..adb.conditioning import conditioned
+        from ..store import atomic_write_json, now_iso
+
+        originals = {f"{ns}/{k}": self.dev.get_setting(ns, k) for ns, k in self._touched_settings()}
+        path = self._journal()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, {"serial": self.serial, "created_at": now_iso(), "settings": originals,
+                                 "reverse_device_port": self.device_port})
+        try:
+            with conditioned(self.dev, brightness=self.brightness, animations_off=self.animations_off):
+                yield
+        finally:
+            path.unlink(missing_ok=True)
 
     def handle_first_run(self, spec) -> dict:
         """Once per browser: click through its first-run / EULA screens as the profile says (opt-in,

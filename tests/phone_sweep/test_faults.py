@@ -249,3 +249,33 @@ def test_ctrl_c_restores_the_phone_and_keeps_finished_cells(fake_phone, tmp_path
     assert p2.returncode == 0, p2.stderr[-2000:]
     keys = [r["key"] for r in _records(run_dir)]
     assert len(keys) == len(set(keys)) == 4
+
+
+def test_hard_kill_is_undone_by_the_next_run(fake_phone, tmp_path):
+    pixel = fake_phone("pixel")
+    before = pixel.control.settings()
+    env = dict(os.environ, MWI_CACHE=str(tmp_path / "cache"))  # the restore journal lives in the cache
+    args = MWI + ["sweep", "--target", pixel.serial, *COMMON, "--no-native", "--runtimes", "tfjs", "--backends",
+                  "wasm", "--repeats", "3", "--out", str(tmp_path)]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+    try:
+        _wait_for(lambda: _am_starts(pixel) >= 1, 180, "the first page")
+        os.killpg(proc.pid, signal.SIGKILL)  # no finally runs: the phone keeps its changed settings
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    changed = pixel.control.settings()
+    assert changed != before  # brightness / stay-on were changed and not restored
+    assert list((tmp_path / "cache" / "restore").glob("*.json"))
+    run_dir = _run_dir(tmp_path, 10)
+    p2 = subprocess.run(MWI + ["sweep", "--resume", str(run_dir)], capture_output=True, text=True, timeout=600,
+                        env=env)
+    assert p2.returncode == 0, p2.stderr[-2000:]
+    assert pixel.control.settings() == before
+    assert not list((tmp_path / "cache" / "restore").glob("*.json"))
+    m = json.loads((run_dir / "manifest.json").read_text())
+    restored = m["targets"][pixel.serial]["restored_from_journal"]["restored"]
+    assert "system/screen_brightness" in restored
+    assert pixel.adb("reverse", "--list").stdout.strip() == ""
