@@ -14,7 +14,7 @@ import json
 import platform
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -179,7 +179,6 @@ class Runner:
                     self.on_cell(cell, rec)
 
     def _server(self):
-        from .models.build import ensure_built  # noqa: F401  (models dir known to the server)
         from .paths import models_dir
         from .web.server import PageServer
 
@@ -603,8 +602,6 @@ def run_sweep_cli(*, targets, models, runtimes, backends, threads, repeats, quic
         for m in spec.models:
             check_model_name(m)  # unknown names fail here, before anything runs (zoo or `mwi models add`)
     if dry_run:
-        from .targets.base import NATIVE_BROWSER as _NB  # noqa: F401
-
         browsers = {t: (["chromium"] if t == "local" else ["com.android.chrome"]) for t in spec.targets}
         cells = []
         for t in spec.targets:

@@ -328,7 +328,7 @@ class FakePhone(AndroidCommands):
             with conn.reverse_lock:
                 old = conn.reverses.get(device_spec)
                 if old is not None and norebind:
-                    fail_(f"cannot rebind existing socket")
+                    fail_("cannot rebind existing socket")
                     return
                 if old is not None:
                     if old.host_spec == host_spec:

@@ -188,7 +188,6 @@ def test_battery_never_cools_bounded_wait_and_marked(fake_phone, tmp_path, polic
 
 def test_page_never_posts_watchdog_force_stops(fake_phone, tmp_path):
     pixel = fake_phone("pixel")
-    t0 = time.monotonic()
     p = subprocess.run(MWI + ["sweep", "--target", pixel.serial, *COMMON, "--no-native", "--runtimes", "tfjs",
                               "--backends", "wasm", "--repeats", "1", "--time-budget", "60", "--iterations", "1000000",
                               "--cell-timeout", "6", "--out", str(tmp_path)], capture_output=True, text=True,
