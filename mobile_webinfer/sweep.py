@@ -118,14 +118,6 @@ def plan_cells(spec: SweepSpec, target: str, browsers: list[str], native_backend
     return cells
 
 
-def _hash_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 class Runner:
     """Runs one sweep.  `make_target(name)` gives a target object (local or a phone)."""
 
@@ -358,6 +350,8 @@ def cell_flags(cell: Cell, rec: dict) -> list[str]:
     if rec.get("status") == "error" and rec.get("error_kind") in ("renderer-crashed",):
         flags.append("renderer-crashed")
     ctx = rec.get("context") or {}
+    if (ctx.get("cooldown") or {}).get("ok") is False:
+        flags.append("phone-never-cooled")
     if isinstance(ctx.get("thermal_status_max"), int) and ctx["thermal_status_max"] > 0:
         flags.append(f"thermal-status-rose={ctx['thermal_status_max']}")
     if eff.get("software_gpu"):

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BrowserError, UsageError
+from ..targets.procmem import descendants, read_cmdline, read_ppid
 
 CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 log = logging.getLogger(__name__)
@@ -128,46 +129,6 @@ def _release_playwright() -> None:
         pw.stop()
 
 
-def _descendants(root: int) -> list[int]:
-    """root and all its descendant pids, from /proc (children files, or a ppid scan)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
-                stat = f.read().decode("utf-8", "replace")
-        except OSError:
-            continue
-        # pid (comm) state ppid ... ; comm may hold spaces and parentheses
-        rest = stat[stat.rfind(")") + 2:].split()
-        if len(rest) > 1:
-            children.setdefault(int(rest[1]), []).append(int(entry.name))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, []))
-    return sorted(set(out))
-
-
-def _ppid(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read().decode("utf-8", "replace")
-        return int(stat[stat.rfind(")") + 2:].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _cmdline(pid: int) -> list[str]:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
-    except OSError:
-        return []
-
-
 class LocalChromium:
     """A headless (by default) Chromium with a fresh profile; a context manager."""
 
@@ -266,15 +227,15 @@ class LocalChromium:
         candidates = set()
         for entry in os.scandir("/proc"):
             if entry.name.isdigit():
-                joined = " ".join(_cmdline(int(entry.name)))  # children rewrite argv into one string
+                joined = " ".join(read_cmdline(int(entry.name)))  # children rewrite argv into one string
                 if marker in joined and "--type=" not in joined:
                     candidates.add(int(entry.name))
         # A child just forked by the browser still shows the browser's command line until it
         # execs: the browser is the candidate whose parent is not a candidate.
-        roots = [p for p in candidates if _ppid(p) not in candidates]
+        roots = [p for p in candidates if read_ppid(p) not in candidates]
         pids: set[int] = set()
         for r in roots:
-            pids.update(_descendants(r))
+            pids.update(descendants(r))
         return sorted(pids)
 
     def close(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -14,20 +13,12 @@ import numpy as np
 
 from ..errors import ModelError
 from ..paths import models_dir as default_models_dir
+from ..store import file_sha256
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 
 
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            block = f.read(chunk)
-            if not block:
-                break
-            h.update(block)
-    return h.hexdigest()
 
 
 def file_entry(root: Path, rel: str) -> dict[str, Any]:

@@ -11,7 +11,6 @@ benchmark-model parser including delegate coverage.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import socket
 import time
 from pathlib import Path
@@ -80,6 +79,7 @@ class AndroidTarget:
         self._dev: Device | None = None
         self._fp: dict | None = None
         self._pushed: dict[str, str] = {}
+        self._hashes: dict[str, str] = {}
         self._installed: list | None = None
         self._seen_log: set[str] = set()
 
@@ -262,6 +262,16 @@ class AndroidTarget:
     def gate(self, stop=lambda: False) -> CooldownResult:
         return wait_cool(self.read_thermal, self.cooldown, stop=stop)
 
+    def _gated(self, stop) -> tuple[dict, dict | None]:
+        """The cool-down gate before a cell: the context stored with it, and the record body when the
+        policy skips a phone that never cooled (the sweep flags `phone-never-cooled` from the context)."""
+        gate = self.gate(stop)
+        ctx = {"cooldown_s": gate.waited_s, "cooldown": gate.to_json(), "battery_temp_start_c": gate.battery_temp_c,
+               "thermal_status_start": gate.thermal_status}
+        if not gate.ok and self.cooldown.on_timeout == "skip":
+            return ctx, {"status": "skipped", "error": gate.reason, "error_kind": "too-hot", "context": ctx}
+        return ctx, None
+
     # -- browser cells -------------------------------------------------------------------
     def run_browser(self, cell: Cell, manifest, server, budget: Budget, stop=lambda: False) -> dict:
         from ..browsers.android import force_stop, open_url, pids
@@ -282,12 +292,10 @@ class AndroidTarget:
                             warmups=budget.warmups, iterations=budget.iterations,
                             min_iterations=budget.min_iterations, time_budget_ms=budget.time_budget_s * 1000)
         first_run = self.handle_first_run(spec)
-        gate = self.gate(stop)
-        ctx = {"cooldown_s": gate.waited_s, "cooldown": gate.to_json(), "battery_temp_start_c": gate.battery_temp_c,
-               "thermal_status_start": gate.thermal_status, "first_run": first_run}
-        if not gate.ok and self.cooldown.on_timeout == "skip":
-            return {"status": "skipped", "error": gate.reason, "error_kind": "too-hot", "context": ctx,
-                    "flags_extra": ["phone-never-cooled"]}
+        ctx, skipped = self._gated(stop)
+        ctx["first_run"] = first_run
+        if skipped:
+            return skipped
         rows: list[dict] = []
         t0 = time.monotonic()
         ticket = server.open_cell(config)
@@ -350,8 +358,6 @@ class AndroidTarget:
             kind = getattr(failure, "kind", "timeout")
             body = {"status": "error", "error": f"{kind}: watchdog: {failure}", "error_kind": "watchdog"}
         ctx.update(summarize_samples(spec.package, rows))
-        if not gate.ok:
-            body.setdefault("flags_extra", []).append("phone-never-cooled")
         body.update({"memory": memory_from_samples(spec.package, rows), "samples": rows, "sampler_cost": cost,
                      "wall_s": round(time.monotonic() - t0, 3), "browser_version": self._version(spec.package),
                      "context": ctx, "events": ticket.events()})
@@ -395,13 +401,23 @@ class AndroidTarget:
         return []
 
     # -- native cells --------------------------------------------------------------------
-    def _push_once(self, local: Path, name: str) -> str:
-        h = hashlib.sha256(local.read_bytes()).hexdigest()[:12]
+    def _push_once(self, local: Path, name: str, sha256: str | None = None, *, executable: bool = False) -> str:
+        """Push `local` unless this run already did; the remote name carries the content hash
+        (known from the model manifest, or hashed once here for the benchmark_model binary)."""
+        from ..store import file_sha256
+
+        key = str(local)
+        if sha256 is None:
+            sha256 = self._hashes.get(key) or file_sha256(local)
+            self._hashes[key] = sha256
+        h = sha256[:12]
         stem, dot, ext = name.partition(".")
         remote = f"{REMOTE_DIR}/{stem}-{h}{dot}{ext}"
         if self._pushed.get(remote) != h:
             self.dev.shell(["mkdir", "-p", REMOTE_DIR])
             self.dev.push(local, remote)
+            if executable:
+                self.dev.shell(["chmod", "755", remote])
             self._pushed[remote] = h
         return remote
 
@@ -416,14 +432,12 @@ class AndroidTarget:
             raise MeasurementError(f"no benchmark_model binary for {abi or 'this ABI'}: get {BENCHMARK_MODEL_HINT} "
                                    f"and pass --benchmark-model PATH or put it at "
                                    f"{cache_dir() / 'benchmark_model' / (abi or 'arm64-v8a') / 'benchmark_model'}")
-        gate = self.gate(stop)
-        ctx = {"cooldown_s": gate.waited_s, "cooldown": gate.to_json(), "battery_temp_start_c": gate.battery_temp_c,
-               "thermal_status_start": gate.thermal_status}
-        if not gate.ok and self.cooldown.on_timeout == "skip":
-            return {"status": "skipped", "error": gate.reason, "error_kind": "too-hot", "context": ctx}, None
-        remote_bin = self._push_once(binary, "benchmark_model")
-        self.dev.shell(["chmod", "755", remote_bin])
-        remote_model = self._push_once(manifest.file(RUNTIME_FORMAT[NATIVE_RUNTIME]), f"{cell.model}.tflite")
+        ctx, skipped = self._gated(stop)
+        if skipped:
+            return skipped, None
+        remote_bin = self._push_once(binary, "benchmark_model", executable=True)
+        fmt = RUNTIME_FORMAT[NATIVE_RUNTIME]
+        remote_model = self._push_once(manifest.file(fmt), f"{cell.model}.tflite", manifest.sha256(fmt))
         argv = [remote_bin, f"--graph={remote_model}", f"--num_threads={cell.threads}",
                 f"--warmup_runs={max(1, budget.warmups)}", f"--num_runs={budget.iterations}",
                 f"--min_secs={min(budget.time_budget_s, 1.0):g}", f"--max_secs={budget.time_budget_s:g}",

@@ -24,18 +24,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import BackendFallback, PageError, ParseError, UsageError
+from ..targets.base import GPU_BACKENDS, RUNTIME_BACKENDS
+from ..targets.base import RUNTIME_FORMAT as _BASE_FORMAT
 
 SCHEMA_VERSION = 1
 
-#: runtime -> the model format it loads.
-RUNTIME_FORMAT: dict[str, str] = {"tfjs": "tfjs", "tflite": "tflite", "ort": "onnx"}
-#: runtime -> backends its adapter supports (the first is the default).
-RUNTIME_BACKENDS: dict[str, tuple[str, ...]] = {
-    "tfjs": ("wasm", "webgl", "webgpu", "cpu"),
-    "tflite": ("wasm",),
-    "ort": ("wasm", "webgpu"),
-}
-GPU_BACKENDS = frozenset({"webgl", "webgpu"})
+#: runtime -> the model format it loads (browser runtimes only; the tables live in targets.base).
+RUNTIME_FORMAT: dict[str, str] = {r: f for r, f in _BASE_FORMAT.items() if r in RUNTIME_BACKENDS}
 DTYPES = frozenset({"float32", "float16", "int32", "int64", "uint8", "int8", "bool"})
 ERROR_KINDS = frozenset({
     "backend_fallback", "backend_unavailable", "context_lost", "model_load", "unsupported_op",

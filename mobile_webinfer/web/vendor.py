@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..errors import InfraError, MwiError, UsageError
 from ..paths import PAGES_DIR
+from ..store import file_sha256
 
 #: vendor subfolder -> (npm package, [files inside the package]).
 VENDOR_FILES: dict[str, list[tuple[str, str]]] = {
@@ -63,12 +64,6 @@ class VendorReport:
     versions: dict[str, str]
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def lock_digest(pages_dir: Path) -> str:
@@ -144,8 +139,8 @@ def copy_vendor(pages_dir: Path) -> tuple[int, int, dict[str, str]]:
             wanted[vendor / sub / Path(rel).name] = src
     index = {"versions": versions, "files": {}}
     for dst, src in sorted(wanted.items()):
-        digest = _sha256(src)
-        if not (dst.is_file() and dst.stat().st_size == src.stat().st_size and _sha256(dst) == digest):
+        digest = file_sha256(src)
+        if not (dst.is_file() and dst.stat().st_size == src.stat().st_size and file_sha256(dst) == digest):
             dst.parent.mkdir(parents=True, exist_ok=True)
             tmp = dst.with_name(dst.name + ".tmp")
             shutil.copyfile(src, tmp)

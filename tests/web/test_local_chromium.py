@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from mobile_webinfer.targets import procmem
+
 from mobile_webinfer.browsers import local_chromium as lc
 from mobile_webinfer.errors import UsageError
 
@@ -43,7 +45,7 @@ def test_flags(monkeypatch):
 
 
 def test_descendants_of_this_process():
-    pids = lc._descendants(os.getpid())
+    pids = procmem.descendants(os.getpid())
     assert pids[0] == os.getpid() or os.getpid() in pids
 
 
@@ -56,9 +58,9 @@ def test_not_started():
 
 
 def test_ppid_and_cmdline_of_this_process():
-    assert lc._ppid(os.getpid()) == os.getppid()
-    assert lc._ppid(2 ** 22 + 12345) is None
-    assert lc._cmdline(os.getpid()) and lc._cmdline(2 ** 22 + 12345) == []
+    assert procmem.read_ppid(os.getpid()) == os.getppid()
+    assert procmem.read_ppid(2 ** 22 + 12345) is None
+    assert procmem.read_cmdline(os.getpid()) and procmem.read_cmdline(2 ** 22 + 12345) == []
 
 
 def test_failed_launch_is_one_line_and_cleans_up(tmp_path):
