@@ -5,38 +5,20 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.sweep_helpers import MWI
+from tests.sweep_helpers import read_results as _records
+from tests.sweep_helpers import run_mwi as _mwi
+
 pytestmark = pytest.mark.browser
 
-MWI = [sys.executable, "-m", "mobile_webinfer"]
 CONTRACT = {"target", "model", "runtime", "backend", "threads", "browser_median_ms", "browser_ci95_ms",
             "native_median_ms", "gap", "gap_ci95", "first_inference_ms", "setup_ms", "peak_memory_mb", "model_mb",
             "max_abs_diff", "top1_match", "flags", "error"}
-
-
-def _mwi(*args, timeout=600, check=True):
-    proc = subprocess.run(MWI + list(args), capture_output=True, text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"mwi {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return proc
-
-
-def _records(run_dir: Path) -> list[dict]:
-    path = run_dir / "results.jsonl"
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            pass
-    return out
 
 
 def test_quick_sweep_prints_table_and_run_dir_and_report_contract(tmp_path):

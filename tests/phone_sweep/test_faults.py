@@ -5,33 +5,16 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.sweep_helpers import MWI
+from tests.sweep_helpers import read_results as _records
+
 pytestmark = pytest.mark.browser
-MWI = [sys.executable, "-m", "mobile_webinfer"]
 COMMON = ["--models", "tiny_cnn", "--threads", "1", "--quick", "--cooldown-timeout", "20", "--browsers", "com.android.chrome"]
-
-
-@pytest.fixture
-def bm_binary(tmp_path):
-    p = tmp_path / "benchmark_model"
-    p.write_bytes(b"\x7fELF stand-in: the fake phone runs the pushed model with host TFLite\n")
-    return p
-
-
-def _records(run_dir: Path) -> list[dict]:
-    out = []
-    for shard in sorted(run_dir.glob("results*.jsonl")):
-        for line in shard.read_text().splitlines():
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                pass
-    return out
 
 
 def _start(*args) -> subprocess.Popen:

@@ -2,36 +2,14 @@
 headless Chromium, native benchmark_model cells, sampling, cool-down records, agreement."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.sweep_helpers import read_results as _records
+from tests.sweep_helpers import run_mwi as _mwi
+
 pytestmark = pytest.mark.browser
-MWI = [sys.executable, "-m", "mobile_webinfer"]
-
-
-def _mwi(*args, timeout=900, check=True):
-    proc = subprocess.run(MWI + list(args), capture_output=True, text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"mwi {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
-    return proc
-
-
-@pytest.fixture
-def bm_binary(tmp_path):
-    """Stands in for TFLite's benchmark_model: the fake phone runs the pushed .tflite itself."""
-    p = tmp_path / "benchmark_model"
-    p.write_bytes(b"\x7fELF fake benchmark_model for tests\n")
-    return p
-
-
-def _records(run_dir: Path) -> list[dict]:
-    out = []
-    for shard in run_dir.glob("results*.jsonl"):
-        out += [json.loads(l) for l in shard.read_text().splitlines() if l.strip()]
-    return out
 
 
 def test_two_phones_chrome_and_samsung_internet(fake_phone, tmp_path, bm_binary):
