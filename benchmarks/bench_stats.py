@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from mobile_webinfer import stats
 from mobile_webinfer.report import build_rows
-from mobile_webinfer.targets.base import NATIVE_BROWSER, NATIVE_RUNTIME
+from mobile_webinfer.vocab import NATIVE_BROWSER, NATIVE_RUNTIME
 
 from ._common import Bar, Report, best_of, main_guard, parser, scaled
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .stats import ratio_ci, stability_flags, summarize
 from .store import RunStore
-from .targets.base import GPU_BACKENDS, NATIVE_RUNTIME
+from .vocab import GPU_BACKENDS, NATIVE_RUNTIME
 
 ROW_KEYS = ("target", "browser", "model", "runtime", "backend", "threads", "browser_median_ms", "browser_ci95_ms",
             "native_median_ms", "native_backend", "gap", "gap_ci95", "first_inference_ms", "setup_ms",

@@ -24,7 +24,7 @@ from . import __version__
 from .agreement import compare
 from .errors import InfraError, MwiError, StoreError, UsageError
 from .store import RunStore, now_iso
-from .targets.base import (BROWSER_RUNTIMES, GPU_BACKENDS, NATIVE_BROWSER, NATIVE_RUNTIME, QUICK,
+from .vocab import (BROWSER_RUNTIMES, GPU_BACKENDS, NATIVE_BROWSER, NATIVE_RUNTIME, QUICK,
                            RUNTIME_BACKENDS, RUNTIME_FORMAT, Budget, Cell)
 
 DEFAULT_MODELS = ("mobilenet_v2",)

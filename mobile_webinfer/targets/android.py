@@ -18,7 +18,7 @@ from pathlib import Path
 from ..adb.device import Device
 from ..errors import BrowserError, DeviceError, InfraError, MeasurementError, MwiError, UsageError
 from ..paths import cache_dir
-from .base import NATIVE_RUNTIME, RUNTIME_FORMAT, Budget, Cell
+from ..vocab import NATIVE_RUNTIME, RUNTIME_FORMAT, Budget, Cell
 from .cooldown import CooldownPolicy, CooldownResult, wait_cool
 
 REMOTE_DIR = "/data/local/tmp/mwi"

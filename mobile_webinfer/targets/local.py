@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..errors import BrowserError, MwiError
 from ..native import host as native_host
-from .base import GPU_BACKENDS, NATIVE_BROWSER, NATIVE_RUNTIME, RUNTIME_FORMAT, Budget, Cell
+from ..vocab import GPU_BACKENDS, NATIVE_BROWSER, NATIVE_RUNTIME, RUNTIME_FORMAT, Budget, Cell
 from .procmem import ProcMemSampler
 
 LOCAL = "local"

@@ -24,12 +24,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import BackendFallback, PageError, ParseError, UsageError
-from ..targets.base import GPU_BACKENDS, RUNTIME_BACKENDS
-from ..targets.base import RUNTIME_FORMAT as _BASE_FORMAT
+from ..vocab import GPU_BACKENDS, RUNTIME_BACKENDS
+from ..vocab import RUNTIME_FORMAT as _BASE_FORMAT
 
 SCHEMA_VERSION = 1
 
-#: runtime -> the model format it loads (browser runtimes only; the tables live in targets.base).
+#: runtime -> the model format it loads (browser runtimes only; the tables live in vocab).
 RUNTIME_FORMAT: dict[str, str] = {r: f for r, f in _BASE_FORMAT.items() if r in RUNTIME_BACKENDS}
 DTYPES = frozenset({"float32", "float16", "int32", "int64", "uint8", "int8", "bool"})
 ERROR_KINDS = frozenset({
