@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import re
 import secrets
 import threading
 from collections.abc import Iterable, Iterator
@@ -25,64 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StoreError
+from .files import atomic_write_json, atomic_write_text, file_sha256, json_default, now_iso, safe_name
 
 SCHEMA_VERSION = 1
-_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def safe_name(text: str) -> str:
-    """A file-name-safe form of a serial or target name."""
-    return _SAFE.sub("_", text).strip("._") or "target"
-
-
 def new_run_id(label: str = "local") -> str:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return f"{stamp}-{safe_name(label)[:24]}-{secrets.token_hex(2)}"
-
-
-def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    """sha256 of a file, read in chunks (model files reach hundreds of MB)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
-
-
-def _json_default(obj: Any) -> Any:
-    if hasattr(obj, "to_json"):
-        return obj.to_json()
-    if isinstance(obj, Path):
-        return str(obj)
-    try:
-        import numpy as np
-
-        if isinstance(obj, np.generic):
-            return obj.item()
-        if isinstance(obj, np.ndarray):
-            return obj.tolist()
-    except ImportError:  # pragma: no cover
-        pass
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
 class JsonlWriter:
@@ -123,7 +70,7 @@ class JsonlWriter:
         return len(data) - keep
 
     def append(self, record: dict) -> None:
-        line = json.dumps(record, default=_json_default, allow_nan=False, separators=(",", ":"))
+        line = json.dumps(record, default=json_default, allow_nan=False, separators=(",", ":"))
         with self._lock:
             if not self._repaired:  # a torn tail can only come from a crash before this writer existed
                 self.repair()

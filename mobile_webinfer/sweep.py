@@ -23,7 +23,8 @@ import numpy as np
 from . import __version__
 from .agreement import compare
 from .errors import InfraError, MwiError, StoreError, UsageError
-from .store import RunStore, now_iso
+from .files import now_iso
+from .store import RunStore
 from .vocab import (BROWSER_RUNTIMES, GPU_BACKENDS, NATIVE_BROWSER, NATIVE_RUNTIME, QUICK,
                            RUNTIME_BACKENDS, RUNTIME_FORMAT, Budget, Cell)
 
@@ -265,7 +266,7 @@ class Runner:
         return rec
 
     def _outputs_path(self, cell: Cell) -> Path:
-        from .store import safe_name
+        from .files import safe_name
 
         return self.store.outputs_dir / f"{safe_name(cell.target)}__{cell.model}.npz"
 

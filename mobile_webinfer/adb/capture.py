@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import MwiError, UsageError
+from ..files import safe_name
 from ..parsers import parse_getprop
 from .device import Device, fingerprint_from_props
 from .shell import quote_argv
@@ -48,10 +49,6 @@ def redact_getprop(text: str) -> str:
     return "".join(out)
 
 
-def _safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
-
-
 def capture(dev: Device, out_dir: Path, *, redact: bool = True, packages: list[str] | None = None) -> CaptureReport:
     """Run every probe on the phone and write one file per probe into out_dir (created)."""
     from ..browsers.android import installed_browsers
@@ -73,7 +70,7 @@ def capture(dev: Device, out_dir: Path, *, redact: bool = True, packages: list[s
     header_android = f"{fp['android_release']} (SDK {fp['sdk']}); build {fp['fingerprint']}"
 
     def write(name: str, command: str, output: str, notes: list[str]) -> None:
-        path = out_dir / f"{_safe_name(name)}.txt"
+        path = out_dir / f"{safe_name(name, empty='x')}.txt"
         head = [f"# source: mwi devices capture (mobile-webinfer {__version__}) at {stamp}",
                 f"# device: {header_device}",
                 f"# android: {header_android}",

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..paths import models_dir as default_models_dir
-from ..store import file_sha256
+from ..files import file_sha256
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"

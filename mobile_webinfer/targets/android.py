@@ -144,7 +144,7 @@ class AndroidTarget:
 
     # -- conditioning, with a journal that survives a hard kill -----------------------------
     def _journal(self) -> Path:
-        from ..store import safe_name
+        from ..files import safe_name
 
         return cache_dir() / "restore" / f"{safe_name(self.serial)}.json"
 
@@ -190,7 +190,7 @@ class AndroidTarget:
         """Screen on, stay-on, fixed brightness (and no animations if asked), restored on exit.  The
         originals are also written to a journal first, so the next run restores them after a hard kill."""
         from ..adb.conditioning import conditioned
-        from ..store import atomic_write_json, now_iso
+        from ..files import atomic_write_json, now_iso
 
         originals = {f"{ns}/{k}": self.dev.get_setting(ns, k) for ns, k in self._touched_settings()}
         path = self._journal()
@@ -404,7 +404,7 @@ class AndroidTarget:
     def _push_once(self, local: Path, name: str, sha256: str | None = None, *, executable: bool = False) -> str:
         """Push `local` unless this run already did; the remote name carries the content hash
         (known from the model manifest, or hashed once here for the benchmark_model binary)."""
-        from ..store import file_sha256
+        from ..files import file_sha256
 
         key = str(local)
         if sha256 is None:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..errors import InfraError, MwiError, UsageError
 from ..paths import PAGES_DIR
-from ..store import file_sha256
+from ..files import file_sha256
 
 #: vendor subfolder -> (npm package, [files inside the package]).
 VENDOR_FILES: dict[str, list[tuple[str, str]]] = {
