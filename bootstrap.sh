@@ -2,7 +2,7 @@
 # Set up everything mwi needs on this machine (idempotent), then run it.
 #
 #   ./bootstrap.sh sweep [mwi sweep options]   the default sweep on this computer (local target)
-#   ./bootstrap.sh test  [pytest options]      the test suite
+#   ./bootstrap.sh test  [pytest options]      ruff, mypy, then the test suite
 #
 # Steps: system packages (adb, chromium, node/npm; installed with apt-get when run as root,
 # otherwise the exact command is printed), a Python venv in .venv with pinned packages,
@@ -71,5 +71,11 @@ export ADBUTILS_ADB_PATH=${ADBUTILS_ADB_PATH:-$(command -v adb)}
 # ---- 4. run -----------------------------------------------------------------------------
 case "$cmd" in
   sweep) exec "$VENV/bin/mwi" sweep "$@" ;;
-  test)  exec "$VENV/bin/python" -m pytest "$@" ;;
+  test)
+    # checked habits first (config in pyproject.toml): lint + import order, then types
+    say "ruff check mobile_webinfer"
+    "$VENV/bin/ruff" check mobile_webinfer
+    say "mypy (mobile_webinfer)"
+    "$VENV/bin/mypy"
+    exec "$VENV/bin/python" -m pytest "$@" ;;
 esac

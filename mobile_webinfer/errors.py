@@ -125,3 +125,27 @@ class ModelError(MwiError):
 
 class StoreError(MwiError):
     """A results directory is unreadable, from a newer schema, or inconsistent."""
+
+
+class DiskFullError(StoreError):
+    """The disk filled up (ENOSPC / EDQUOT) while writing a run; nothing half-written is kept.
+
+    The message names the run directory and the command that finishes the run later.
+    """
+
+    def __init__(self, message: str, *, run_dir: str = "", path: str = ""):
+        self.run_dir = run_dir
+        self.path = path
+        super().__init__(message)
+
+
+# ---- concurrency ---------------------------------------------------------------------
+
+
+class LockBusy(MwiError):
+    """Another process holds the lock (a run directory, a phone).  Carries the holder's pid."""
+
+    def __init__(self, message: str, *, holder_pid: int | None = None, lock_path: str = ""):
+        self.holder_pid = holder_pid
+        self.lock_path = lock_path
+        super().__init__(message)

@@ -25,7 +25,7 @@ def safe_name(text: str, *, empty: str = "target") -> str:
 
 def now_iso() -> str:
     """UTC wall-clock time with milliseconds, as stored in records and manifests."""
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")
 
 
 def file_sha256(path: Path | str, chunk: int = 1 << 20) -> str:
@@ -49,6 +49,20 @@ def fsync_dir(path: Path | str) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def mkdir_durably(path: Path | str) -> Path:
+    """Create a directory (and parents) so that it survives a power cut: each new level's parent is fsynced."""
+    path = Path(path)
+    missing = []
+    p = path
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    path.mkdir(parents=True, exist_ok=True)
+    for d in reversed(missing):
+        fsync_dir(d.parent)
+    return path
 
 
 def replace_durably(tmp: Path | str, final: Path | str) -> None:

@@ -13,8 +13,11 @@ import csv
 import io
 import json
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
+from .records import CellRecord, load_records
 from .stats import ratio_ci, stability_flags, summarize
 from .store import RunStore
 from .vocab import GPU_BACKENDS, NATIVE_RUNTIME
@@ -24,7 +27,7 @@ ROW_KEYS = ("target", "browser", "model", "runtime", "backend", "threads", "brow
             "peak_memory_mb", "model_mb", "memory_ratio", "max_abs_diff", "top1_match", "n", "repeats", "cv",
             "thermal_status_max", "battery_temp_start_c", "battery_temp_max_c", "cooldown_s", "janky_frame_share",
             "peak_memory_by_type_mb", "page_long_frame_share", "page_max_frame_ms", "wall_s", "overhead_s",
-            "backend_in_effect", "flags", "error")
+            "backend_in_effect", "delegation", "flags", "error")
 
 
 def _median(xs):
@@ -40,108 +43,97 @@ def _max(xs):
     return max(xs) if xs else None
 
 
-def _summary_median(r: dict):
-    """benchmark_model prints a summary, not every latency: its median (else its average)."""
-    s = r.get("latency_summary_ms") or {}
-    return s.get("median") if s.get("median") is not None else s.get("avg")
-
-
-def _overhead(r: dict) -> float | None:
+def _overhead(r: CellRecord) -> float | None:
     """Wall time of a cell minus the time spent inside inference and in the cool-down gate."""
-    if r.get("wall_s") is None:
+    if r.wall_s is None:
         return None
-    inside = sum(r.get("latencies_ms") or []) + sum(r.get("warmup_ms") or []) + (r.get("first_inference_ms") or 0)
-    if not r.get("latencies_ms") and r.get("latency_summary_ms"):
-        s = r["latency_summary_ms"]
+    inside = sum(r.latencies_ms or ()) + sum(x for x in r.warmup_ms if x is not None) + (r.first_inference_ms or 0)
+    if not r.latencies_ms and r.latency_summary_ms:
+        s = r.latency_summary_ms
         inside += (s.get("avg") or 0) * (s.get("count") or 0)
-    cool = (r.get("context") or {}).get("cooldown_s") or 0
-    return max(0.0, r["wall_s"] - inside / 1000.0 - cool)
+    cool = r.context.cooldown_s or 0
+    return max(0.0, r.wall_s - inside / 1000.0 - cool)
 
 
-def _samples(r: dict) -> list[float]:
-    if r.get("latencies_ms"):
-        return list(r["latencies_ms"])
-    m = _summary_median(r)
-    return [m] if m is not None else []
-
-
-def _group(records: list[dict]) -> dict[tuple, list[dict]]:
-    groups: dict[tuple, list[dict]] = defaultdict(list)
+def _group(records: list[CellRecord]) -> dict[tuple[Any, ...], list[CellRecord]]:
+    groups: dict[tuple[Any, ...], list[CellRecord]] = defaultdict(list)
     for r in records:
-        c = r["cell"]
-        groups[(c["target"], c["browser"], c["model"], c["runtime"], c["backend"], c["threads"])].append(r)
+        c = r.cell
+        if c is None:
+            continue
+        groups[(c.target, c.browser, c.model, c.runtime, c.backend, c.threads)].append(r)
     return groups
 
 
-def _threads_in_effect(recs: list[dict], requested: int) -> int:
-    vals = [(r.get("in_effect") or {}).get("threads") for r in recs if r.get("status") == "ok"]
-    vals = [v for v in vals if isinstance(v, int)]
-    return vals[0] if vals else requested
+def _threads_in_effect(recs: list[CellRecord], requested: int) -> int:
+    vals = [r.eff.threads for r in recs if r.ok]
+    ints = [v for v in vals if isinstance(v, int)]
+    return ints[0] if ints else requested
 
 
-def build_rows(records: list[dict]) -> list[dict]:
-    """One row per target x browser x model x runtime x backend x threads."""
-    groups = _group(records)
-    native: dict[tuple, dict[str, list[dict]]] = defaultdict(dict)
+def build_rows(records: Iterable[CellRecord | Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per target x browser x model x runtime x backend x threads (stored dicts or typed records)."""
+    groups = _group(load_records(records))
+    native: dict[tuple[Any, ...], dict[str, list[CellRecord]]] = defaultdict(dict)
     for (tgt, _b, model, runtime, backend, threads), recs in groups.items():
         if runtime == NATIVE_RUNTIME:
             native[(tgt, model, threads)][backend] = recs
     rows = []
-    native_cache: dict[tuple, object] = {}
+    native_cache: dict[tuple[Any, ...], Any] = {}
     for (tgt, browser, model, runtime, backend, threads), recs in sorted(groups.items(), key=lambda kv: _sort(kv[0])):
-        ok = [r for r in recs if r.get("status") == "ok" and (r.get("latencies_ms") or _summary_median(r))]
-        errs = [r for r in recs if r.get("status") != "ok"]
+        ok = [r for r in recs if r.ok and r.samples_ms()]
+        errs = [r for r in recs if not r.ok]
         flags: set[str] = set()
         for r in recs:
-            flags.update(r.get("flags") or [])
-        s = summarize([_samples(r) for r in ok])
+            flags.update(r.flags)
+        s = summarize([r.samples_ms() for r in ok])
         flags.update(stability_flags(s))
-        row = {k: None for k in ROW_KEYS}
+        row: dict[str, Any] = {k: None for k in ROW_KEYS}
         row.update(target=tgt, browser=browser, model=model, runtime=runtime, backend=backend, threads=threads,
                    repeats=len(recs), flags=[], error=None)
         if errs:
-            row["error"] = errs[-1].get("error") or errs[-1].get("status")
+            row["error"] = errs[-1].error or errs[-1].status
             if len(errs) < len(recs):
                 flags.add(f"{len(errs)}-of-{len(recs)}-repeats-failed")
-            if any(e.get("status") == "unsupported" for e in errs):
+            if any(e.status == "unsupported" for e in errs):
                 flags.add("unsupported")
-        eff = sorted({str((r.get("in_effect") or {}).get("backend")) for r in ok if (r.get("in_effect") or {}).get("backend")})
+        eff = sorted({str(r.eff.backend) for r in ok if r.eff.backend})
         row["backend_in_effect"] = "/".join(eff) if eff else None  # e.g. gpu-partial: never shown as plain gpu
-        row["first_inference_ms"] = _median([r.get("first_inference_ms") for r in ok])
-        row["setup_ms"] = _median([r.get("setup_ms") for r in ok])
-        row["peak_memory_mb"] = _max([(r.get("memory") or {}).get("peak_total_mb") for r in ok])
-        mb = _max([r.get("model_bytes") for r in recs])
+        row["delegation"] = next((d for d in (r.eff.delegation_summary() for r in ok) if d), None)
+        row["first_inference_ms"] = _median([r.first_inference_ms for r in ok])
+        row["setup_ms"] = _median([r.setup_ms for r in ok])
+        row["peak_memory_mb"] = _max([r.mem.peak_total_mb for r in ok])
+        mb = _max([r.model_bytes for r in recs])
         row["model_mb"] = round(mb / 1e6, 3) if mb else None
         if row["peak_memory_mb"] and row["model_mb"]:
             row["memory_ratio"] = round(row["peak_memory_mb"] / row["model_mb"], 1)
-        agr = [r.get("agreement") for r in ok if r.get("agreement") and r["agreement"].get("ok")]
-        row["max_abs_diff"] = _max([a.get("max_abs_diff") for a in agr])
-        tops = [a.get("top1_match") for a in agr if a.get("top1_match") is not None]
+        agr = [r.agreement for r in ok if r.agreement is not None and r.agreement.ok]
+        row["max_abs_diff"] = _max([a.max_abs_diff for a in agr])
+        tops = [a.top1_match for a in agr if a.top1_match is not None]
         row["top1_match"] = all(tops) if tops else None
-        ctx = [r.get("context") or {} for r in recs]
-        row["thermal_status_max"] = _max([c.get("thermal_status_max") for c in ctx])
-        row["battery_temp_start_c"] = _median([c.get("battery_temp_start_c") for c in ctx])
-        row["battery_temp_max_c"] = _max([c.get("battery_temp_max_c") for c in ctx])
-        cool = [c.get("cooldown_s") for c in ctx if c.get("cooldown_s") is not None]
+        ctx = [r.context for r in recs]
+        row["thermal_status_max"] = _max([c.thermal_status_max for c in ctx])
+        row["battery_temp_start_c"] = _median([c.battery_temp_start_c for c in ctx])
+        row["battery_temp_max_c"] = _max([c.battery_temp_max_c for c in ctx])
+        cool = [c.cooldown_s for c in ctx if c.cooldown_s is not None]
         row["cooldown_s"] = round(sum(cool), 3) if cool else None
-        jank = [c.get("janky_frame_share") for c in ctx if c.get("janky_frame_share") is not None]
+        jank = [c.janky_frame_share for c in ctx if c.janky_frame_share is not None]
         row["janky_frame_share"] = max(jank) if jank else None
         by_type: dict[str, float] = {}
         for r in ok:
-            for k, v in ((r.get("memory") or {}).get("peak_by_type_mb") or {}).items():
+            for k, v in (r.mem.peak_by_type_mb or {}).items():
                 if v is not None:
                     by_type[k] = max(by_type.get(k, 0.0), v)
         row["peak_memory_by_type_mb"] = by_type or None
         # responsiveness while the model runs: the page's own requestAnimationFrame intervals
-        fr = [r.get("frames") for r in ok if isinstance(r.get("frames"), dict) and r["frames"].get("count")]
+        fr = [r.frames for r in ok if isinstance(r.frames, Mapping) and r.frames.get("count")]
         if fr:
             row["page_long_frame_share"] = round(sum(f.get("long_frames") or 0 for f in fr)
                                                  / sum(f["count"] for f in fr), 4)
             row["page_max_frame_ms"] = _max([f.get("max_frame_ms") for f in fr])
-        walls = [r.get("wall_s") for r in recs if r.get("wall_s") is not None]
+        walls = [r.wall_s for r in recs if r.wall_s is not None]
         row["wall_s"] = round(sum(walls), 3) if walls else None
-        over = [_overhead(r) for r in recs]
-        over = [o for o in over if o is not None]
+        over = [o for o in (_overhead(r) for r in recs) if o is not None]
         row["overhead_s"] = round(_median(over), 3) if over else None
         if s is not None:
             row.update(n=s.n, cv=round(s.cv, 4))
@@ -164,12 +156,12 @@ def build_rows(records: list[dict]) -> list[dict]:
                 else:
                     pick = "xnnpack" if "xnnpack" in nat_by_backend else ("cpu" if "cpu" in nat_by_backend else None)
                 if pick:
-                    nrecs = [r for r in nat_by_backend[pick] if r.get("status") == "ok" and _samples(r)]
+                    nrecs = [r for r in nat_by_backend[pick] if r.ok and r.samples_ms()]
                     nkey = (tgt, model, pick, id(nat_by_backend[pick]))
                     if nkey not in native_cache:
-                        native_cache[nkey] = summarize([_samples(r) for r in nrecs], seed=1)
+                        native_cache[nkey] = summarize([r.samples_ms() for r in nrecs], seed=1)
                     ns = native_cache[nkey]
-                    if any(not r.get("latencies_ms") for r in nrecs):
+                    if any(not r.latencies_ms for r in nrecs):
                         flags.add("native-summary-only")
                     if ns is not None and ns.median > 0:
                         row["native_median_ms"] = ns.median

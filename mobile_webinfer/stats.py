@@ -44,7 +44,7 @@ class Summary:
         }
 
 
-def _clean(groups: Sequence[Sequence[float]]) -> list[np.ndarray]:
+def _clean(groups: Sequence[Sequence[float] | np.ndarray]) -> list[np.ndarray]:
     out = []
     for g in groups:
         a = np.asarray([x for x in g if x is not None and math.isfinite(x)], dtype=np.float64)
@@ -53,7 +53,7 @@ def _clean(groups: Sequence[Sequence[float]]) -> list[np.ndarray]:
     return out
 
 
-def bootstrap_medians(groups: Sequence[Sequence[float]], *, n_boot: int = N_BOOT, seed: int = 0) -> np.ndarray:
+def bootstrap_medians(groups: Sequence[Sequence[float] | np.ndarray], *, n_boot: int = N_BOOT, seed: int = 0) -> np.ndarray:
     """Medians of `n_boot` hierarchical bootstrap resamples of `groups` (vectorised, seeded).
 
     Each resample picks len(groups) groups with replacement, then resamples the elements of

@@ -14,19 +14,52 @@ newer schema.  Derived files (CSV, Parquet) are written to a temp file and renam
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import errno
 import json
 import os
 import secrets
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
-from .errors import StoreError
-from .files import atomic_write_json, atomic_write_text, file_sha256, json_default, now_iso, safe_name
+from .errors import DiskFullError, StoreError
+from .files import (
+    atomic_write_json,
+    fsync_dir,
+    json_default,
+    mkdir_durably,
+    now_iso,
+    safe_name,
+)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: typed cell records (records.py); 1 still reads
+
+#: errnos that mean "no room left": the run stops with a one-line DiskFullError
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def resume_command(run_dir: Path | str) -> str:
+    """The command that finishes a run later (quoted for a POSIX shell)."""
+    import shlex
+
+    return f"mwi sweep --resume {shlex.quote(str(run_dir))}"
+
+
+@contextlib.contextmanager
+def disk_full_guard(run_dir: Path | str, path: Path | str) -> Iterator[None]:
+    """Turn ENOSPC / EDQUOT while writing `path` into a DiskFullError naming the run and `--resume`."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in _NO_SPACE:
+            raise
+        raise DiskFullError(f"disk full while writing {path} ({exc.strerror or 'no space left on device'}); "
+                            f"every record written so far is kept in {run_dir}; free some space, then finish "
+                            f"the run with: {resume_command(run_dir)}", run_dir=str(run_dir), path=str(path)) from None
+
+
 def new_run_id(label: str = "local") -> str:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return f"{stamp}-{safe_name(label)[:24]}-{secrets.token_hex(2)}"
@@ -37,8 +70,9 @@ class JsonlWriter:
 
     TAIL = 8 << 20  # a record is far smaller than this; only the tail is read to repair
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, run_dir: Path | None = None):
         self.path = path
+        self.run_dir = run_dir if run_dir is not None else path.parent
         self._lock = threading.Lock()
         self._repaired = False
 
@@ -71,14 +105,30 @@ class JsonlWriter:
 
     def append(self, record: dict) -> None:
         line = json.dumps(record, default=json_default, allow_nan=False, separators=(",", ":"))
-        with self._lock:
+        data = (line + "\n").encode("utf-8")
+        with self._lock, disk_full_guard(self.run_dir, self.path):
             if not self._repaired:  # a torn tail can only come from a crash before this writer existed
                 self.repair()
                 self._repaired = True
-            with open(self.path, "a", encoding="utf-8") as f:
-                f.write(line + "\n")
-                f.flush()
-                os.fsync(f.fileno())
+            created = not self.path.exists()
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                start = os.fstat(fd).st_size
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view):]
+                    os.fsync(fd)
+                except OSError:
+                    # a failed write (disk full) must not leave half a record behind: cut it off
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(fd, start)
+                        os.fsync(fd)
+                    raise
+            finally:
+                os.close(fd)
+            if created:  # a new shard / samples file survives a power cut only once its directory is synced
+                fsync_dir(self.path.parent)
 
 
 def read_jsonl(path: Path) -> Iterator[dict]:
@@ -113,17 +163,28 @@ class RunStore:
 
     # -- lifecycle ---------------------------------------------------------------------
     @classmethod
-    def create(cls, out_root: Path, manifest: dict, *, label: str = "local") -> "RunStore":
+    def create(cls, out_root: Path, manifest: dict, *, label: str = "local") -> RunStore:
         run_id = new_run_id(label)
         run_dir = Path(out_root) / "runs" / run_id
-        run_dir.mkdir(parents=True, exist_ok=False)
-        store = cls(run_dir)
         data = {"schema_version": SCHEMA_VERSION, "run_id": run_id, "created_at": now_iso(), **manifest}
-        atomic_write_json(run_dir / "manifest.json", data)
-        return store
+        try:
+            if run_dir.exists():
+                raise StoreError(f"run directory {run_dir} exists already")
+            mkdir_durably(run_dir)
+            atomic_write_json(run_dir / "manifest.json", data)
+        except OSError as exc:
+            if exc.errno not in _NO_SPACE:
+                raise
+            with contextlib.suppress(OSError):
+                run_dir.rmdir()          # only when empty: never a run directory without its manifest
+            raise DiskFullError(f"disk full while creating the run directory {run_dir} "
+                                f"({exc.strerror or 'no space left on device'}); nothing was measured yet; "
+                                f"free some space under {Path(out_root)} and run again",
+                                run_dir=str(run_dir), path=str(run_dir / "manifest.json")) from None
+        return cls(run_dir)
 
     @classmethod
-    def open(cls, run_dir: Path) -> "RunStore":
+    def open(cls, run_dir: Path) -> RunStore:
         run_dir = Path(run_dir)
         if not (run_dir / "manifest.json").is_file():
             raise StoreError(f"{run_dir} is not a run directory (no manifest.json)")
@@ -148,7 +209,9 @@ class RunStore:
             m = self.manifest()
             fn(m)
             m["updated_at"] = now_iso()
-            atomic_write_json(self.run_dir / "manifest.json", m)
+            path = self.run_dir / "manifest.json"
+            with disk_full_guard(self.run_dir, path):  # the old manifest stays whole (temp file + rename)
+                atomic_write_json(path, m)
             return m
 
     # -- records -----------------------------------------------------------------------
@@ -159,7 +222,7 @@ class RunStore:
     def _writer(self, path: Path) -> JsonlWriter:
         key = str(path)
         if key not in self._writers:
-            self._writers[key] = JsonlWriter(path)
+            self._writers[key] = JsonlWriter(path, run_dir=self.run_dir)
         return self._writers[key]
 
     def append_result(self, record: dict) -> None:
@@ -195,5 +258,7 @@ class RunStore:
     @property
     def outputs_dir(self) -> Path:
         d = self.run_dir / "outputs"
-        d.mkdir(exist_ok=True)
+        if not d.is_dir():
+            with disk_full_guard(self.run_dir, d):
+                mkdir_durably(d)
         return d

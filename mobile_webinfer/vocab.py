@@ -11,12 +11,15 @@ from dataclasses import asdict, dataclass
 
 NATIVE_RUNTIME = "tflite-native"
 NATIVE_BROWSER = "native"
-BROWSER_RUNTIMES = ("tfjs", "tflite", "ort")
+# tflite = @tensorflow/tfjs-tflite (the study's, superseded by litert = LiteRT.js @litertjs/core)
+BROWSER_RUNTIMES = ("tfjs", "tflite", "ort", "litert")
 # runtime -> backends its adapter can ask for
-RUNTIME_BACKENDS = {"tfjs": ("wasm", "webgl", "webgpu", "cpu"), "tflite": ("wasm",), "ort": ("wasm", "webgpu")}
+RUNTIME_BACKENDS = {"tfjs": ("wasm", "webgl", "webgpu", "cpu"), "tflite": ("wasm",),
+                    "ort": ("wasm", "webgpu", "webnn"), "litert": ("wasm", "webgpu", "webnn")}
+# webnn is not here: its device (cpu / gpu / npu) is chosen per cell, not implied by the name
 GPU_BACKENDS = ("webgl", "webgpu")
 # runtime -> model file format it loads
-RUNTIME_FORMAT = {"tfjs": "tfjs", "tflite": "tflite", "ort": "onnx", NATIVE_RUNTIME: "tflite"}
+RUNTIME_FORMAT = {"tfjs": "tfjs", "tflite": "tflite", "ort": "onnx", "litert": "tflite", NATIVE_RUNTIME: "tflite"}
 
 
 @dataclass(frozen=True)
@@ -62,3 +65,14 @@ class Budget:
 
 
 QUICK = Budget(warmups=2, iterations=10, min_iterations=3, time_budget_s=5.0, cell_timeout_s=180.0)
+
+
+@dataclass(frozen=True)
+class PageOptions:
+    """Settings of the harness page that every browser cell of a sweep shares."""
+
+    webnn_device: str = "cpu"      # MLContext deviceType for webnn cells: cpu, gpu or npu
+    thread_policy: str = "as-is"   # "exact": a runtime that caps wasm threads is shown enough cores
+
+    def to_json(self) -> dict[str, str]:
+        return asdict(self)

@@ -19,6 +19,8 @@ const LONG_FRAME_MS = 50;
 const PROGRESS_EVERY_MS = 2000;
 
 const state = { phase: 'starting', posted: false, result: null, reply: null };
+// The browser's own core count, read before the thread policy may override what pages see.
+const REAL_CONCURRENCY = navigator.hardwareConcurrency || null;
 window.__mwi = state;
 
 // A hidden page (background tab, screen off) has its timers throttled: record it.
@@ -165,6 +167,50 @@ async function vendorVersions(packages) {
   }
 }
 
+async function webnnCheck(deviceType) {
+  // Can this browser create a WebNN context of this device type?  {ok, reason}: the reason is
+  // the browser's own words (e.g. "WebNN is not supported on this platform").
+  if (!('ml' in navigator) || !navigator.ml) {
+    return { ok: false, reason: 'navigator.ml is missing: this browser exposes no WebNN (Chromium needs --enable-features=WebMachineLearningNeuralNetwork)' };
+  }
+  try {
+    const ctx = await navigator.ml.createContext({ deviceType });
+    if (ctx && typeof ctx.destroy === 'function') ctx.destroy();
+    return { ok: true, reason: '' };
+  } catch (e) {
+    return { ok: false, reason: `navigator.ml.createContext({deviceType: '${deviceType}'}) failed: ${(e && (e.name ? `${e.name}: ` : '') + (e.message || e)) || e}` };
+  }
+}
+
+async function captureConsole(lines, fn) {
+  // Run fn() while copying console output (runtime logs: delegation, partitions) into lines.
+  const names = ['log', 'info', 'warn', 'error', 'debug'];
+  const saved = names.map((n) => console[n]);
+  names.forEach((n, i) => {
+    console[n] = (...args) => {
+      if (lines.length < 2000) lines.push(args.map((a) => (typeof a === 'string' ? a : String(a))).join(' '));
+      saved[i].apply(console, args);
+    };
+  });
+  try {
+    return await fn();
+  } finally {
+    names.forEach((n, i) => { console[n] = saved[i]; });
+  }
+}
+
+function applyThreadPolicy(cfg, adapter) {
+  // thread_policy "exact": a runtime that derives its thread cap from
+  // navigator.hardwareConcurrency (TF.js wasm uses at most half of it) is shown a core count
+  // large enough for the threads asked, before it loads.  Recorded in the result; never silent.
+  if (cfg.thread_policy !== 'exact' || !adapter.concurrencyNeeded) return null;
+  const need = adapter.concurrencyNeeded(cfg);
+  const real = REAL_CONCURRENCY || 1;
+  if (!need || need <= real) return null;
+  Object.defineProperty(Navigator.prototype, 'hardwareConcurrency', { configurable: true, get: () => need });
+  return { policy: 'exact', real, reported: need };
+}
+
 function wasmSimdSupported() {
   // The smallest module using a v128 instruction: validates only where wasm SIMD exists.
   const bytes = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0,
@@ -288,6 +334,15 @@ function classify(err, cfg) {
 
 // ---- the run -----------------------------------------------------------------------------
 
+function copyRuntimeFacts(result, info) {
+  // What the runtime says about itself, where it knows: which wasm build loaded, whether the
+  // model is fully on the accelerator, and delegation coverage
+  // {delegated_nodes, total_nodes, partitions} (null values where the runtime does not say).
+  for (const k of ['wasm_build', 'fully_accelerated', 'delegation']) {
+    if (info[k] !== undefined) result[k] = info[k];
+  }
+}
+
 function baseResult(cfg) {
   return {
     cell: cfg ? cfg.cell : CELL,
@@ -295,7 +350,8 @@ function baseResult(cfg) {
     runtime: cfg ? cfg.runtime : '', backend_requested: cfg ? cfg.backend : '',
     backend: null, threads_requested: cfg ? cfg.threads : null, threads: null,
     simd: wasmSimdSupported(), cross_origin_isolated: self.crossOriginIsolated === true,
-    user_agent: navigator.userAgent, hardware_concurrency: navigator.hardwareConcurrency || null,
+    user_agent: navigator.userAgent, hardware_concurrency: REAL_CONCURRENCY,
+    concurrency_override: null,
     versions: {}, gpu: null, setup_ms: null, first_inference_ms: null, warmup_ms: [],
     latencies_ms: [], js_heap_mb: null, outputs: [], frames: null, visibility,
   };
@@ -345,7 +401,9 @@ async function run() {
     heap.sample('before_load_mb');
     doing = 'runtime load';
     adapter = await import(`/adapters/${cfg.runtime}.js`);
-    const env = { CellError, loadScript, fetchBytes, glInfo, gpuAdapterInfo, wasmFilesLoaded, log, prod };
+    const env = { CellError, loadScript, fetchBytes, glInfo, gpuAdapterInfo, wasmFilesLoaded, log, prod,
+                  webnnCheck, captureConsole };
+    result.concurrency_override = applyThreadPolicy(cfg, adapter);
     const tScripts = performance.now();
     await adapter.load(cfg, env);
     result.runtime_load_ms = round(performance.now() - tScripts);
@@ -418,7 +476,10 @@ async function run() {
     result.versions = { ...(await vendorVersions(adapter.PACKAGES || [])), ...(info.versions || {}) };
     result.wasm_files = wasmFilesLoaded();
     if (info.extra) result.runtime_info = info.extra;
-    if (result.backend !== cfg.backend) {
+    copyRuntimeFacts(result, info);
+    // "<backend>-partial": the runtime ran part of the graph elsewhere (e.g. LiteRT.js WebGPU
+    // with some ops on wasm): measured, but labelled, never shown as the backend asked for.
+    if (result.backend !== cfg.backend && result.backend !== `${cfg.backend}-partial`) {
       throw new CellError('backend_fallback', `asked for ${cfg.backend}, ${cfg.runtime} ran on ${result.backend}`);
     }
     result.outputs = [];
@@ -442,6 +503,8 @@ async function run() {
         result.threads = info.threads;
         result.gpu = info.gpu || null;
         result.versions = { ...(await vendorVersions(adapter.PACKAGES || [])), ...(info.versions || {}) };
+        if (info.extra) result.runtime_info = info.extra;
+        copyRuntimeFacts(result, info);
       } catch (e2) { /* the runtime is broken: report what we have */ }
     }
     // An error carries no measurement: what got done is kept apart, for diagnosis only.

@@ -49,7 +49,7 @@ _PROP_KEY_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234
 class Device:
     """One phone.  `serial` addresses it on every call, so several phones never clash."""
 
-    def __init__(self, serial: str, *, client: AdbSession | None = None, profile: "Profile | None" = None):
+    def __init__(self, serial: str, *, client: AdbSession | None = None, profile: Profile | None = None):
         self.serial = serial
         self._client = client
         self.profile = profile
@@ -98,6 +98,10 @@ class Device:
     def read(self, argv: list[str], *, timeout: float = 30.0) -> str:
         """stdout of an idempotent read that must succeed (`getprop`, `dumpsys ...`)."""
         return self.shell(argv, timeout=timeout, check=True, idempotent=True).stdout
+
+    def props(self, *, timeout: float = 20.0) -> dict[str, str]:
+        """All properties as a dict (via the getprop parser)."""
+        return parse_getprop(self.read(["getprop"], timeout=timeout), source=f"{self.serial}: getprop")
 
     def getprop(self, key: str | None = None, *, timeout: float = 20.0) -> dict[str, str] | str:
         """All properties as a dict (via the getprop parser), or one property's value ('' if unset)."""

@@ -2,13 +2,15 @@
 
     for info in list_devices():
         print(info.serial, info.state)
-    describe(info)   # -> the JSON object of `mwi devices --json` (exact contract keys)
+    find_device(serial), verify_profile(dev)
+
+(`mwi devices`' description of each phone, which needs its browsers too, is targets.devices.)
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import DeviceNotFound, MwiError
@@ -19,11 +21,6 @@ from .shell import AdbSession, validate_serial
 log = logging.getLogger(__name__)
 
 THERMAL_STATUS_NAMES = ("NONE", "LIGHT", "MODERATE", "SEVERE", "CRITICAL", "EMERGENCY", "SHUTDOWN")
-
-DEVICE_KEYS = ("serial", "state", "model", "manufacturer", "android_release", "sdk", "soc", "abi",
-               "fingerprint", "battery_level", "battery_temperature_c", "thermal_status", "browsers",
-               "profile")
-
 
 @dataclass(frozen=True)
 class DeviceInfo:
@@ -39,14 +36,6 @@ class DeviceInfo:
     @property
     def usable(self) -> bool:
         return self.state == "device"
-
-
-@dataclass(frozen=True)
-class Description:
-    """`describe()`'s result: the contract record plus the problems met while probing."""
-
-    record: dict[str, Any]
-    problems: tuple[str, ...] = field(default_factory=tuple)
 
 
 def list_devices(session: AdbSession | None = None) -> list[DeviceInfo]:
@@ -86,69 +75,15 @@ def thermal_status_name(status: Any) -> str | None:
     return str(status).upper()
 
 
-def describe(info: DeviceInfo, session: AdbSession | None = None,
-             profiles: list[Profile] | None = None) -> Description:
-    """The `mwi devices --json` object for one phone; unusable phones get their state and nulls.
-
-    A probe that fails leaves its fields null and adds a line to `problems`.
-    """
-    from ..browsers.android import installed_browsers
-
-    record: dict[str, Any] = {k: None for k in DEVICE_KEYS}
-    record.update(serial=info.serial, state=info.state, browsers=[])
-    if not info.usable:
-        return Description(record)
-    session = session or AdbSession.from_env()
-    profiles = profiles if profiles is not None else load_profiles()
-    dev = Device(info.serial, client=session)
-    problems: list[str] = []
-
-    def attempt(what: str, fn: Any) -> Any:
-        try:
-            return fn()
-        except MwiError as exc:
-            problems.append(f"{info.serial}: {what}: {exc.one_line()}")
-            return None
-
-    props = attempt("getprop", dev.getprop)
-    profile = None
-    if isinstance(props, dict):
-        fp = fingerprint_from_props(props, serial=info.serial)
-        for k in ("model", "manufacturer", "android_release", "sdk", "soc", "abi", "fingerprint"):
-            record[k] = fp[k]
-        profile = match_profile(props, profiles)
-        record["profile"] = profile.name
-    battery = attempt("battery", dev.battery)
-    if battery is not None:
-        record["battery_level"] = getattr(battery, "level", None)
-        temp = getattr(battery, "temperature_c", None)
-        if temp is not None and profile is not None and profile.battery_temperature_unit != "decicelsius":
-            temp = round(temp * 10.0 / profile.battery_temperature_divisor, 2)
-        record["battery_temperature_c"] = temp
-    thermal = attempt("thermal", dev.thermal_status)
-    if thermal is not None:
-        record["thermal_status"] = thermal_status_name(getattr(thermal, "status", None))
-    browsers = attempt("browsers", lambda: installed_browsers(dev))
-    if browsers is not None:
-        record["browsers"] = [b.to_json() for b in browsers]
-    return Description(record, tuple(problems))
-
-
-def describe_all(session: AdbSession | None = None, profiles: list[Profile] | None = None) -> list[Description]:
-    session = session or AdbSession.from_env()
-    profiles = profiles if profiles is not None else load_profiles()
-    return [describe(i, session, profiles) for i in list_devices(session)]
-
-
-def verify_profile(dev: Device, profiles: list[Profile] | None = None) -> tuple[Profile, ProfileCheck]:
+def verify_profile(dev: Device, profiles: list[Profile] | None = None, *,
+                   props: dict[str, str] | None = None) -> tuple[Profile, ProfileCheck]:
     """Match the phone's profile and check its claims against the phone (for a run's manifest).
 
     Thermal sensor names and the battery reading are checked when the phone gives them; a probe
     that fails leaves that claim unchecked (None) with a note.
     """
     profiles = profiles if profiles is not None else load_profiles()
-    props = dev.getprop()
-    assert isinstance(props, dict)
+    props = props if props is not None else dev.props()  # the caller's reading, else one getprop
     profile = match_profile(props, profiles)
     notes: list[str] = []
     names = raw_temp = None

@@ -26,6 +26,10 @@ DEFAULT_NAME = "default"
 PLAUSIBLE_BATTERY_C = (5.0, 80.0)
 _TEMP_SCALES = {"decicelsius": 10.0, "celsius": 1.0, "millicelsius": 1000.0}
 
+#: What a device profile's `[browsers."PKG"]` table may change in a browser spec (never its key or
+#: package).  The profile format owns this vocabulary; browsers.specs checks its fields against it.
+OVERRIDABLE_FIELDS = ("name", "activity", "devtools_socket", "devtools_verified", "engine", "measurable", "notes")
+
 
 @dataclass(frozen=True)
 class FirstRunStep:
@@ -136,8 +140,6 @@ def parse_profile(data: dict[str, Any], path: Path) -> Profile:
     sign = battery.get("current_sign", 1)
     if sign not in (1, -1):
         raise _err(path, "battery.current_sign must be 1 or -1")
-
-    from ..browsers.specs import OVERRIDABLE_FIELDS
 
     overrides = []
     for pkg, table in sorted(data.get("browsers", {}).items()):

@@ -20,9 +20,10 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import adbutils
@@ -185,7 +186,7 @@ def server_address(env: dict[str, str] | None = None) -> ServerAddress:
     ADB_SERVER_SOCKET=tcp:HOST:PORT (or tcp:PORT) wins; then ANDROID_ADB_SERVER_ADDRESS /
     ANDROID_ADB_SERVER_HOST for the host and ANDROID_ADB_SERVER_PORT for the port.
     """
-    env = os.environ if env is None else env
+    env = dict(os.environ) if env is None else env
     sock = env.get("ADB_SERVER_SOCKET", "").strip()
     if sock:
         m = re.fullmatch(r"tcp:(?:(\[[^\]]+\]|[^:]+):)?(\d{1,5})", sock)
@@ -207,7 +208,7 @@ def _port(text: str, what: str) -> int:
 
 def adb_binary(env: dict[str, str] | None = None) -> str:
     """The adb executable: ADBUTILS_ADB_PATH, else Debian's /usr/bin/adb, else `adb` on PATH."""
-    env = os.environ if env is None else env
+    env = dict(os.environ) if env is None else env
     path = env.get("ADBUTILS_ADB_PATH")
     if path:
         if not os.access(path, os.X_OK):
@@ -283,7 +284,7 @@ class AdbSession:
         self._server_checked = False
 
     @classmethod
-    def from_env(cls) -> "AdbSession":
+    def from_env(cls) -> AdbSession:
         addr = server_address()
         return cls(addr.host, addr.port)
 
@@ -417,7 +418,7 @@ class AdbSession:
             while exit_code is None:
                 left = t_end - time.monotonic()
                 if left <= 0:
-                    raise socket.timeout("deadline")
+                    raise TimeoutError("deadline")
                 conn.conn.settimeout(left)
                 header = _read_exact(conn.conn, 5, t_end)
                 kind = header[0]
@@ -451,7 +452,7 @@ class AdbSession:
             while True:
                 left = t_end - time.monotonic()
                 if left <= 0:
-                    raise socket.timeout("deadline")
+                    raise TimeoutError("deadline")
                 conn.conn.settimeout(left)
                 chunk = conn.conn.recv(65536)
                 if not chunk:
@@ -567,7 +568,7 @@ def _read_exact(sock: socket.socket, n: int, t_end: float) -> bytes:
     while len(buf) < n:
         left = t_end - time.monotonic()
         if left <= 0:
-            raise socket.timeout("deadline")
+            raise TimeoutError("deadline")
         sock.settimeout(left)
         chunk = sock.recv(n - len(buf))
         if not chunk:

@@ -15,13 +15,14 @@ import contextlib
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from ..adb.device import Device
 from ..adb.shell import validate_socket_name
-from ..errors import BrowserError, PageError, UsageError
+from ..errors import BrowserError, MwiError, PageError, UsageError
+from ..parsers.unix_sockets import devtools_socket_names, parse_proc_net_unix
 from ..retry import effective_timeout, wait_for
 from .specs import BrowserSpec
 
@@ -133,7 +134,7 @@ class DevToolsSession:
         self._browser = None
         self._pw = None
 
-    def __enter__(self) -> "DevToolsSession":
+    def __enter__(self) -> DevToolsSession:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -164,3 +165,82 @@ def _answers(session: DevToolsSession) -> bool:
         return True
     except BrowserError:
         return False
+
+
+# ---- which DevTools sockets the phone has open ------------------------------------------
+
+
+@dataclass(frozen=True)
+class DevToolsStatus:
+    """A browser's DevTools as found on the phone (for `mwi devices`).
+
+    state: "no-socket-known" | "missing" (socket not open) | "no-pages" | "ok" | "unreachable"
+    """
+
+    package: str
+    name: str
+    socket: str | None
+    state: str
+    pages: int | None
+    note: str
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "ok"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"package": self.package, "socket": self.socket, "state": self.state, "pages": self.pages,
+                "note": self.note}
+
+
+def list_devtools_sockets(dev: Device) -> tuple[str, ...]:
+    """Listening abstract sockets named `*devtools_remote*` on the phone (`cat /proc/net/unix`)."""
+    text = dev.read(["cat", "/proc/net/unix"])
+    return devtools_socket_names(parse_proc_net_unix(text, source=f"{dev.serial}: /proc/net/unix"))
+
+
+def devtools_statuses(dev: Device, specs: Iterable[BrowserSpec], *, sockets: tuple[str, ...] | None = None,
+                      count_pages: bool = True, timeout: float = 5.0) -> list[DevToolsStatus]:
+    """For each browser: is its DevTools socket open, and does it list pages?
+
+    `sockets` (from `list_devtools_sockets`) is read once when not given.  Counting pages forwards
+    a host port to each open socket for a moment.
+    """
+    found = set(list_devtools_sockets(dev) if sockets is None else sockets)
+    out = []
+    for spec in specs:
+        hint = f"; {spec.devtools_hint}" if spec.devtools_hint else ""
+        if not spec.devtools_socket:
+            out.append(DevToolsStatus(spec.package, spec.name, None, "no-socket-known", None,
+                                      f"{spec.name}: no DevTools socket known, so mwi cannot watch its pages"))
+            continue
+        sock = spec.devtools_socket
+        if sock not in found:
+            out.append(DevToolsStatus(spec.package, spec.name, sock, "missing", None,
+                                      f"{spec.name}: DevTools socket @{sock} is not open (the browser is not "
+                                      f"running, or its remote debugging is off){hint}"))
+            continue
+        if not count_pages:
+            out.append(DevToolsStatus(spec.package, spec.name, sock, "ok", None, f"{spec.name}: @{sock} open"))
+            continue
+        try:
+            with devtools(dev, spec, ready_timeout=timeout) as dt:
+                owner = dt.version().get("Android-Package")
+                pages = sum(1 for t in dt.targets() if t.type == "page")
+        except MwiError as exc:
+            out.append(DevToolsStatus(spec.package, spec.name, sock, "unreachable", None,
+                                      f"{spec.name}: DevTools socket @{sock} is open but did not answer: "
+                                      f"{exc.one_line()}"))
+            continue
+        if isinstance(owner, str) and owner and owner != spec.package:   # Chrome's channels share one name
+            out.append(DevToolsStatus(spec.package, spec.name, sock, "missing", None,
+                                      f"{spec.name}: DevTools socket @{sock} belongs to {owner} right now "
+                                      f"(one Chrome channel at a time holds it){hint}"))
+            continue
+        if pages == 0:
+            out.append(DevToolsStatus(spec.package, spec.name, sock, "no-pages", 0,
+                                      f"{spec.name}: DevTools socket @{sock} lists no pages{hint}"))
+        else:
+            out.append(DevToolsStatus(spec.package, spec.name, sock, "ok", pages,
+                                      f"{spec.name}: @{sock} open, {pages} page(s)"))
+    return out

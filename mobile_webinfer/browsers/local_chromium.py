@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BrowserError, UsageError
-from ..targets.procmem import descendants, read_cmdline, read_ppid
+from ..hostproc import descendants, read_cmdline, read_ppid
 
 CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 log = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ BASE_FLAGS = (
 WEBGL_FLAGS = ("--use-angle=swiftshader", "--enable-unsafe-swiftshader")
 WEBGPU_FLAGS = ("--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-vulkan=swiftshader",
                 "--use-webgpu-adapter=swiftshader", "--enable-unsafe-swiftshader")
+#: navigator.ml (WebNN) sits behind this feature in Chromium 1xx builds without it on by default.
+WEBNN_FEATURE = "WebMachineLearningNeuralNetwork"
 NO_GPU_FLAGS = ("--disable-gpu", "--disable-webgpu")  # not --disable-webgl: tfjs probes it harmlessly
 
 
@@ -67,8 +69,33 @@ def _is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-def chromium_flags(*, webgl: bool = True, webgpu: bool = True, headless: bool = True) -> list[str]:
-    """Command-line flags for this machine (software GL / WebGPU via SwiftShader when asked)."""
+def merge_features(flags: Iterable[str]) -> list[str]:
+    """One ``--enable-features=`` (Chromium keeps only the last of repeated switches), in order."""
+    out: list[str] = []
+    features: list[str] = []
+    at = -1
+    for f in flags:
+        if f.startswith("--enable-features="):
+            for name in f.split("=", 1)[1].split(","):
+                if name and name not in features:
+                    features.append(name)
+            if at < 0:
+                at = len(out)
+                out.append("")
+        else:
+            out.append(f)
+    if at >= 0:
+        out[at] = "--enable-features=" + ",".join(features)
+    return out
+
+
+def chromium_flags(*, webgl: bool = True, webgpu: bool = True, headless: bool = True,
+                   webnn: bool = True) -> list[str]:
+    """Command-line flags for this machine (software GL / WebGPU via SwiftShader when asked).
+
+    ``webnn`` exposes navigator.ml (the WebNN feature); whether a context can be created is
+    then the browser's answer, recorded by the page.
+    """
     flags = list(BASE_FLAGS)
     if _is_root():
         flags.append("--no-sandbox")  # Chromium refuses to start as root with its sandbox
@@ -78,9 +105,11 @@ def chromium_flags(*, webgl: bool = True, webgpu: bool = True, headless: bool = 
         flags += [f for f in WEBGPU_FLAGS if f not in flags]
     if not webgl and not webgpu:
         flags += NO_GPU_FLAGS
+    if webnn:
+        flags.append(f"--enable-features={WEBNN_FEATURE}")
     if headless:
         flags.append("--hide-scrollbars")
-    return flags
+    return merge_features(flags)
 
 
 _local = threading.local()
@@ -133,10 +162,11 @@ class LocalChromium:
     """A headless (by default) Chromium with a fresh profile; a context manager."""
 
     def __init__(self, executable: str | None = None, *, webgl: bool = True, webgpu: bool = True,
-                 headless: bool = True, extra_flags: Iterable[str] = ()):
+                 headless: bool = True, extra_flags: Iterable[str] = (), webnn: bool = True):
         self.executable = executable
         self.webgl = webgl
         self.webgpu = webgpu
+        self.webnn = webnn
         self.headless = headless
         self.extra_flags: Sequence[str] = tuple(extra_flags)
         self.version: str = ""
@@ -147,7 +177,8 @@ class LocalChromium:
 
     @property
     def flags(self) -> list[str]:
-        return chromium_flags(webgl=self.webgl, webgpu=self.webgpu, headless=self.headless) + list(self.extra_flags)
+        return merge_features(chromium_flags(webgl=self.webgl, webgpu=self.webgpu, headless=self.headless,
+                                             webnn=self.webnn) + list(self.extra_flags))
 
     def start(self) -> LocalChromium:
         """Launch Chromium (idempotent).  BrowserError when it cannot start."""
@@ -166,7 +197,7 @@ class LocalChromium:
             log.warning("Chromium did not start in time; one more try: %s", exc)  # a loaded machine
             return self._launch(exe, PwError)
 
-    def _launch(self, exe: Path, PwError: type) -> LocalChromium:
+    def _launch(self, exe: Path, PwError: type[Exception]) -> LocalChromium:
         reap_stale_profiles()
         self.user_data_dir = Path(tempfile.mkdtemp(prefix=f"{PROFILE_PREFIX}{os.getpid()}-"))
         self._initial_taken = False

@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..adb.profiles import OVERRIDABLE_FIELDS
 from ..errors import UsageError
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ class BrowserSpec:
     activity: launch activity when `cmd package resolve-activity` gives nothing (None: must resolve).
     devtools_socket: abstract unix socket for `adb forward tcp:N localabstract:<socket>` (None: none).
     devtools_verified: False when the socket name comes from secondary sources only.
+    devtools_hint: what to do when the socket is missing or lists no pages (shown by `mwi devices`).
     measurable: whether mwi runs benchmark pages in it (the others are only listed by `mwi devices`).
     """
 
@@ -38,6 +40,7 @@ class BrowserSpec:
     engine: str = "chromium"
     measurable: bool = False
     notes: str = ""
+    devtools_hint: str = ""
 
     def component(self, activity: str | None = None) -> str:
         act = activity or self.activity
@@ -45,7 +48,7 @@ class BrowserSpec:
             raise UsageError(f"no launch activity known for {self.package}")
         return f"{self.package}/{act}"
 
-    def with_overrides(self, overrides: dict[str, object]) -> "BrowserSpec":
+    def with_overrides(self, overrides: dict[str, object]) -> BrowserSpec:
         """A copy with profile overrides applied (only known fields)."""
         bad = set(overrides) - set(OVERRIDABLE_FIELDS)
         if bad:
@@ -53,10 +56,14 @@ class BrowserSpec:
         return dataclasses.replace(self, **overrides)  # type: ignore[arg-type]
 
 
-# What a device profile's `[browsers."PKG"]` table may change (never the key or the package).
-OVERRIDABLE_FIELDS = tuple(f.name for f in dataclasses.fields(BrowserSpec) if f.name not in ("key", "package"))
+# What a device profile's `[browsers."PKG"]` table may change: the profile format's vocabulary
+# (adb.profiles), which must name fields of BrowserSpec and never the key or the package.
+assert set(OVERRIDABLE_FIELDS) <= {f.name for f in dataclasses.fields(BrowserSpec)} - {"key", "package"}
 
 _CHROME_MAIN = "com.google.android.apps.chrome.Main"
+_SAMSUNG_HINT = ("Samsung Internet lists pages over DevTools only with its developer setting "
+                 "'USB Debugging of WebViews' on (Settings > About Samsung Internet: tap the version "
+                 "to unlock developer settings)")
 
 SPECS: tuple[BrowserSpec, ...] = (
     BrowserSpec("chrome", "Chrome", "com.android.chrome", _CHROME_MAIN, "chrome_devtools_remote", True,
@@ -68,14 +75,18 @@ SPECS: tuple[BrowserSpec, ...] = (
     BrowserSpec("chrome-canary", "Chrome Canary", "com.chrome.canary", _CHROME_MAIN, "chrome_devtools_remote",
                 True, measurable=True),
     BrowserSpec("samsung", "Samsung Internet", "com.sec.android.app.sbrowser", ".SBrowserMainActivity",
-                "Terrace_devtools_remote", False, measurable=True,
-                notes="DevTools socket name unverified (secondary sources only)"),
+                "com.sec.android.app.sbrowser_devtools_remote", False, measurable=True,
+                notes="DevTools socket name from public automation drivers (Appium, Playwright-based tools); "
+                      "not yet seen on a phone of ours",
+                devtools_hint=_SAMSUNG_HINT),
     BrowserSpec("samsung-beta", "Samsung Internet Beta", "com.sec.android.app.sbrowser.beta",
-                ".SBrowserMainActivity", "Terrace_devtools_remote", False,
-                notes="DevTools socket name unverified"),
+                ".SBrowserMainActivity", "com.sec.android.app.sbrowser.beta_devtools_remote", False,
+                notes="DevTools socket name assumed from the stable one's pattern (package + _devtools_remote)",
+                devtools_hint=_SAMSUNG_HINT),
     BrowserSpec("firefox", "Firefox", "org.mozilla.firefox", None, None, engine="gecko"),
     BrowserSpec("firefox-beta", "Firefox Beta", "org.mozilla.firefox_beta", None, None, engine="gecko"),
-    BrowserSpec("edge", "Microsoft Edge", "com.microsoft.emmx", None, None),
+    BrowserSpec("edge", "Microsoft Edge", "com.microsoft.emmx", None, "com.microsoft.emmx_devtools_remote", False,
+                notes="DevTools socket name from public automation drivers"),
     BrowserSpec("brave", "Brave", "com.brave.browser", None, None),
     BrowserSpec("opera", "Opera", "com.opera.browser", None, None),
     BrowserSpec("opera-mini", "Opera Mini", "com.opera.mini.native", None, None, engine="presto/chromium"),
@@ -107,10 +118,15 @@ def known_packages() -> tuple[str, ...]:
     return tuple(s.package for s in SPECS)
 
 
-def spec_with_profile(name: str, profile: "Profile | None" = None) -> BrowserSpec:
+def spec_with_profile(name: str, profile: Profile | None = None) -> BrowserSpec:
     """The spec for `name`, with the phone profile's `[browsers."PKG"]` overrides applied."""
     spec = get_spec(name)
     if profile is None:
         return spec
     overrides = profile.overrides_for(spec.package)
     return spec.with_overrides(overrides) if overrides else spec
+
+
+def specs_for_socket(socket_name: str) -> tuple[BrowserSpec, ...]:
+    """The known browsers that open this DevTools socket (Chrome's channels share one name)."""
+    return tuple(s for s in SPECS if s.devtools_socket == socket_name)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import signal
+import sys
+import threading
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from ..errors import UsageError
+from ..sweep.spec import DEFAULT_REPEATS, SweepSpec, load_spec_file
+from ..vocab import QUICK, Budget
 
 
 def _csv(value: str | None, cast=str) -> list | None:
@@ -23,8 +30,9 @@ def sweep(
     target: list[str] = typer.Option(["local"], "--target", "-t",
                                      help="Where to run: `local` (this computer) or a phone's serial; repeatable."),
     models: str = typer.Option(None, "--models", "-m", help="Comma-separated model names (default: mobilenet_v2)."),
-    runtimes: str = typer.Option(None, "--runtimes", help="Browser runtimes: tfjs,tflite,ort (default: all)."),
-    backends: str = typer.Option(None, "--backends", help="Backends: wasm,webgl,webgpu,cpu (default: all)."),
+    runtimes: str = typer.Option(None, "--runtimes", help="Browser runtimes: tfjs,tflite,ort,litert (default: all; "
+                                                          "tflite = tfjs-tflite, the study's, superseded by litert)."),
+    backends: str = typer.Option(None, "--backends", help="Backends: wasm,webgl,webgpu,webnn,cpu (default: all)."),
     threads: str = typer.Option(None, "--threads", help="Thread counts for wasm and native CPU (default: 1,2)."),
     repeats: int = typer.Option(None, "--repeats", help="Fresh page loads / native processes per cell (default 3)."),
     quick: bool = typer.Option(False, "--quick", help="Smoke run: few iterations, 1 repeat, short budgets."),
@@ -56,6 +64,13 @@ def sweep(
                                                               "screens (uiautomator2, steps from the device profile)."),
     cell_timeout: float = typer.Option(None, "--cell-timeout", help="Watchdog: longest a cell may take, s "
                                                                     "(default 300)."),
+    webnn_device: str = typer.Option(None, "--webnn-device", help="WebNN cells: MLContext deviceType cpu, gpu or "
+                                                                  "npu (default cpu)."),
+    thread_policy: str = typer.Option(None, "--thread-policy", help="`as-is` (default) or `exact`: show a runtime "
+                                                                    "that caps wasm threads at half the cores enough "
+                                                                    "cores for the threads asked (recorded)."),
+    no_capabilities: bool = typer.Option(False, "--no-capabilities", help="Skip the per-browser capability probe "
+                                                                          "stored in the manifest."),
 ) -> None:
     """Measure in-browser inference against native TFLite and print the gap table.
 
@@ -66,15 +81,114 @@ def sweep(
 
     Example: mwi sweep --quick --models tiny_cnn --runtimes tfjs,ort --backends wasm
     """
-    from ..sweep import run_sweep_cli
-
     run_sweep_cli(targets=target, models=_csv(models), runtimes=_csv(runtimes), backends=_csv(backends),
                   threads=_csv(threads, int), repeats=repeats, quick=quick, out=out, resume=resume,
                   retry_failed=retry_failed, native=not no_native, iterations=iterations, warmups=warmups,
                   time_budget=time_budget, chromium=chromium, dry_run=dry_run, spec_file=spec_file,
                   browsers=_csv(browsers), native_backends=_csv(native_backends), benchmark_model=benchmark_model,
                   max_battery_temp=max_battery_temp, cooldown_timeout=cooldown_timeout, on_hot=on_hot,
-                  on_throttle=on_throttle, cell_timeout=cell_timeout, first_run=first_run)
+                  on_throttle=on_throttle, cell_timeout=cell_timeout, first_run=first_run, webnn_device=webnn_device,
+                  thread_policy=thread_policy, capabilities=not no_capabilities)
+
+
+def build_spec(*, targets: list[str], models: list[str] | None, runtimes: list[str] | None,
+               backends: list[str] | None, threads: list[int] | None, repeats: int | None, quick: bool,
+               native: bool, iterations: int | None, warmups: int | None, time_budget: float | None,
+               chromium: str | None, spec_file: Path | None = None, browsers: list[str] | None = None,
+               native_backends: list[str] | None = None, benchmark_model: str | None = None,
+               max_battery_temp: float | None = None, cooldown_timeout: float | None = None,
+               on_hot: str | None = None, on_throttle: str | None = None, cell_timeout: float | None = None,
+               first_run: bool = False, webnn_device: str | None = None, thread_policy: str | None = None,
+               capabilities: bool = True) -> SweepSpec:
+    """The spec from a sweep file and flags (a flag given on the command line wins)."""
+    base = load_spec_file(spec_file) if spec_file else {}
+    if base.get("quick"):
+        quick = True
+    budget = QUICK if quick else Budget()
+    if "budget" in base:
+        budget = replace(budget, **base.pop("budget"))
+    overrides: dict[str, Any] = {k: v for k, v in (("iterations", iterations), ("warmups", warmups),
+                                   ("time_budget_s", time_budget), ("cell_timeout_s", cell_timeout)) if v is not None}
+    if overrides:
+        budget = replace(budget, **overrides)
+    spec = SweepSpec(**{k: v for k, v in base.items() if k != "budget"})
+    spec.budget = budget
+    if targets and (targets != ["local"] or "targets" not in base):
+        spec.targets = list(targets)
+    spec.chromium = chromium or spec.chromium
+    spec.native = spec.native and native
+    spec.quick = quick
+    flags = {"models": models, "runtimes": runtimes, "backends": backends, "threads": threads, "browsers": browsers,
+             "native_backends": native_backends, "benchmark_model": benchmark_model, "on_throttle": on_throttle,
+             "webnn_device": webnn_device, "thread_policy": thread_policy}
+    for name, value in flags.items():
+        if value:
+            setattr(spec, name, value)
+    cd = dict(spec.cooldown)
+    for k, v in (("max_battery_c", max_battery_temp), ("timeout_s", cooldown_timeout), ("on_timeout", on_hot)):
+        if v is not None:
+            cd[k] = v
+    if cd.get("on_timeout", "flag") not in ("flag", "skip"):
+        raise UsageError("--on-hot must be `flag` or `skip`")
+    spec.cooldown = cd
+    if first_run:
+        spec.first_run = True
+    if not capabilities:
+        spec.capabilities = False
+    if repeats is not None:
+        spec.repeats = repeats
+    elif "repeats" not in base:
+        spec.repeats = 1 if quick else DEFAULT_REPEATS
+    return spec
+
+
+def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, dry_run: bool,
+                  **flags: Any) -> None:
+    """The CLI's sweep: build the spec, run (or print the plan), print the table and the run directory last."""
+    from rich.console import Console
+
+    from ..paths import default_out_root
+    from ..progress import SweepProgress
+    from ..report import build_rows, render_table
+    from ..sweep.runner import resolve_for_dry_run, run_sweep
+    from ..sweep.spec import estimate_seconds
+
+    console = Console()
+    spec = build_spec(**flags)
+    if resume is None:
+        spec.validate()
+        from ..models.catalog import check_model_name
+
+        for m in spec.models:
+            check_model_name(m)  # unknown names fail here, before anything runs (zoo or `mwi models add`)
+    if dry_run:
+        if resume is not None:
+            raise UsageError("--dry-run plans a new sweep; it does not take --resume")
+        cells = resolve_for_dry_run(spec)
+        for c in cells:
+            console.print(c.key, highlight=False)
+        est = estimate_seconds(cells, spec.budget)
+        console.print(f"{len(cells)} cells; estimated {est / 60:.1f} min", highlight=False)
+        return
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        def _term(signum: int, frame: Any) -> None:  # a polite kill: unwind, restore the phones, keep what is stored
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, _term)
+    progress = SweepProgress()
+    outcome = run_sweep(spec, out_root=Path(out) if out else default_out_root(), resume=resume,
+                        retry_failed=retry_failed, progress=progress, stop=stop)
+    store = outcome.store
+    rows = build_rows(store.results())
+    render_table(rows, console=console)
+    if outcome.failures:
+        for name, why in outcome.failures.items():
+            print(f"mwi: target {name} failed: {why}; finish with: mwi sweep --resume {store.run_dir}",
+                  file=sys.stderr)
+        print(store.run_dir, flush=True)
+        raise SystemExit(3)
+    print(store.run_dir)
 
 
 def register(app: typer.Typer) -> None:

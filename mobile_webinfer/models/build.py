@@ -15,12 +15,14 @@ import os
 import shutil
 import tempfile
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
+from ..agreement import output_scale
 from ..errors import ModelError, UsageError
 from ..paths import models_dir as default_models_dir
 from . import convert
@@ -39,10 +41,6 @@ Progress = Callable[[str], None]
 # Max |diff| allowed per output, as a fraction of that output's peak |reference| value.
 TOLERANCES = {"tflite": 1e-4, "onnx": 1e-4, "tfjs": 1e-4, "tflite_fp16": 2e-2, "tflite_int8": 0.5}
 
-
-def output_scale(ref: np.ndarray) -> float:
-    """Peak |value| of a reference output (tiny floor so an all-zero output still compares)."""
-    return max(float(np.max(np.abs(ref))) if ref.size else 0.0, 1e-6)
 
 KNOWN_RUNTIME_SUPPORT = {
     "tflite": "loads in ai-edge-litert (host), TFLite benchmark_model and @tensorflow/tfjs-tflite",
@@ -237,13 +235,13 @@ def build_arch(arch: Arch, root: Path, formats: Sequence[str], seed: int = DEFAU
 
         progress("manifest")
         sample_inputs = []
-        for i, (ispec, arr) in enumerate(zip(spec.inputs, inputs)):
+        for i, (ispec, arr) in enumerate(zip(spec.inputs, inputs, strict=True)):
             rel = f"input_{i}.bin"
             write_bin(arr, tmp / rel)
             sample_inputs.append({"name": ispec.name, "path": rel, "shape": list(arr.shape),
                                   "dtype": str(arr.dtype), "seed": seed, "sha256": file_entry(tmp, rel)["sha256"]})
         reference_outputs = []
-        for j, (oname, arr) in enumerate(zip(out_names, ref)):
+        for j, (oname, arr) in enumerate(zip(out_names, ref, strict=True)):
             rel = f"reference_output_{j}.bin"
             write_bin(arr, tmp / rel)
             reference_outputs.append({"name": oname, "path": rel, "shape": list(arr.shape), "dtype": str(arr.dtype)})
@@ -260,7 +258,7 @@ def build_arch(arch: Arch, root: Path, formats: Sequence[str], seed: int = DEFAU
             "reference_params": spec.reference_params,
             "flops": flops,
             "inputs": [i.to_dict() for i in spec.inputs],
-            "outputs": [{"name": n, "shape": list(a.shape), "dtype": str(a.dtype)} for n, a in zip(out_names, ref)],
+            "outputs": [{"name": n, "shape": list(a.shape), "dtype": str(a.dtype)} for n, a in zip(out_names, ref, strict=True)],
             "files": files,
             "io_names": io_names,
             "sample_inputs": sample_inputs,
@@ -269,7 +267,7 @@ def build_arch(arch: Arch, root: Path, formats: Sequence[str], seed: int = DEFAU
             "converters": convert.converter_versions(),
             "runtime_support": runtime_support,
             "notes": notes,
-            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "build_seconds": round(time.monotonic() - t0, 3),
             "user_model": False,
         }
@@ -411,8 +409,8 @@ def _check_signature(name: str, fmt: str, names: dict[str, Any], spec: Any, out_
     if not sig or sorted(sig["inputs"]) != sorted(want_in) or sorted(sig["outputs"]) != sorted(out_names):
         raise ModelError(f"{name}: {fmt} signature {sig} does not match inputs {want_in} / outputs {out_names}")
     # Reorder tensor names into canonical order.
-    tin = dict(zip(sig["inputs"], names["inputs"]))
-    tout = dict(zip(sig["outputs"], names["outputs"]))
+    tin = dict(zip(sig["inputs"], names["inputs"], strict=True))
+    tout = dict(zip(sig["outputs"], names["outputs"], strict=True))
     names["inputs"] = [tin[n] for n in want_in]
     names["outputs"] = [tout[n] for n in out_names]
     names["signature"] = {"inputs": want_in, "outputs": list(out_names)}
@@ -426,7 +424,7 @@ def run_tflite(path: Path, names: dict[str, Any], inputs: list[np.ndarray], thre
     it.allocate_tensors()
     by_name_in = {d["name"]: d["index"] for d in it.get_input_details()}
     by_name_out = {d["name"]: d["index"] for d in it.get_output_details()}
-    for tname, arr in zip(names["inputs"], inputs):
+    for tname, arr in zip(names["inputs"], inputs, strict=True):
         it.set_tensor(by_name_in[tname], arr)
     it.invoke()
     return [np.array(it.get_tensor(by_name_out[t])) for t in names["outputs"]]
@@ -439,7 +437,7 @@ def run_onnx(path: Path, names: dict[str, Any], inputs: list[np.ndarray]) -> lis
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-    outs = sess.run(list(names["outputs"]), dict(zip(names["inputs"], inputs)))
+    outs = sess.run(list(names["outputs"]), dict(zip(names["inputs"], inputs, strict=True)))
     return [np.asarray(o) for o in outs]
 
 
@@ -450,7 +448,7 @@ def compare_outputs(name: str, fmt: str, ref: list[np.ndarray], got: list[np.nda
     worst = 0.0
     per_output = {}
     ok = True
-    for oname, r, g in zip(out_names, ref, got):
+    for oname, r, g in zip(out_names, ref, got, strict=True):
         if tuple(r.shape) != tuple(g.shape):
             raise ModelError(f"{name}: {fmt} output {oname} has shape {list(g.shape)}, Keras {list(r.shape)}")
         diff = float(np.max(np.abs(r.astype(np.float64) - g.astype(np.float64)))) if r.size else 0.0

@@ -51,7 +51,7 @@ def validate_model_name(name: str) -> str:
 def user_models(models_dir: Path | None = None) -> list[ModelManifest]:
     """Models registered with `mwi models add` (manifests with user_model true), by name."""
     root = Path(models_dir or default_models_dir())
-    out = []
+    out: list[ModelManifest] = []
     if not root.is_dir():
         return out
     for path in sorted(root.glob(f"*/{MANIFEST}")):

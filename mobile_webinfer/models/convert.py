@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import sys
 import types
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..errors import ModelError
 from .archs import ArchSpec
@@ -61,7 +62,7 @@ def export_saved_model(model: Any, spec: ArchSpec, out_dir: Path) -> list[str]:
         if isinstance(out, dict):
             raise ModelError(f"{spec.name}: dict outputs are not supported; return a list")
         outs = list(out) if isinstance(out, (list, tuple)) else [out]
-        return {n: o for n, o in zip(names, outs)}
+        return {n: o for n, o in zip(names, outs, strict=True)}
 
     # keras.export.ExportArchive: a plain tf.Module holding a Keras 3 model gave .tflite files
     # whose variables were never initialized (READ_VARIABLE -> NaN outputs).
@@ -268,8 +269,8 @@ def signature_tensor_keys(saved_model_dir: Path) -> dict[str, str]:
     _args, kwargs = fn.structured_input_signature
     in_keys = tf.nest.flatten({k: k for k in kwargs})
     out_keys = tf.nest.flatten({k: k for k in fn.structured_outputs})
-    pairs = list(zip([t.name for t in fn.inputs[: len(in_keys)]], in_keys))
-    pairs += list(zip([t.name for t in fn.outputs], out_keys))
+    pairs = list(zip([t.name for t in fn.inputs[: len(in_keys)]], in_keys, strict=False))
+    pairs += list(zip([t.name for t in fn.outputs], out_keys, strict=False))
     return dict(pairs)
 
 
@@ -282,7 +283,7 @@ def rekey_tfjs_signature(model_json: dict[str, Any], tensor_keys: dict[str, str]
     a note per key changed; ModelError if a canonical name cannot be placed.
     """
     fixes: list[str] = []
-    sigs = [model_json.get("signature")]
+    sigs: list[Any] = [model_json.get("signature")]
     udm = model_json.get("userDefinedMetadata") or {}
     if isinstance(udm.get("signature"), dict):
         sigs.append(udm["signature"])

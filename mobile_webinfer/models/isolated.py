@@ -14,8 +14,9 @@ import pickle
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import ModelError
 
@@ -25,8 +26,8 @@ def call_isolated(fn: Callable[..., Any], *args: Any, timeout: float | None = No
     with tempfile.TemporaryDirectory(prefix="mwi-isolated-") as td:
         src, dst = Path(td) / "in.pkl", Path(td) / "out.pkl"
         src.write_bytes(pickle.dumps((fn.__module__, fn.__qualname__, args)))
-        proc = subprocess.run([sys.executable, "-m", __name__, str(src), str(dst)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, timeout=timeout, env=dict(os.environ))
+        proc = subprocess.run([sys.executable, "-m", __name__, str(src), str(dst)], capture_output=True,
+                              text=True, timeout=timeout, env=dict(os.environ))
         if not dst.is_file():
             tail = " | ".join(proc.stderr.strip().splitlines()[-3:])[:400]
             how = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit {proc.returncode}"

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError
-from ..paths import models_dir as default_models_dir
 from ..files import file_sha256
+from ..paths import models_dir as default_models_dir
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"

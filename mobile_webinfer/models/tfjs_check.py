@@ -13,14 +13,15 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
+from ..agreement import output_scale
 from ..errors import ModelError
 from ..paths import PAGES_DIR
-from .build import output_scale
 
 SCRIPT = Path(__file__).with_name("tfjs_check.js")
 BACKENDS = ("cpu", "wasm")
@@ -56,7 +57,7 @@ def check_tfjs_model(model_json: Path, io: dict[str, list[str]], inputs: Sequenc
         return {"checked": False, "ok": None, "reason": why}
     with tempfile.TemporaryDirectory(prefix="mwi-tfjs-check-") as td:
         req_inputs = []
-        for i, (tname, arr) in enumerate(zip(io["inputs"], inputs)):
+        for i, (tname, arr) in enumerate(zip(io["inputs"], inputs, strict=True)):
             p = Path(td) / f"in{i}.bin"
             a = np.ascontiguousarray(arr.astype("<i4" if arr.dtype.kind in "iu" else "<f4"))
             p.write_bytes(a.tobytes())
@@ -85,7 +86,7 @@ def check_tfjs_model(model_json: Path, io: dict[str, list[str]], inputs: Sequenc
         if not r.get("ok"):
             raise ModelError(f"{name}: TF.js {backend} backend (node) failed: {r.get('error')}")
         diff = 0.0
-        for j, (flat, refo) in enumerate(zip(r["outputs"], ref)):
+        for j, (flat, refo) in enumerate(zip(r["outputs"], ref, strict=True)):
             got = np.asarray(flat, dtype=np.float64)
             if got.size != refo.size:
                 raise ModelError(f"{name}: TF.js {backend} output {j} has {got.size} values, Keras {refo.size}")

@@ -13,7 +13,7 @@ import re
 import shutil
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -238,7 +238,7 @@ def _add_locked(file: Path, kind: str, name: str, task: str, force: bool, root: 
 
         samples = [_sample(s, i) for i, s in enumerate(inputs)]
         sample_inputs = []
-        for i, (s, arr) in enumerate(zip(inputs, samples)):
+        for i, (s, arr) in enumerate(zip(inputs, samples, strict=True)):
             p = f"input_{i}.bin"
             write_bin(arr, tmp / p)
             sample_inputs.append({"name": s["name"], "path": p, "shape": list(arr.shape), "dtype": str(arr.dtype),
@@ -257,9 +257,9 @@ def _add_locked(file: Path, kind: str, name: str, task: str, force: bool, root: 
         else:
             notes.append("no reference outputs: TF.js models are not run on the host when added")
         if refs:
-            outputs = [{"name": o["name"], "shape": list(r.shape), "dtype": str(r.dtype)} for o, r in zip(outputs, refs)]
+            outputs = [{"name": o["name"], "shape": list(r.shape), "dtype": str(r.dtype)} for o, r in zip(outputs, refs, strict=True)]
         reference_outputs = []
-        for j, (o, r) in enumerate(zip(outputs, refs)):
+        for j, (o, r) in enumerate(zip(outputs, refs, strict=True)):
             p = f"reference_output_{j}.bin"
             write_bin(r, tmp / p)
             reference_outputs.append({"name": o["name"], "path": p, "shape": list(r.shape), "dtype": str(r.dtype)})
@@ -270,7 +270,7 @@ def _add_locked(file: Path, kind: str, name: str, task: str, force: bool, root: 
             "sample_inputs": sample_inputs, "reference_outputs": reference_outputs,
             "verification": {}, "converters": {}, "runtime_support": {},
             "notes": notes, "source": {"path": str(file.resolve()), "sha256": file_sha256(file)},
-            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "build_seconds": round(time.monotonic() - t0, 3), "user_model": True,
         }
         write_manifest(tmp, manifest)

@@ -30,17 +30,15 @@ HOST_BACKENDS = ("xnnpack", "cpu")
 
 def _interpreter_module():
     try:
-        from ai_edge_litert import interpreter as mod  # type: ignore
-
         import ai_edge_litert
+        from ai_edge_litert import interpreter as mod
 
         return mod, f"ai-edge-litert {getattr(ai_edge_litert, '__version__', '?')}"
     except ImportError:
         pass
     try:
-        from tflite_runtime import interpreter as mod  # type: ignore
-
         import tflite_runtime
+        from tflite_runtime import interpreter as mod
 
         return mod, f"tflite-runtime {getattr(tflite_runtime, '__version__', '?')}"
     except ImportError:
@@ -114,12 +112,12 @@ def run_inprocess(model_path: Path, inputs: list[np.ndarray], *, threads: int, b
     out_details = _ordered(interp.get_output_details(), output_names)
     if len(in_details) != len(inputs):
         raise ModelError(f"model has {len(in_details)} inputs, {len(inputs)} given")
-    for d, x in zip(in_details, inputs):
+    for d, x in zip(in_details, inputs, strict=True):
         if tuple(d["shape"]) != tuple(x.shape):
             raise ModelError(f"input {d['name']}: model wants shape {tuple(d['shape'])}, got {x.shape}")
 
     def invoke() -> list[np.ndarray]:
-        for d, x in zip(in_details, inputs):
+        for d, x in zip(in_details, inputs, strict=True):
             interp.set_tensor(d["index"], x.astype(d["dtype"], copy=False))
         interp.invoke()
         return [interp.get_tensor(d["index"]) for d in out_details]
@@ -133,7 +131,7 @@ def run_inprocess(model_path: Path, inputs: list[np.ndarray], *, threads: int, b
         t = time.perf_counter()
         invoke()
         warm.append((time.perf_counter() - t) * 1000)
-    lat = []
+    lat: list[float] = []
     t_budget = time.perf_counter() + time_budget_s
     while len(lat) < iterations and (len(lat) < min_iterations or time.perf_counter() < t_budget):
         t = time.perf_counter()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +25,8 @@ def main() -> int:
     except MwiError as exc:
         print(exc.one_line(), file=sys.stderr)
         return 1
-    np.savez(spec["out"], **{f"out{i}": o for i, o in enumerate(res.outputs)})
+    arrays: dict[str, Any] = {f"out{i}": o for i, o in enumerate(res.outputs)}
+    np.savez(spec["out"], **arrays)
     meta = res.to_json()
     meta["n_outputs"] = len(res.outputs)
     print(json.dumps(meta))

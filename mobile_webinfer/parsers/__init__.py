@@ -8,13 +8,39 @@ Capture files with a `# ...` / `# ---` header go through `strip_capture_header` 
 from .battery import BatteryState, parse_battery, parse_power_supply_value
 from .benchmark_model import BenchmarkModelResult, PhaseStats, parse_benchmark_model, parse_benchmark_model_runs
 from .capture import capture_header, decode_capture_bytes, strip_capture_header
-from .cpu import (CpuCoreFreq, CpuFreqPolicy, CpuInfo, CpuTimes, DumpsysCpuinfo, PidStat, ProcessCpu, ProcStat,
-                  cpu_utilization, parse_cpufreq, parse_cpufreq_script, parse_dumpsys_cpuinfo, parse_percpu_freq,
-                  parse_pid_stat, parse_proc_cpuinfo, parse_proc_meminfo, parse_proc_stat, parse_uptime)
+from .cpu import (
+                  CpuCoreFreq,
+                  CpuFreqPolicy,
+                  CpuInfo,
+                  CpuTimes,
+                  DumpsysCpuinfo,
+                  PidStat,
+                  ProcessCpu,
+                  ProcStat,
+                  cpu_utilization,
+                  parse_cpufreq,
+                  parse_cpufreq_script,
+                  parse_dumpsys_cpuinfo,
+                  parse_percpu_freq,
+                  parse_pid_stat,
+                  parse_proc_cpuinfo,
+                  parse_proc_meminfo,
+                  parse_proc_stat,
+                  parse_uptime,
+)
 from .devices import AdbDeviceEntry, parse_adb_devices
 from .getprop import parse_getprop, parse_getprop_bytes
-from .gfxinfo import (Frame, GfxInfo, GfxProcess, GfxStats, GfxWindow, SurfaceFlingerFrame, SurfaceFlingerLatency,
-                      parse_gfxinfo, parse_surfaceflinger_latency)
+from .gfxinfo import (
+                  Frame,
+                  GfxInfo,
+                  GfxProcess,
+                  GfxStats,
+                  GfxWindow,
+                  SurfaceFlingerFrame,
+                  SurfaceFlingerLatency,
+                  parse_gfxinfo,
+                  parse_surfaceflinger_latency,
+)
 from .meminfo import MeminfoReport, MemRow, MemSummary, ProcessMemory, parse_meminfo
 from .thermal import CoolingDevice, Temperature, ThermalReport, parse_thermalservice
 

@@ -183,6 +183,8 @@ def _parse_run(lines: list[tuple[int, str]], source: str) -> BenchmarkModelResul
                          snippet=", ".join(summary), line=lines[-1][0])
     warm_phase = phases[0] if len(phases) >= 2 else None
     inf_phase = phases[-1] if phases else None
+    delegated: int | None
+    total: int | None
     if nodes_line is not None:
         delegated, total = nodes_line
     elif nodes:

@@ -141,13 +141,13 @@ def parse_pid_stat(text: str, source: str = "") -> PidStat:
         raise ParseError(f"/proc/<pid>/stat has {len(rest) + 2} fields, expected at least 24", source=source,
                          snippet=text[:80])
     try:
-        f = [rest[0]] + [int(x) for x in rest[1:22]]
+        f = [int(x) for x in rest[1:22]]  # f[i - 1] is field i of rest (rest[0] is the state letter)
         processor = int(rest[36]) if len(rest) > 36 else None
     except ValueError:
         raise ParseError("non-numeric field in /proc/<pid>/stat", source=source, snippet=text[:80]) from None
-    return PidStat(pid=int(text[:open_i]), comm=text[open_i + 1:close_i], state=f[0], ppid=f[1],
-                   utime=f[11], stime=f[12], cutime=f[13], cstime=f[14], priority=f[15], nice=f[16],
-                   num_threads=f[17], starttime=f[19], vsize=f[20], rss_pages=f[21], processor=processor)
+    return PidStat(pid=int(text[:open_i]), comm=text[open_i + 1:close_i], state=rest[0], ppid=f[0],
+                   utime=f[10], stime=f[11], cutime=f[12], cstime=f[13], priority=f[14], nice=f[15],
+                   num_threads=f[16], starttime=f[18], vsize=f[19], rss_pages=f[20], processor=processor)
 
 
 def parse_uptime(text: str, source: str = "") -> tuple[float, float]:
@@ -378,7 +378,8 @@ def parse_dumpsys_cpuinfo(text: str, source: str = "") -> DumpsysCpuinfo:
     """Parse `dumpsys cpuinfo` (old and wall-clock headers; per-process and TOTAL lines)."""
     text = check_text(text, source)
     procs: list[ProcessCpu] = []
-    load = window = total = None
+    load: tuple[float, float, float] | None = None
+    window = total = None
     parts: dict[str, float] = {}
     seen_header = False
     for lineno, raw in enumerate(lines_of(text), start=1):
@@ -388,11 +389,12 @@ def parse_dumpsys_cpuinfo(text: str, source: str = "") -> DumpsysCpuinfo:
         if s.startswith("Load:"):
             nums = s[5:].split("/")
             try:
-                load = tuple(float(x) for x in nums)
+                vals = tuple(float(x) for x in nums)
             except ValueError:
                 raise ParseError("unreadable Load line", source=source, snippet=s, line=lineno) from None
-            if len(load) != 3:
+            if len(vals) != 3:
                 raise ParseError("expected 3 load averages", source=source, snippet=s, line=lineno)
+            load = (vals[0], vals[1], vals[2])
             continue
         m = re.match(r"^CPU usage from (-?\d+)ms to (-?\d+)ms (?:ago|later)", s)
         if m:

@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 
 from ..errors import ParseError
-from .capture import decode_capture_bytes, strip_capture_header
 from ._common import check_text, lines_of
+from .capture import decode_capture_bytes, strip_capture_header
 
 _START_RE = re.compile(r"^\[([^\[\]]+)\]:\s?\[(.*)$")
 _KEY_RE = re.compile(r"^[^\s\[\]]+$")

@@ -269,7 +269,7 @@ def _frames(header: list[str], rows: list[tuple[int, str]], source: str) -> tupl
             skipped += 1
             continue
 
-        def get(name: str) -> int | None:
+        def get(name: str, vals: list[int] = vals) -> int | None:  # this row's values, bound now
             return _value(str(vals[idx[name]])) if name in idx else None
 
         intended, completed = get("IntendedVsync"), get("FrameCompleted")

@@ -117,7 +117,12 @@ class ProcessMemory:
     @property
     def graphics_rows_pss_kb(self) -> int:
         """Gfx dev + EGL mtrack + GL mtrack PSS (0 without a memtrack HAL)."""
-        return sum((self.row(n).get("pss") or 0) for n in GRAPHICS_ROWS if self.row(n) is not None)
+        total = 0
+        for n in GRAPHICS_ROWS:
+            row = self.row(n)
+            if row is not None:
+                total += row.get("pss") or 0
+        return total
 
     def to_json(self) -> dict:
         return {
@@ -184,7 +189,7 @@ def _header_columns(headers: list[str], dash_line: str, source: str, lineno: int
                              snippet=bottom_line, line=lineno)
         top, bottom = [""] * (n - len(tw)) + tw, bw
     names = []
-    for t, b in zip(top, bottom):
+    for t, b in zip(top, bottom, strict=False):
         key = (t.lower(), b.lower())
         name = _COLUMN_NAMES.get(key) or "_".join(x for x in key if x) or "col"
         while name in names:
@@ -201,7 +206,7 @@ def _row(line: str, columns: tuple[str, ...], source: str, lineno: int) -> MemRo
     if len(nums) > len(columns):
         raise ParseError(f"meminfo row has {len(nums)} values for {len(columns)} columns", source=source,
                          snippet=line.strip(), line=lineno)
-    return MemRow(m.group("label"), dict(zip(columns, nums)))
+    return MemRow(m.group("label"), dict(zip(columns, nums, strict=False)))
 
 
 def _summary_values(line: str, ends: list[int], label: str) -> tuple[int | None, int | None]:

@@ -1,7 +1,15 @@
 """Probes (what the phone says during a run) and the periodic sampler that collects them."""
 
-from .android import (BatteryProbe, CpuProbe, CpuSample, GfxinfoProbe, MeminfoProbe, ThermalProbe, cpu_script,
-                      default_probes)
+from .android import (
+                      BatteryProbe,
+                      CpuProbe,
+                      CpuSample,
+                      GfxinfoProbe,
+                      MeminfoProbe,
+                      ThermalProbe,
+                      cpu_script,
+                      default_probes,
+)
 from .base import Probe, ShellLike, validate_package
 from .sampler import ProbeCost, Sampler
 

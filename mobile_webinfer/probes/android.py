@@ -9,8 +9,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..errors import ParseError
-from ..parsers import (GfxInfo, MeminfoReport, ProcStat, cpu_utilization, parse_battery, parse_gfxinfo,
-                       parse_meminfo, parse_percpu_freq, parse_proc_stat, parse_thermalservice)
+from ..parsers import (
+    GfxInfo,
+    MeminfoReport,
+    ProcStat,
+    cpu_utilization,
+    parse_battery,
+    parse_gfxinfo,
+    parse_meminfo,
+    parse_percpu_freq,
+    parse_proc_stat,
+    parse_thermalservice,
+)
 from ..parsers.battery import BatteryState
 from ..parsers.thermal import ThermalReport
 from .base import Probe, ShellLike, validate_package

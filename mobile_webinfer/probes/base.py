@@ -7,34 +7,31 @@ compact dict a sampler stores).  Probes take anything shaped like `ShellLike` (t
 
 from __future__ import annotations
 
-import re
 from typing import Any, Protocol, runtime_checkable
 
-from ..errors import UsageError
+from ..adb.shell import validate_package
 
-_PACKAGE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)+$")
+__all__ = ["Probe", "ShellLike", "ShellResultLike", "validate_package"]
+
 
 
 class ShellResultLike(Protocol):
-    stdout: str
-    stderr: str
-    exit_code: int
+    @property
+    def stdout(self) -> str: ...
+    @property
+    def stderr(self) -> str: ...
+    @property
+    def exit_code(self) -> int: ...
 
 
 @runtime_checkable
 class ShellLike(Protocol):
     """The slice of `Device` probes use: argv words are quoted by the device layer."""
 
-    serial: str
+    @property
+    def serial(self) -> str: ...
 
     def shell(self, argv: list[str], *, timeout: float = 30.0, check: bool = True) -> ShellResultLike: ...
-
-
-def validate_package(name: str) -> str:
-    """An Android package name (`com.android.chrome`), or UsageError."""
-    if not isinstance(name, str) or not _PACKAGE_RE.match(name) or len(name) > 255:
-        raise UsageError(f"not an Android package name: {name!r}")
-    return name
 
 
 class Probe:

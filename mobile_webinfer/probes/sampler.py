@@ -88,7 +88,7 @@ class Sampler:
 
     # ---- lifecycle -------------------------------------------------------------------
 
-    def start(self) -> "Sampler":
+    def start(self) -> Sampler:
         if self._thread is not None:
             raise UsageError("sampler already started")
         self._thread = threading.Thread(target=self._loop, name=f"mwi-sampler-{self.device.serial}", daemon=True)
@@ -109,7 +109,7 @@ class Sampler:
             err, self._sink_error = self._sink_error, None
             raise err
 
-    def __enter__(self) -> "Sampler":
+    def __enter__(self) -> Sampler:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

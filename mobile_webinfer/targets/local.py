@@ -7,15 +7,24 @@ sampled from /proc while the page runs.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import platform
+import threading
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 from ..errors import BrowserError, MwiError
 from ..native import host as native_host
-from ..vocab import GPU_BACKENDS, NATIVE_BROWSER, NATIVE_RUNTIME, RUNTIME_FORMAT, Budget, Cell
-from .procmem import ProcMemSampler
+from ..probes.hostmem import HOST
+from ..records import CellRecord, Context
+from ..vocab import GPU_BACKENDS, NATIVE_RUNTIME, RUNTIME_FORMAT, Budget, Cell, PageOptions
+from .contract import Measurement, check_stop, page_config
+
+MEMORY_INTERVAL_S = 0.2  # host /proc reads are cheap: sample Chromium's memory five times a second
 
 LOCAL = "local"
 LOCAL_BROWSER = "chromium"
@@ -33,7 +42,7 @@ def _cpu_model() -> str:
 
 def host_thermal() -> dict:
     """Host thermal zones where the kernel exposes them (often none in a VM)."""
-    zones = []
+    zones: list[dict[str, Any]] = []
     base = Path("/sys/class/thermal")
     for z in sorted(base.glob("thermal_zone*")) if base.exists() else []:
         try:
@@ -51,24 +60,35 @@ class LocalTarget:
 
     name = LOCAL
 
-    def __init__(self, chromium: str | None = None, *, headless: bool = True):
+    def __init__(self, chromium: str | None = None, *, headless: bool = True, native: list[str] | None = None,
+                 page: PageOptions | None = None):
         self.chromium = chromium
+        self.page = page or PageOptions()
         self.headless = headless
+        self._native = list(native) if native else ["xnnpack"]
         self._chromium_version: str | None = None
 
     def browsers(self) -> list[str]:
         return [LOCAL_BROWSER]
 
     def native_backends(self) -> list[str]:
-        return ["xnnpack"]
+        return list(self._native)
 
-    def describe(self) -> dict:
+    def conditions(self) -> AbstractContextManager[None]:
+        """Nothing to hold steady on this computer (no screen or battery to condition)."""
+        return contextlib.nullcontext()
+
+    def recover(self) -> bool:
+        """This computer does not drop away: there is nothing to recover."""
+        return False
+
+    def describe(self) -> dict[str, Any]:
         """Fingerprint stored in the manifest and with every cell."""
         from ..browsers.local_chromium import find_chromium
 
         try:
-            mem_kb = int(next(l for l in Path("/proc/meminfo").read_text().splitlines()
-                              if l.startswith("MemTotal")).split()[1])
+            mem_kb = int(next(line for line in Path("/proc/meminfo").read_text().splitlines()
+                              if line.startswith("MemTotal")).split()[1])
         except (OSError, StopIteration, ValueError):
             mem_kb = 0
         exe = find_chromium(self.chromium)
@@ -80,60 +100,72 @@ class LocalTarget:
             "thermal": host_thermal(),
         }
 
-    # -- browser cells -------------------------------------------------------------------
-    def run_browser(self, cell: Cell, manifest, server, budget: Budget) -> dict:
-        """Open the harness for `cell` in a fresh headless Chromium; returns the record body."""
-        from ..browsers.local_chromium import LocalChromium
-        from ..web.protocol import config_for
+    def capabilities(self, server: Any) -> dict[str, Any]:
+        from .capabilities import probe_local_capabilities
 
-        config = config_for(manifest, runtime=cell.runtime, backend=cell.backend, threads=cell.threads,
-                            warmups=budget.warmups, iterations=budget.iterations,
-                            min_iterations=budget.min_iterations,
-                            time_budget_ms=budget.time_budget_s * 1000)
+        try:
+            return {LOCAL_BROWSER: probe_local_capabilities(self.chromium, server, headless=self.headless).to_json()}
+        except MwiError as exc:
+            return {LOCAL_BROWSER: {"error": exc.one_line()}}
+
+    def measure(self, cell: Cell, model: Any, server: Any, budget: Budget, stop: threading.Event) -> Measurement:
+        check_stop(stop)
+        if cell.is_native:
+            return self._native_cell(cell, model, budget)
+        return self._browser_cell(cell, model, server, budget, stop)
+
+    # -- browser cells -------------------------------------------------------------------
+    def _browser_cell(self, cell: Cell, manifest: Any, server: Any, budget: Budget,
+                      stop: threading.Event) -> Measurement:
+        """Open the harness for `cell` in a fresh headless Chromium, sampling the memory of
+        every Chromium process; the watchdog and the stop event end a page that never reports."""
+        from ..browsers.local_chromium import LocalChromium
+        from ..probes.hostmem import ProcessTreeMemoryProbe, memory_peaks
+        from ..probes.sampler import Sampler
         from ..web.protocol import PageReportedError
 
+        config = page_config(manifest, cell, budget, self.page)
         gpu = cell.backend in GPU_BACKENDS
         thermal_start = host_thermal()
         t0 = time.monotonic()
         ticket = server.open_cell(config)
         failure: PageReportedError | None = None
         result = None
+        rows: list[dict[str, Any]] = []
         try:
             with LocalChromium(self.chromium, webgl=cell.backend == "webgl" or gpu,
                                webgpu=cell.backend == "webgpu", headless=self.headless) as browser:
                 self._chromium_version = browser.version
-                sampler = ProcMemSampler(browser.browser_pids, interval_s=0.2)
-                with sampler:
+                probe = ProcessTreeMemoryProbe(browser.browser_pids)
+                with Sampler(HOST, [probe], MEMORY_INTERVAL_S, rows.append, per_probe_interval=False) as sampler:
                     page = browser.new_page()
                     try:
                         page.goto(ticket.url(), wait_until="commit")
-                        result = ticket.wait(timeout=budget.cell_timeout_s)
+                        result = _wait_result(ticket, budget.cell_timeout_s, stop)
                     except PageReportedError as exc:
                         failure, result = exc, exc.result
                     except Exception as exc:  # playwright: target crashed, browser closed
                         if type(exc).__module__.startswith("playwright"):
                             raise BrowserError(f"Chromium failed during the cell: {str(exc).splitlines()[0]}") from None
                         raise
-                memory = sampler.peaks()
-                mem_series = sampler.samples
+                cost = sampler.cost()
         finally:
             ticket.close()
         if result is not None:
-            body = page_result_to_body(result)
+            rec = CellRecord.from_page_result(result.raw)
         else:
             kind = getattr(failure, "kind", "error")
-            body = {"status": "error", "error": f"{kind}: {failure}", "error_kind": kind}
-        body.update({
-            "memory": memory, "memory_series": mem_series, "wall_s": round(time.monotonic() - t0, 3),
-            "browser_version": self._chromium_version,
-            "context": {"thermal_start": thermal_start, "thermal_end": host_thermal()},
-            "events": ticket.events(),
-        })
-        return body
+            rec = CellRecord.failed(f"{kind}: {failure}", kind)
+        rec = dataclasses.replace(
+            rec, memory=memory_peaks(rows, MEMORY_INTERVAL_S), wall_s=round(time.monotonic() - t0, 3),
+            browser_version=self._chromium_version, sampler_cost=cost,
+            context=Context(extra={"thermal_start": thermal_start, "thermal_end": host_thermal()}),
+            events=tuple(ticket.events()))
+        return Measurement(rec, samples=rows)
 
     # -- native cells --------------------------------------------------------------------
-    def run_native(self, cell: Cell, manifest, budget: Budget):
-        """Host TFLite in a child process; returns (record body, outputs)."""
+    def _native_cell(self, cell: Cell, manifest: Any, budget: Budget) -> Measurement:
+        """Host TFLite in a child process."""
         model_path = manifest.file(RUNTIME_FORMAT[NATIVE_RUNTIME])
         inputs = [(manifest.dir / s["path"], s["dtype"], s["shape"]) for s in manifest.data["sample_inputs"]]
         io = manifest.data.get("io_names", {}).get("tflite", {})
@@ -144,48 +176,28 @@ class LocalTarget:
                                        min_iterations=budget.min_iterations, time_budget_s=budget.time_budget_s,
                                        timeout_s=budget.cell_timeout_s, output_names=io.get("outputs"),
                                        input_names=io.get("inputs"))
-        body = {
-            "status": "ok", "error": None, "setup_ms": res.setup_ms, "first_inference_ms": res.first_inference_ms,
-            "warmup_ms": res.warmup_ms, "latencies_ms": res.latencies_ms,
-            "in_effect": {"runtime": NATIVE_RUNTIME, "backend": res.backend, "threads": res.threads,
-                          "versions": {"tflite": res.runtime}, "software_gpu": False},
-            "memory": {"peak_total_mb": res.peak_rss_mb, "rss_before_mb": res.rss_before_mb,
-                       "rss_after_load_mb": res.rss_after_load_mb,
-                       "source": "VmHWM (peak RSS) of the native child process"},
-            "wall_s": round(time.monotonic() - t0, 3),
-            "context": {"thermal_start": thermal_start, "thermal_end": host_thermal()},
-        }
-        return body, res.outputs
+        rec = dataclasses.replace(
+            CellRecord.from_host_native(res, runtime=NATIVE_RUNTIME), wall_s=round(time.monotonic() - t0, 3),
+            context=Context(extra={"thermal_start": thermal_start, "thermal_end": host_thermal()}))
+        return Measurement(rec, outputs=list(res.outputs))
 
 
-def page_result_to_body(result) -> dict:
-    """Record body from the page's validated result (ok or error)."""
-    raw = result.raw if hasattr(result, "raw") else dict(result)
-    status = raw.get("status")
-    err = raw.get("error") or None
-    body = {
-        "status": "ok" if status == "ok" else "error",
-        "error": None,
-        "setup_ms": raw.get("setup_ms"), "first_inference_ms": raw.get("first_inference_ms"),
-        "warmup_ms": raw.get("warmup_ms") or [], "latencies_ms": raw.get("latencies_ms") or [],
-        "in_effect": {
-            "runtime": raw.get("runtime"), "backend": raw.get("backend"),
-            "backend_requested": raw.get("backend_requested"), "threads": raw.get("threads"),
-            "threads_requested": raw.get("threads_requested"), "simd": raw.get("simd"),
-            "cross_origin_isolated": raw.get("cross_origin_isolated"), "versions": raw.get("versions") or {},
-            "user_agent": raw.get("user_agent"), "hardware_concurrency": raw.get("hardware_concurrency"),
-            "gpu": raw.get("gpu"), "software_gpu": bool((raw.get("gpu") or {}).get("software")),
-        },
-        "js_heap_mb": raw.get("js_heap_mb"), "outputs": raw.get("outputs") or [], "frames": raw.get("frames"),
-    }
-    if status != "ok":
-        kind = (err or {}).get("kind", "error") if isinstance(err, dict) else "error"
-        msg = (err or {}).get("message", "") if isinstance(err, dict) else str(err)
-        body["error"] = f"{kind}: {msg}".strip()
-        body["error_kind"] = kind
-        if kind in ("unsupported", "unsupported_op", "model_load"):
-            body["status"] = "unsupported"
-    return body
+def _wait_result(ticket: Any, timeout_s: float, stop: threading.Event) -> Any:
+    """The page's result, waiting in short steps so that the stop event ends the wait at once."""
+    from ..web.protocol import PageReportedError
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        check_stop(stop)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise PageReportedError(f"cell {ticket.cell_id}: no result after {timeout_s:.0f} s (watchdog)",
+                                    kind="timeout")
+        try:
+            return ticket.wait(timeout=min(1.0, left))
+        except PageReportedError as exc:
+            if exc.result is not None or exc.kind != "timeout":
+                raise
 
 
-__all__ = ["LocalTarget", "LOCAL", "LOCAL_BROWSER", "NATIVE_BROWSER", "page_result_to_body", "MwiError"]
+__all__ = ["LOCAL", "LOCAL_BROWSER", "LocalTarget", "host_thermal"]

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..agreement import strided_max_abs_diff
 from ..errors import BackendFallback, PageError, ParseError, UsageError
 from ..vocab import GPU_BACKENDS, RUNTIME_BACKENDS
 from ..vocab import RUNTIME_FORMAT as _BASE_FORMAT
@@ -35,10 +36,19 @@ DTYPES = frozenset({"float32", "float16", "int32", "int64", "uint8", "int8", "bo
 ERROR_KINDS = frozenset({
     "backend_fallback", "backend_unavailable", "context_lost", "model_load", "unsupported_op",
     "input", "nonfinite_output", "exception", "config", "result_rejected", "timeout",
+    "unsupported",   # the browser cannot do what the cell needs (e.g. no WebNN), in its own words
 })
+#: backends whose runtime may run part of a graph elsewhere; the page then reports
+#: ``<backend>-partial`` (measured, labelled, never shown as the backend asked for).
+PARTIAL_BACKENDS = ("webgpu", "webnn")
+WEBNN_DEVICES = ("cpu", "gpu", "npu")
+#: "as-is": the runtime picks its threads, the result says how many were in effect;
+#: "exact": runtimes that cap threads from navigator.hardwareConcurrency (TF.js wasm: half
+#: of it) are shown enough cores before they load, and the result records the override.
+THREAD_POLICIES = ("as-is", "exact")
+WASM_BUILDS = ("compat", "simd", "threaded", "jspi")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
-SOFTWARE_RENDERER_RE = re.compile(r"swiftshader|llvmpipe|softpipe|software|basic render|lavapipe", re.I)
 
 
 class InvalidResult(ParseError):
@@ -121,6 +131,8 @@ class CellConfig:
     raw_output_max: int = 1024
     sample_count: int = 64
     cell: str = ""
+    webnn_device: str = "cpu"
+    thread_policy: str = "as-is"
 
     def __post_init__(self) -> None:
         check_config(self)
@@ -135,6 +147,7 @@ class CellConfig:
             "warmups": self.warmups, "iterations": self.iterations,
             "min_iterations": self.min_iterations, "time_budget_ms": self.time_budget_ms,
             "topk": self.topk, "raw_output_max": self.raw_output_max, "sample_count": self.sample_count,
+            "webnn_device": self.webnn_device, "thread_policy": self.thread_policy,
         }
 
 
@@ -155,6 +168,10 @@ def check_config(cfg: CellConfig) -> None:
     for key, (value, lo, hi) in ints.items():
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
             raise UsageError(f"{key} must be an integer in [{lo}, {hi}], got {value!r}")
+    if cfg.webnn_device not in WEBNN_DEVICES:
+        raise UsageError(f"webnn_device must be one of {', '.join(WEBNN_DEVICES)}, got {cfg.webnn_device!r}")
+    if cfg.thread_policy not in THREAD_POLICIES:
+        raise UsageError(f"thread_policy must be one of {', '.join(THREAD_POLICIES)}, got {cfg.thread_policy!r}")
     if cfg.min_iterations > cfg.iterations:
         raise UsageError(f"min_iterations ({cfg.min_iterations}) exceeds iterations ({cfg.iterations})")
     if not _finite_positive(cfg.time_budget_ms):
@@ -191,13 +208,14 @@ def _manifest_parts(manifest: Any) -> tuple[Path | None, Mapping[str, Any]]:
 def _specs(items: Any, what: str, model: str) -> list[dict[str, Any]]:
     if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
         raise UsageError(f"model {model}: manifest {what!r} must be a list of objects")
-    return items  # type: ignore[return-value]
+    return items
 
 
 def config_for(manifest: Any, runtime: str, backend: str, threads: int = 1, *, warmups: int = 5,
                iterations: int = 50, min_iterations: int | None = None, time_budget_ms: float = 20_000.0,
                topk: int = 5, raw_output_max: int = 1024, sample_count: int = 64,
-               models_url: str = "/models", model_name: str | None = None) -> CellConfig:
+               models_url: str = "/models", model_name: str | None = None, webnn_device: str = "cpu",
+               thread_policy: str = "as-is") -> CellConfig:
     """A CellConfig for one model (a ModelManifest with ``.dir``/``.data``, or its manifest dict).
 
     URLs are ``{models_url}/{model dir name}/{file}``, as PageServer serves a models dir.
@@ -241,7 +259,8 @@ def config_for(manifest: Any, runtime: str, backend: str, threads: int = 1, *, w
         min_iterations = min(iterations, 5)
     return CellConfig(runtime=runtime, backend=backend, threads=threads, model=model, warmups=warmups,
                       iterations=iterations, min_iterations=min_iterations, time_budget_ms=time_budget_ms,
-                      topk=topk, raw_output_max=raw_output_max, sample_count=sample_count)
+                      topk=topk, raw_output_max=raw_output_max, sample_count=sample_count,
+                      webnn_device=webnn_device, thread_policy=thread_policy)
 
 
 # ---- result ------------------------------------------------------------------------------
@@ -278,6 +297,35 @@ class OutputRecord:
 
 
 @dataclass(frozen=True)
+class Delegation:
+    """How much of the graph the accelerator took, as the runtime reported it (None: not said)."""
+
+    delegated_nodes: int | None
+    total_nodes: int | None
+    partitions: int | None
+    source: str | None = None
+
+    @property
+    def partial(self) -> bool | None:
+        if self.delegated_nodes is None or self.total_nodes is None:
+            return None
+        return self.delegated_nodes < self.total_nodes
+
+    def to_json(self) -> dict[str, Any]:
+        return {"delegated_nodes": self.delegated_nodes, "total_nodes": self.total_nodes,
+                "partitions": self.partitions, "source": self.source}
+
+
+@dataclass(frozen=True)
+class ConcurrencyOverride:
+    """The thread policy showed the runtime ``reported`` cores instead of the browser's ``real``."""
+
+    policy: str
+    real: int
+    reported: int
+
+
+@dataclass(frozen=True)
 class CellResult:
     """A validated result.  Lists are tuples; ``raw`` is the posted JSON without the token."""
 
@@ -303,6 +351,17 @@ class CellResult:
     outputs: tuple[OutputRecord, ...]
     frames: Mapping[str, Any] | None
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    #: which wasm build the runtime loaded (LiteRT.js: compat / simd / threaded / jspi)
+    wasm_build: str | None = None
+    #: accelerator backends: did the whole model run there (None: not an accelerator / unknown)
+    fully_accelerated: bool | None = None
+    delegation: Delegation | None = None
+    concurrency_override: ConcurrencyOverride | None = None
+
+    @property
+    def partial(self) -> bool:
+        """The runtime ran part of the graph off the accelerator (backend ``<asked>-partial``)."""
+        return bool(self.backend and self.backend.endswith("-partial"))
 
     @property
     def ok(self) -> bool:
@@ -509,7 +568,8 @@ def validate_result(payload: Any, *, config: CellConfig | None = None) -> CellRe
         raise InvalidResult(f"result is for {runtime}/{backend_requested}, the cell asked "
                             f"{config.runtime}/{config.backend}")
     backend = v.get("backend", "str", required=ok, nullable=not ok)
-    if ok and backend != backend_requested:
+    partial_ok = backend_requested in PARTIAL_BACKENDS and backend == f"{backend_requested}-partial"
+    if ok and backend != backend_requested and not partial_ok:
         raise InvalidResult(f"status 'ok' but backend {backend!r} differs from requested "
                             f"{backend_requested!r} (a fallback must be an error)")
     threads_requested = v.get("threads_requested", "int", required=ok)
@@ -531,8 +591,19 @@ def validate_result(payload: Any, *, config: CellConfig | None = None) -> CellRe
         gv.get("vendor", "str", nullable=True)
         gv.get("renderer", "str", nullable=True)
         gv.get("software", "bool")
-    if ok and backend in GPU_BACKENDS and gpu is None:
+    if ok and backend_requested in GPU_BACKENDS and gpu is None:
         raise InvalidResult(f"backend {backend} needs gpu info")
+    wasm_build = v.get("wasm_build", "str", required=False, nullable=True)
+    if wasm_build is not None and wasm_build not in WASM_BUILDS:
+        raise InvalidResult(f"wasm_build must be one of {', '.join(WASM_BUILDS)}, got {_short(wasm_build)}")
+    fully = v.get("fully_accelerated", "bool", required=False, nullable=True)
+    if ok and fully is False and not partial_ok:
+        raise InvalidResult(f"status 'ok' on {backend!r} with fully_accelerated false: "
+                            f"report backend {backend_requested}-partial")
+    if ok and partial_ok and fully is True:
+        raise InvalidResult("backend reported partial but fully_accelerated is true")
+    delegation = _delegation(v.get("delegation", "dict", required=False, nullable=True))
+    override = _override(v.get("concurrency_override", "dict", required=False, nullable=True))
     setup = v.get("setup_ms", "pos", required=ok, nullable=not ok)
     first = v.get("first_inference_ms", "pos", required=ok, nullable=not ok)
     n_warm = config.warmups if config else None
@@ -574,7 +645,39 @@ def validate_result(payload: Any, *, config: CellConfig | None = None) -> CellRe
         gpu=dict(gpu) if gpu is not None else None, setup_ms=float(setup) if setup is not None else None,
         first_inference_ms=float(first) if first is not None else None, warmup_ms=warm, latencies_ms=lat,
         js_heap_mb=dict(heap) if heap is not None else None, outputs=outputs,
-        frames=dict(frames) if frames is not None else None, raw=raw)
+        frames=dict(frames) if frames is not None else None, raw=raw, wasm_build=wasm_build,
+        fully_accelerated=fully, delegation=delegation, concurrency_override=override)
+
+
+def _count(d: Mapping[str, Any], key: str, where: str) -> int | None:
+    x = d.get(key)
+    if x is None:
+        return None
+    if isinstance(x, bool) or not isinstance(x, int) or x < 0:
+        raise InvalidResult(f"{where}.{key} must be a non-negative integer or null, got {_short(x)}")
+    return x
+
+
+def _delegation(d: Mapping[str, Any] | None) -> Delegation | None:
+    if d is None:
+        return None
+    rec = Delegation(_count(d, "delegated_nodes", "delegation"), _count(d, "total_nodes", "delegation"),
+                     _count(d, "partitions", "delegation"),
+                     d.get("source") if isinstance(d.get("source"), str) else None)
+    if rec.delegated_nodes is not None and rec.total_nodes is not None and rec.delegated_nodes > rec.total_nodes:
+        raise InvalidResult(f"delegation: {rec.delegated_nodes} delegated of {rec.total_nodes} nodes")
+    return rec
+
+
+def _override(d: Mapping[str, Any] | None) -> ConcurrencyOverride | None:
+    if d is None:
+        return None
+    policy, real, reported = d.get("policy"), d.get("real"), d.get("reported")
+    if policy not in THREAD_POLICIES or not all(isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= 4096
+                                                for x in (real, reported)):
+        raise InvalidResult(f"concurrency_override must be {{policy, real, reported}}, got {_short(dict(d))}")
+    assert isinstance(real, int) and isinstance(reported, int)
+    return ConcurrencyOverride(str(policy), real, reported)
 
 
 def error_for(result: CellResult) -> PageReportedError:
@@ -608,8 +711,9 @@ def agreement(out: OutputRecord, reference: Any) -> Agreement:
     if ref.size != out.size:
         raise UsageError(f"output {out.name}: reference has {ref.size} values, page reported {out.size}")
     got = np.asarray(out.values if out.values is not None else out.sample or (), dtype=np.float64)
-    idx = out.sample_indices()
-    diff = float(np.max(np.abs(got - ref[idx]))) if got.size else 0.0
+    diff = strided_max_abs_diff(got, 1 if out.values is not None else out.stride, ref)
+    if diff is None:
+        raise UsageError(f"output {out.name}: {got.size} reported values do not fit the reference")
     top1 = bool(out.topk) and int(np.argmax(ref)) == out.topk[0][0]
     return Agreement(max_abs_diff=diff, top1_match=top1, digest_match=float32_digest(ref) == out.digest,
                      compared=int(got.size))

@@ -32,8 +32,8 @@ from typing import Any
 
 from ..errors import MwiError, UsageError
 from ..paths import PAGES_DIR
-from .protocol import CellConfig, CellResult, InvalidResult, PageReportedError, error_for, loads_strict, \
-    validate_result
+from .protocol import CellConfig, CellResult, InvalidResult, PageReportedError, error_for, loads_strict, validate_result
+from .vendor import runtime_files
 
 log = logging.getLogger("mwi.web")
 
@@ -57,6 +57,7 @@ MAX_EVENTS = 1000
 MAX_EVENT_BODY = 16 << 10
 _SEGMENT_RE = re.compile(r"^[A-Za-z0-9_@+][A-Za-z0-9_.@+-]*$")
 _API_RE = re.compile(r"^/api/cell/([A-Za-z0-9_-]{1,64})/(config|event|result)$")
+_PROBE_RE = re.compile(r"^/api/probe/([A-Za-z0-9_-]{1,64})/result$")
 #: folders under pages_dir that are never served (sources, not the page).
 _HIDDEN_TOP = frozenset({"node_modules"})
 
@@ -106,7 +107,7 @@ class CellTicket:
     def url(self, origin: str | None = None) -> str:
         """The harness URL for this cell (origin: e.g. http://127.0.0.1:DEVICE_PORT via adb reverse)."""
         base = (origin or self._server.base_url).rstrip("/")
-        if not urllib.parse.urlsplit(base).scheme in ("http", "https"):
+        if urllib.parse.urlsplit(base).scheme not in ("http", "https"):
             raise UsageError(f"origin must be an http(s) URL, got {origin!r}")
         query = urllib.parse.urlencode({"cell": self.cell_id, "token": self.token})
         return f"{base}/harness.html?{query}"
@@ -214,6 +215,69 @@ class CellTicket:
             return True
 
 
+class ProbeTicket:
+    """One capability probe in flight: the page (capabilities.html) posts one JSON object.
+
+        probe = srv.open_probe()
+        page.goto(probe.url())                  # or a phone's browser through adb reverse
+        payload = probe.wait(timeout=60)        # dict without the token; PageError on timeout
+    """
+
+    def __init__(self, server: PageServer, probe_id: str, token: str):
+        self._server = server
+        self.probe_id = probe_id
+        self.token = token
+        self._cond = threading.Condition()
+        self._payload: dict[str, Any] | None = None
+        self._rejections: list[str] = []
+        self._closed = False
+
+    def url(self, origin: str | None = None) -> str:
+        base = (origin or self._server.base_url).rstrip("/")
+        if urllib.parse.urlsplit(base).scheme not in ("http", "https"):
+            raise UsageError(f"origin must be an http(s) URL, got {origin!r}")
+        return f"{base}/capabilities.html?" + urllib.parse.urlencode({"probe": self.probe_id, "token": self.token})
+
+    def wait(self, timeout: float) -> dict[str, Any]:
+        t_end = time.monotonic() + timeout
+        with self._cond:
+            while self._payload is None:
+                left = t_end - time.monotonic()
+                if self._closed or left <= 0:
+                    why = f"; rejected: {self._rejections[-1]}" if self._rejections else ""
+                    raise PageReportedError(f"capability probe {self.probe_id}: no result after "
+                                            f"{timeout:.1f} s{why}", kind="timeout")
+                self._cond.wait(min(left, 1.0))
+            return dict(self._payload)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._server._forget_probe(self.probe_id)
+
+    def __enter__(self) -> ProbeTicket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _token_ok(self, token: Any) -> bool:
+        return isinstance(token, str) and hmac.compare_digest(token.encode(), self.token.encode())
+
+    def _reject(self, reason: str) -> None:
+        with self._cond:
+            self._rejections.append(reason)
+
+    def _set(self, payload: dict[str, Any]) -> bool:
+        with self._cond:
+            if self._payload is not None:
+                return False
+            self._payload = {k: v for k, v in payload.items() if k != "token"}
+            self._cond.notify_all()
+            return True
+
+
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -250,12 +314,86 @@ class _HTTPServer(ThreadingHTTPServer):
         log.debug("connection from %s ended with an error", client_address, exc_info=True)
 
 
+class _DeadlineReader:
+    """The request side of a connection with a TOTAL deadline per request, not only a per-read one.
+
+    A client that trickles one byte at a time (slow loris) passes every per-read timeout; here
+    each recv gets min(per-read timeout, time left), and no time left raises TimeoutError, which
+    the base handler answers by closing the connection.
+    """
+
+    def __init__(self, sock: socket.socket, per_read_s: float, deadline_s: float):
+        self._sock = sock
+        self._per_read_s = per_read_s
+        self._deadline_s = deadline_s
+        self._buf = bytearray()
+        self._eof = False
+        self._t_end = time.monotonic() + deadline_s
+
+    def restart(self) -> None:
+        """A new request on a keep-alive connection: a fresh deadline."""
+        self._t_end = time.monotonic() + self._deadline_s
+
+    def _fill(self) -> None:
+        left = self._t_end - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"request not received within {self._deadline_s:.0f} s")
+        self._sock.settimeout(min(self._per_read_s, left))
+        try:
+            data = self._sock.recv(65536)
+        finally:
+            self._sock.settimeout(self._per_read_s)  # responses keep the ordinary per-write timeout
+        if data:
+            self._buf += data
+        else:
+            self._eof = True
+
+    def readline(self, limit: int = -1) -> bytes:
+        while True:
+            nl = self._buf.find(b"\n")
+            if nl >= 0 and (limit < 0 or nl < limit):
+                return self._take(nl + 1)
+            if (limit >= 0 and len(self._buf) >= limit) or self._eof:
+                return self._take(len(self._buf) if limit < 0 else min(limit, len(self._buf)))
+            self._fill()
+
+    def read(self, n: int = -1) -> bytes:
+        while (n < 0 or len(self._buf) < n) and not self._eof:
+            self._fill()
+        return self._take(len(self._buf) if n < 0 else min(n, len(self._buf)))
+
+    def _take(self, n: int) -> bytes:
+        out = bytes(self._buf[:n])
+        del self._buf[:n]
+        return out
+
+    def close(self) -> None:
+        self._buf.clear()
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
     protocol_version = "HTTP/1.1"
     server_version = "mwi-pages"
     sys_version = ""
-    timeout = 30  # seconds a connection may sit idle or dribble a body
+    timeout = 30  # seconds a connection may sit idle or dribble a body (per read)
+    request_deadline_s = 60.0  # seconds to receive one whole request: line, headers and body
+    rfile: Any
+
+    def setup(self) -> None:
+        super().setup()
+        self._raw_rfile = self.rfile
+        self.rfile = _DeadlineReader(self.connection, float(self.timeout), self.request_deadline_s)
+
+    def handle_one_request(self) -> None:
+        self.rfile.restart()
+        super().handle_one_request()
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self._raw_rfile.close()
 
     def log_message(self, fmt: str, *args: Any) -> None:  # route to logging, never stderr
         log.debug("%s %s", self.address_string(), fmt % args)
@@ -355,11 +493,17 @@ class _Handler(BaseHTTPRequestHandler):
         if path is None:
             return
         m = _API_RE.match(path)
-        if not m or m.group(2) == "config":
-            self._fail(405 if m else 404, "config takes GET" if m else "no such API", close=True)
-            return
-        cell_id, what = m.groups()
-        ticket = self.server.mwi._ticket(cell_id)
+        pm = _PROBE_RE.match(path)
+        ticket: CellTicket | ProbeTicket | None
+        if pm:
+            cell_id, what = pm.group(1), "probe"
+            ticket = self.server.mwi._probe_ticket(cell_id)
+        else:
+            if not m or m.group(2) == "config":
+                self._fail(405 if m else 404, "config takes GET" if m else "no such API", close=True)
+                return
+            cell_id, what = m.groups()
+            ticket = self.server.mwi._ticket(cell_id)
         # Read (or refuse) the body first, so the connection stays in a sane state.
         if self.headers.get("Transfer-Encoding"):
             self._reject_body(ticket, 411, "chunked bodies are not accepted; send Content-Length")
@@ -392,6 +536,12 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(payload, dict) or not ticket._token_ok(payload.get("token")):
             self._reject_body(ticket, 403, "missing or wrong token", close=False)
             return
+        if isinstance(ticket, ProbeTicket):
+            if not ticket._set(payload):
+                self._reject_body(ticket, 409, "this probe already has a result", close=False)
+                return
+            self._json(200, {"ok": True})
+            return
         if what == "event":
             if not isinstance(payload.get("stage"), str):
                 self._reject_body(ticket, 400, "event needs a 'stage' string", close=False)
@@ -412,7 +562,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._json(200, {"ok": True, "status": result.status})
 
-    def _reject_body(self, ticket: CellTicket | None, status: int, reason: str, *, close: bool = True) -> None:
+    def _reject_body(self, ticket: CellTicket | ProbeTicket | None, status: int, reason: str, *, close: bool = True) -> None:
         if ticket is not None:
             ticket._reject(f"{status} {reason}")
         self._fail(status, reason, close=close)
@@ -436,6 +586,7 @@ class PageServer:
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._cells: dict[str, CellTicket] = {}
+        self._probes: dict[str, ProbeTicket] = {}
         self._lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -507,7 +658,7 @@ class PageServer:
             if target is None:
                 raise UsageError(f"model {config.model.name}: {url} is not served ({reason}); "
                                  f"is the model built in {self.models_dir}?")
-        for script in _vendor_files(config.runtime, config.backend):
+        for script in runtime_files(config.runtime):
             if not (self.pages_dir / "vendor" / script).is_file():
                 raise UsageError(f"missing pages/vendor/{script}: run python -m mobile_webinfer.web.vendor")
         cell_id = secrets.token_hex(8)
@@ -519,6 +670,25 @@ class PageServer:
     def _ticket(self, cell_id: str) -> CellTicket | None:
         with self._lock:
             return self._cells.get(cell_id)
+
+    def open_probe(self) -> ProbeTicket:
+        """Register a capability probe (capabilities.html posts what the browser can do)."""
+        if self._httpd is None:
+            raise MwiError("page server is not started")
+        if not (self.pages_dir / "capabilities.html").is_file():
+            raise UsageError(f"no capabilities.html in {self.pages_dir}")
+        ticket = ProbeTicket(self, secrets.token_hex(8), secrets.token_urlsafe(24))
+        with self._lock:
+            self._probes[ticket.probe_id] = ticket
+        return ticket
+
+    def _probe_ticket(self, probe_id: str) -> ProbeTicket | None:
+        with self._lock:
+            return self._probes.get(probe_id)
+
+    def _forget_probe(self, probe_id: str) -> None:
+        with self._lock:
+            self._probes.pop(probe_id, None)
 
     def _forget(self, cell_id: str) -> None:
         with self._lock:
@@ -565,18 +735,4 @@ class PageServer:
         return Path(real), ""
 
 
-def _vendor_files(runtime: str, backend: str) -> list[str]:
-    """The vendored scripts a cell's page will load (checked before a cell opens)."""
-    files = ["tfjs/tf.min.js"]
-    if runtime == "tfjs" and backend == "wasm":
-        files.append("tfjs/tf-backend-wasm.min.js")
-    if runtime == "tfjs" and backend == "webgpu":
-        files.append("tfjs/tf-backend-webgpu.min.js")
-    if runtime == "tflite":
-        files.append("tflite/tf-tflite.min.js")
-    if runtime == "ort":
-        files = ["ort/ort.webgpu.min.js" if backend == "webgpu" else "ort/ort.wasm.min.js"]
-    return files
-
-
-__all__ = ["PageServer", "CellTicket", "host_allowed", "MIME_TYPES", "ISOLATION_HEADERS"]
+__all__ = ["ISOLATION_HEADERS", "MIME_TYPES", "CellTicket", "PageServer", "ProbeTicket", "host_allowed"]

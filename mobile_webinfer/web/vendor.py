@@ -4,7 +4,7 @@
 
 ``npm ci --ignore-scripts`` runs in pages/ when node_modules is missing or package.json /
 package-lock.json changed since the last install; then only the needed dist files (js + wasm)
-are copied into pages/vendor/{tfjs,tflite,ort}/ and listed with their sha256 in
+are copied into pages/vendor/{tfjs,tflite,ort,litert,litert-wasm-utils}/ and listed with their sha256 in
 pages/vendor/vendor.json.  Nothing is fetched from a CDN at run time.
 """
 
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InfraError, MwiError, UsageError
-from ..paths import PAGES_DIR
 from ..files import file_sha256
+from ..paths import PAGES_DIR
 
 #: vendor subfolder -> (npm package, [files inside the package]).
 VENDOR_FILES: dict[str, list[tuple[str, str]]] = {
@@ -49,7 +49,30 @@ VENDOR_FILES: dict[str, list[tuple[str, str]]] = {
         ("onnxruntime-web", "dist/ort-wasm-simd-threaded.asyncify.mjs"),
         ("onnxruntime-web", "dist/ort-wasm-simd-threaded.asyncify.wasm"),
     ],
+    # LiteRT.js (ESM only): the page maps the bare import "@litertjs/wasm-utils" to
+    # /vendor/litert-wasm-utils/index.js with an import map (harness.html).  Its four wasm
+    # builds: compat (no relaxed SIMD), default (relaxed SIMD), threaded, JSPI (WebGPU
+    # partitioning, WebNN).
+    "litert": [
+        ("@litertjs/core", "dist/index.js"),
+        *[("@litertjs/core", f"wasm/litert_wasm{v}_internal.{ext}")
+          for v in ("", "_compat", "_threaded", "_jspi") for ext in ("js", "wasm")],
+    ],
+    "litert-wasm-utils": [
+        ("@litertjs/wasm-utils", "dist/index.js"),
+    ],
 }
+#: runtime -> the vendor subfolders its page adapter loads from (tfjs-tflite's UMD bundle needs tfjs-core).
+RUNTIME_VENDOR: dict[str, tuple[str, ...]] = {
+    "tfjs": ("tfjs",), "tflite": ("tfjs", "tflite"), "ort": ("ort",), "litert": ("litert", "litert-wasm-utils"),
+}
+
+
+def runtime_files(runtime: str) -> list[str]:
+    """Every vendored file (relative to pages/vendor/) a runtime's page may load."""
+    return [f"{sub}/{Path(rel).name}" for sub in RUNTIME_VENDOR.get(runtime, ()) for _pkg, rel in VENDOR_FILES[sub]]
+
+
 STAMP_NAME = ".mwi-lock-sha256"
 INDEX_NAME = "vendor.json"
 NPM_TIMEOUT_S = 900
@@ -137,7 +160,8 @@ def copy_vendor(pages_dir: Path) -> tuple[int, int, dict[str, str]]:
             if not src.is_file():
                 raise UsageError(f"{pkg} {versions[pkg]} has no {rel}")
             wanted[vendor / sub / Path(rel).name] = src
-    index = {"versions": versions, "files": {}}
+    listed: dict[str, dict[str, object]] = {}
+    index: dict[str, object] = {"versions": versions, "files": listed}
     for dst, src in sorted(wanted.items()):
         digest = file_sha256(src)
         if not (dst.is_file() and dst.stat().st_size == src.stat().st_size and file_sha256(dst) == digest):
@@ -146,7 +170,7 @@ def copy_vendor(pages_dir: Path) -> tuple[int, int, dict[str, str]]:
             shutil.copyfile(src, tmp)
             os.replace(tmp, dst)
             copied += 1
-        index["files"][dst.relative_to(vendor).as_posix()] = {"sha256": digest, "bytes": src.stat().st_size}
+        listed[dst.relative_to(vendor).as_posix()] = {"sha256": digest, "bytes": src.stat().st_size}
     removed = 0
     keep = set(wanted) | {vendor / INDEX_NAME}
     for p in sorted(vendor.rglob("*"), reverse=True):

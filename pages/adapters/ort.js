@@ -1,12 +1,15 @@
-// ONNX Runtime Web adapter: the wasm execution provider, or webgpu.  The session is created
-// with the requested provider ONLY, so ORT cannot silently pick another one.
+// ONNX Runtime Web adapter: the wasm execution provider, webgpu, or webnn (deviceType from the
+// config).  The session is created with the requested provider ONLY, so ORT cannot silently
+// pick another one.  For webnn the page first asks navigator.ml.createContext itself, so a
+// browser without WebNN gives its own reason (error kind "unsupported"); ORT's log line on how
+// many nodes the WebNN EP took becomes the delegation coverage.
 
 const VENDOR = '/vendor/ort/';
 
 export const PACKAGES = ['onnxruntime-web'];
 
 export async function load(cfg, env) {
-  await env.loadScript(cfg.backend === 'webgpu' ? `${VENDOR}ort.webgpu.min.js` : `${VENDOR}ort.wasm.min.js`);
+  await env.loadScript(cfg.backend === 'wasm' ? `${VENDOR}ort.wasm.min.js` : `${VENDOR}ort.webgpu.min.js`);
 }
 
 export async function setup(cfg, env, inputs) {
@@ -19,18 +22,28 @@ export async function setup(cfg, env, inputs) {
   if (cfg.backend === 'webgpu' && !navigator.gpu) {
     throw new CellError('backend_fallback', 'webgpu requested but navigator.gpu is missing (no WebGPU in this browser)');
   }
+  if (cfg.backend === 'webnn') {
+    const check = await env.webnnCheck(cfg.webnn_device);
+    if (!check.ok) throw new CellError('unsupported', check.reason);
+  }
+  const ep = cfg.backend === 'webnn' ? { name: 'webnn', deviceType: cfg.webnn_device } : cfg.backend;
   let session;
+  const logLines = [];
   try {
-    session = await ort.InferenceSession.create(cfg.model.url, {
-      executionProviders: [cfg.backend], graphOptimizationLevel: 'all',
-    });
+    session = await env.captureConsole(logLines, () => ort.InferenceSession.create(cfg.model.url, {
+      executionProviders: [ep], graphOptimizationLevel: 'all',
+      // INFO makes the WebNN EP print its partition / node counts (parsed below).
+      ...(cfg.backend === 'webnn' ? { logSeverityLevel: 1 } : {}),
+    }));
   } catch (e) {
     const msg = String((e && e.message) || e);
     let kind = 'model_load';
-    if (/backend|execution provider|webgpu|adapter/i.test(msg)) kind = 'backend_fallback';
+    if (cfg.backend === 'webnn' && /webnn|MLContext|not supported/i.test(msg)) kind = 'unsupported';
+    else if (/backend|execution provider|webgpu|adapter/i.test(msg)) kind = 'backend_fallback';
     else if (/not implemented|could not find an implementation|unsupported/i.test(msg)) kind = 'unsupported_op';
     throw new CellError(kind, `onnxruntime-web (${cfg.backend}) could not create a session: ${msg}`);
   }
+  const delegation = cfg.backend === 'webnn' ? delegationFromLog(logLines) : null;
   const io = cfg.model.io_names || {};
   const inNames = io.inputs && io.inputs.length ? io.inputs : session.inputNames;
   const outNames = io.outputs && io.outputs.length ? io.outputs : session.outputNames;
@@ -62,16 +75,36 @@ export async function setup(cfg, env, inputs) {
         gpu = await env.gpuAdapterInfo(adapter || null);
       }
       const wasm = env.wasmFilesLoaded().filter((f) => f.startsWith('ort-wasm'));
+      // WebNN: nodes the EP did not take run on ORT's wasm CPU kernels (a partial delegation).
+      const partial = delegation && delegation.total_nodes !== null && delegation.delegated_nodes < delegation.total_nodes;
       return {
-        backend: cfg.backend,   // the only provider the session was allowed to use
+        backend: partial ? `${cfg.backend}-partial` : cfg.backend,   // the only provider the session was allowed to use
+        delegation,
+        fully_accelerated: cfg.backend === 'webnn' ? (delegation && delegation.total_nodes !== null ? !partial : null) : undefined,
         threads: cfg.backend === 'wasm' ? ort.env.wasm.numThreads : null,
         gpu,
         versions: { 'onnxruntime-web': String((ort.env.versions && (ort.env.versions.web || ort.env.versions.common)) || '') },
-        extra: { wasm_binary: wasm[0] || null, execution_providers: [cfg.backend] },
+        extra: { wasm_binary: wasm[0] || null, execution_providers: [cfg.backend],
+                 webnn_device: cfg.backend === 'webnn' ? cfg.webnn_device : null },
       };
     },
     dispose() {
       session.release().catch(() => {});
     },
   };
+}
+
+// ORT's WebNN EP (INFO level): "WebNNExecutionProvider::GetCapability, number of partitions
+// supported by WebNN: 2 number of nodes in the graph: 66 number of nodes supported by WebNN: 60"
+const WEBNN_RE = /number of partitions supported by WebNN:\s*(\d+)\s*number of nodes in the graph:\s*(\d+)\s*number of nodes supported by WebNN:\s*(\d+)/;
+
+export function delegationFromLog(lines) {
+  for (const line of lines) {
+    const m = WEBNN_RE.exec(line);
+    if (m) {
+      return { delegated_nodes: Number(m[3]), total_nodes: Number(m[2]), partitions: Number(m[1]),
+               source: 'onnxruntime-web log' };
+    }
+  }
+  return { delegated_nodes: null, total_nodes: null, partitions: null, source: 'not reported' };
 }

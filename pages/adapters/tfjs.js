@@ -6,6 +6,13 @@ const VENDOR = '/vendor/tfjs/';
 
 export const PACKAGES = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-webgpu'];
 
+// TF.js wasm caps XNNPACK's threads at half of navigator.hardwareConcurrency (1 on a 2-core
+// host even when 2 are asked).  Under thread_policy "exact" the harness shows it this many
+// cores before the backend loads, so the threads asked are the threads in effect.
+export function concurrencyNeeded(cfg) {
+  return cfg.backend === 'wasm' ? 2 * cfg.threads : null;
+}
+
 export async function load(cfg, env) {
   await env.loadScript(`${VENDOR}tf.min.js`);
   if (cfg.backend === 'wasm') await env.loadScript(`${VENDOR}tf-backend-wasm.min.js`);

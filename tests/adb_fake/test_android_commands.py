@@ -196,7 +196,7 @@ def test_globs_expand_against_virtual_sysfs_and_storage(galaxy):
 
 def test_cpufreq_script_of_the_capture_tool_reads_back(galaxy):
     """The lead's cpufreq parser reads what the fake prints for the capture tool's script."""
-    from mobile_webinfer.adb.capture import CPUFREQ_SCRIPT
+    from mobile_webinfer.targets.capture import CPUFREQ_SCRIPT
     from mobile_webinfer.parsers import parse_cpufreq
 
     r = galaxy.device().shell2(["sh", "-c", CPUFREQ_SCRIPT], v2=True)

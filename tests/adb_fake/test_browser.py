@@ -100,7 +100,7 @@ def test_devtools_over_forward_localabstract(fake_phone):
     assert _open(phone, "about:blank", "com.sec.android.app.sbrowser",
                  "com.sec.android.app.sbrowser.SBrowserMainActivity").returncode == 0
     local = free_port()
-    d.forward(f"tcp:{local}", "localabstract:Terrace_devtools_remote")
+    d.forward(f"tcp:{local}", "localabstract:com.sec.android.app.sbrowser_devtools_remote")
     with urllib.request.urlopen(f"http://127.0.0.1:{local}/json/version", timeout=10) as resp:
         info = json.load(resp)
     assert "Browser" in info and "webSocketDebuggerUrl" in info

@@ -1,10 +1,13 @@
-"""Process-tree memory from /proc: types from Chromium command lines, live descendants."""
+"""Process-tree memory from /proc: types from Chromium command lines, live descendants, the
+host memory probe run by the one Sampler."""
 
 import subprocess
 import sys
 import time
 
-from mobile_webinfer.targets.procmem import ProcMemSampler, descendants, process_type
+from mobile_webinfer.hostproc import descendants, process_type
+from mobile_webinfer.probes.hostmem import HOST, ProcessTreeMemoryProbe, memory_peaks
+from mobile_webinfer.probes.sampler import Sampler
 
 
 def test_process_type_from_split_or_rewritten_cmdlines():
@@ -26,12 +29,16 @@ def test_sampler_follows_a_live_process_tree():
         tree = descendants(parent.pid)
         assert tree[0] == parent.pid and len(tree) == 2
         time.sleep(0.5)
-        with ProcMemSampler(lambda: descendants(parent.pid), interval_s=0.05) as s:
+        rows: list = []
+        probe = ProcessTreeMemoryProbe(lambda: descendants(parent.pid))
+        with Sampler(HOST, [probe], 0.05, rows.append, per_probe_interval=False):
             time.sleep(0.4)
-        peaks = s.peaks()
-        assert peaks["samples"] >= 3 and peaks["peak_total_mb"] > 30  # the child's 30 MB bytearray
-        assert peaks["peak_by_type_mb"]["browser"] == peaks["peak_total_mb"]
-        assert peaks["sampler_cost_s"] >= 0
+        assert all(r["probe"] == "procmem" and r["ok"] for r in rows)
+        peaks = memory_peaks(rows, 0.05)
+        assert peaks.extra["samples"] >= 3 and peaks.peak_total_mb > 30  # the child's 30 MB bytearray
+        assert peaks.peak_by_type_mb["browser"] == peaks.peak_total_mb
+        assert peaks.extra["sampler_cost_s"] >= 0
+        assert memory_peaks([], 0.05).peak_total_mb is None  # no sample: no number, never a 0
     finally:
         for p in descendants(parent.pid)[::-1]:
             subprocess.run(["kill", "-9", str(p)])

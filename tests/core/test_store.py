@@ -6,7 +6,7 @@ import os
 import pytest
 
 from mobile_webinfer.errors import StoreError
-from mobile_webinfer.store import JsonlWriter, RunStore, read_jsonl
+from mobile_webinfer.store import SCHEMA_VERSION, JsonlWriter, RunStore, read_jsonl
 
 
 def _rec(key, status="ok", target="local"):
@@ -23,7 +23,7 @@ def test_create_append_reopen(tmp_path):
     assert again.done_keys() == {"a", "b"}
     assert again.done_keys(retry_failed=True) == {"a"}
     assert again.manifest()["spec"] == {"models": ["tiny_cnn"]}
-    assert all(r["schema_version"] == 1 for r in again.results())
+    assert all(r["schema_version"] == SCHEMA_VERSION for r in again.results())
 
 
 def test_torn_last_line_is_cut_before_next_append(tmp_path):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mobile_webinfer.store import SCHEMA_VERSION
 from tests.sweep_helpers import MWI
 from tests.sweep_helpers import read_results as _records
 from tests.sweep_helpers import run_mwi as _mwi
@@ -41,7 +42,7 @@ def test_quick_sweep_prints_table_and_run_dir_and_report_contract(tmp_path):
             assert r["max_abs_diff"] < 1e-4 and r["top1_match"] is True
             assert r["peak_memory_mb"] > r["model_mb"]
     m = json.loads((run_dir / "manifest.json").read_text())
-    assert m["schema_version"] == 1 and m["models"]["tiny_cnn"]["files"]["tflite"]["sha256"]
+    assert m["schema_version"] == SCHEMA_VERSION and m["models"]["tiny_cnn"]["files"]["tflite"]["sha256"]
     assert m["targets"]["local"]["cpu_count"] >= 1
     frameworks = m["versions"]["local"]["frameworks"]
     assert any("tfjs" in k for k in frameworks) and any("ort" in k or "onnx" in k for k in frameworks)

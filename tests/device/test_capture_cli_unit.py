@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
-from mobile_webinfer.adb import capture as cap
+from mobile_webinfer.targets import capture as cap
 from mobile_webinfer.adb import discovery
+from mobile_webinfer.targets import devices
 from mobile_webinfer.adb.device import Device
 from mobile_webinfer.adb.shell import AdbDeviceEntry, AdbSession
 from mobile_webinfer.parsers.capture import capture_header, strip_capture_header
@@ -41,6 +42,8 @@ def phone() -> StubSession:
     s.answers[("dumpsys", "package", "com.android.chrome")] = ("    versionName=131.0.6778.200\n", "", 0)
     s.answers[("dumpsys", "package", "com.sec.android.app.sbrowser")] = ("    versionName=27.1.2.6\n", "", 0)
     s.answers[("cat", "/proc/stat")] = ("cpu  1 2 3 4 5 6 7 0 0 0\n", "", 0)
+    # no browser running: no DevTools socket open (`mwi devices` says so per measurable browser)
+    s.answers[("cat", "/proc/net/unix")] = ("Num       RefCount Protocol Flags    Type St Inode Path\n", "", 0)
     s.answers[("cat", "/proc/cpuinfo")] = ("processor\t: 0\n", "", 0)
     s.answers[("cat", "/proc/meminfo")] = ("MemTotal:       11483648 kB\n", "", 0)
     s.answers[("wm", "size")] = ("Physical size: 1440x3120\n", "", 0)
@@ -58,9 +61,9 @@ def phone() -> StubSession:
 
 
 def test_describe_contract_keys_and_values(phone):
-    descs = discovery.describe_all(phone)  # type: ignore[arg-type]
+    descs = devices.describe_all(phone)  # type: ignore[arg-type]
     recs = [d.record for d in descs]
-    assert [list(r) for r in recs] == [list(discovery.DEVICE_KEYS)] * 2
+    assert [list(r) for r in recs] == [list(devices.DEVICE_KEYS)] * 2
     r = recs[0]
     assert r["serial"] == "R5CY12AB34C" and r["state"] == "device"
     assert (r["model"], r["manufacturer"], r["android_release"], r["sdk"]) == ("SM-S936B", "samsung", "16", 36)
@@ -74,7 +77,7 @@ def test_describe_contract_keys_and_values(phone):
     assert r["profile"] == "samsung-galaxy-s25plus"
     u = recs[1]
     assert u["serial"] == "HUAWEI123" and u["state"] == "unauthorized" and u["browsers"] == []
-    assert all(u[k] is None for k in discovery.DEVICE_KEYS if k not in ("serial", "state", "browsers"))
+    assert all(u[k] is None for k in devices.DEVICE_KEYS if k not in ("serial", "state", "browsers"))
     assert descs[0].problems == () and descs[1].problems == ()
 
 
@@ -82,7 +85,7 @@ def test_describe_failed_probe_leaves_nulls_and_a_problem(phone):
     from mobile_webinfer.errors import DeviceError
     phone.answers[("dumpsys", "thermalservice")] = DeviceError("Can't find service: thermalservice",
                                                                 serial=phone.serial)
-    d = discovery.describe(discovery.list_devices(phone)[0], phone)  # type: ignore[arg-type]
+    d = devices.describe(discovery.list_devices(phone)[0], phone)  # type: ignore[arg-type]
     assert d.record["thermal_status"] is None and d.record["model"] == "SM-S936B"
     assert len(d.problems) == 1 and "thermal" in d.problems[0]
 

@@ -92,7 +92,7 @@ def test_two_fake_phones_addressed_by_serial(adb_server, fake_phone):
     b.control.clear_log()
     da.shell(["echo", "only-a"])
     assert "echo only-a" in a.commands and "echo only-a" not in b.commands
-    from mobile_webinfer.adb.discovery import describe_all
+    from mobile_webinfer.targets.devices import describe_all
     profiles = {d.record["serial"]: d.record["profile"] for d in describe_all()}
     assert profiles[a.serial] == "google-pixel3" and profiles[b.serial] == "samsung-galaxy-s25plus"
 

@@ -121,7 +121,7 @@ def test_specs_are_data():
     assert chrome.devtools_socket == "chrome_devtools_remote" and chrome.devtools_verified
     sam = get_spec("samsung")
     assert sam.package == "com.sec.android.app.sbrowser" and sam.activity == ".SBrowserMainActivity"
-    assert sam.devtools_socket == "Terrace_devtools_remote" and not sam.devtools_verified
+    assert sam.devtools_socket == "com.sec.android.app.sbrowser_devtools_remote" and not sam.devtools_verified
     for key in ("chrome-beta", "chrome-dev", "chrome-canary"):
         assert get_spec(key).activity == "com.google.android.apps.chrome.Main"
     assert len({s.package for s in SPECS}) == len(SPECS)

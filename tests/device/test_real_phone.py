@@ -11,7 +11,8 @@ import pytest
 
 from mobile_webinfer.adb import Device
 from mobile_webinfer.adb import conditioning as cond
-from mobile_webinfer.adb.discovery import describe, find_device, verify_profile
+from mobile_webinfer.adb.discovery import find_device, verify_profile
+from mobile_webinfer.targets.devices import describe
 
 SERIAL = os.environ.get("MWI_DEVICE_SERIAL", "")
 pytestmark = [pytest.mark.device,

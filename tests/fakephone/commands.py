@@ -316,6 +316,8 @@ class AndroidCommands:
             return self._power_supply(m.group(1), m.group(2))
         if path == "/proc/stat":
             return self._proc_stat()
+        if path == "/proc/net/unix":
+            return self._proc_net_unix()
         if path == "/proc/uptime":
             up = self.uptime_s()
             return f"{up:.2f} {up * len(p['cpu_max_khz']) * 0.8:.2f}\n"
@@ -346,6 +348,23 @@ class AndroidCommands:
         if path.startswith(("/proc/", "/sys/")):
             raise FsError("No such file or directory")
         return None
+
+    def _proc_net_unix(self) -> str:
+        """The kernel's table: a few system sockets, plus each running browser's DevTools socket."""
+        rows = ["Num       RefCount Protocol Flags    Type St Inode Path"]
+        fixed = [(1001, "/dev/socket/installd"), (1002, "/dev/socket/lmkd"), (1003, "@jdwp-control"),
+                 (1004, "/dev/socket/adbd")]
+        for inode, path in fixed:
+            rows.append(f"0000000000000000: 00000002 00000000 00010000 0001 01 {inode:>5} {path}")
+        with self._lock:
+            items = list(self.browsers.items())
+        for n, (pkg, inst) in enumerate(items):
+            spec = self.installed.get(pkg)
+            if spec and spec.devtools_socket and inst.alive() and inst.devtools_port:
+                rows.append(f"0000000000000000: 00000002 00000000 00010000 0001 01 {245000 + n} "
+                            f"@{spec.devtools_socket}")
+        rows.append("0000000000000000: 00000003 00000000 00000000 0001 03 90916")
+        return "\n".join(rows) + "\n"
 
     def _policies(self) -> dict[int, list[int]]:
         """cpufreq policies: first CPU of each cluster (same max frequency, contiguous) -> its CPUs."""

@@ -56,8 +56,8 @@ class LocalControl:
     def drop_connection(self) -> None:
         self.phone.drop_connection()
 
-    def kill_renderer(self, package: str | None = None) -> list[int]:
-        return self.phone.kill_renderer(package)
+    def kill_renderer(self, package: str | None = None, reason: str | None = None) -> list[int]:
+        return self.phone.kill_renderer(package, reason=reason)
 
     def browsers(self) -> dict[str, Any]:
         out = {}
@@ -157,8 +157,8 @@ class RemoteControl:
     def drop_connection(self) -> None:
         self._call("drop_connection")
 
-    def kill_renderer(self, package: str | None = None) -> list[int]:
-        return self._call("kill_renderer", package=package)
+    def kill_renderer(self, package: str | None = None, reason: str | None = None) -> list[int]:
+        return self._call("kill_renderer", package=package, reason=reason)
 
     def browsers(self) -> dict[str, Any]:
         return self._call("browsers")

@@ -167,14 +167,24 @@ class FakePhone(AndroidCommands):
         if self.listener:
             self.listener.drop_all()
 
-    def kill_renderer(self, package: str | None = None) -> list[int]:
-        """SIGKILL the renderers of ``package`` (default: every running browser)."""
+    def kill_renderer(self, package: str | None = None, reason: str | None = None) -> list[int]:
+        """SIGKILL the renderers of ``package`` (default: every running browser).
+
+        reason None: the low-memory killer took them (lmkd lines).  Otherwise ActivityManager
+        killed them for that reason (e.g. "isolated not needed": a benign kill, no lmkd line).
+        """
         killed = []
         with self._lock:
             items = [(p, i) for p, i in self.browsers.items() if package in (None, p)]
         for pkg, inst in items:
             for pid in inst.kill_renderers():
                 killed.append(pid)
+                if reason is not None:
+                    proc = f"{pkg}:sandboxed_process0:org.chromium.content.app.SandboxedProcessService0:0"
+                    self._add_logcat("system", "I", "ActivityManager",
+                                     f"Killing {pid}:{proc}/u0a142i-9000 (adj 0): {reason}")
+                    self._add_logcat("events", "I", "am_kill ", f"[0,{pid},{proc},0,{reason},0]")
+                    continue
                 self._add_logcat("main", "I", "lowmemorykiller",
                                  f"Kill '{pkg}:sandboxed_process0' ({pid}), uid 99142, oom_score_adj 0 "
                                  "to free 120000kB rss, 0kB swap; reason: low watermark is breached")

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from mobile_webinfer.web.protocol import CellConfig, config_for
-from mobile_webinfer.web.server import _vendor_files
+from mobile_webinfer.vocab import BROWSER_RUNTIMES
+from mobile_webinfer.web.vendor import runtime_files
 
 REF = np.array([[0.05, 0.1, 0.3, 0.15, 0.4]], dtype=np.float32)
 
@@ -49,8 +50,8 @@ def make_pages(pages_dir: Path) -> Path:
     (pages_dir / "harness.html").write_text("<!doctype html><title>h</title>")
     (pages_dir / "harness.js").write_text("// js")
     (pages_dir / "package.json").write_text("{}")
-    for rt, be in [("tfjs", "wasm"), ("tfjs", "webgpu"), ("tflite", "wasm"), ("ort", "wasm"), ("ort", "webgpu")]:
-        for f in _vendor_files(rt, be):
+    for rt in BROWSER_RUNTIMES:
+        for f in runtime_files(rt):
             p = pages_dir / "vendor" / f
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_text("// vendored")

@@ -12,7 +12,7 @@ from mobile_webinfer.web import vendor as v
 
 PINS = {"@tensorflow/tfjs": "4.22.0", "@tensorflow/tfjs-backend-wasm": "4.22.0",
         "@tensorflow/tfjs-backend-webgpu": "4.22.0", "@tensorflow/tfjs-tflite": "0.0.1-alpha.10",
-        "onnxruntime-web": "1.30.0"}
+        "onnxruntime-web": "1.30.0", "@litertjs/core": "2.5.3", "@litertjs/wasm-utils": "2.5.3"}
 
 
 def fake_pages(tmp_path, versions=PINS):
@@ -40,7 +40,7 @@ def test_copy_only_needed_files_idempotently(tmp_path):
     files = sorted(p.relative_to(pages / "vendor").as_posix() for p in (pages / "vendor").rglob("*") if p.is_file())
     assert len(files) == n + 1 and "vendor.json" in files
     assert not any(f.endswith(".map") for f in files)
-    assert {f.split("/")[0] for f in files if "/" in f} == {"tfjs", "tflite", "ort"}
+    assert {f.split("/")[0] for f in files if "/" in f} == {"tfjs", "tflite", "ort", "litert", "litert-wasm-utils"}
     assert (pages / "vendor/ort/ort-wasm-simd-threaded.wasm").read_text() == "onnxruntime-web/dist/ort-wasm-simd-threaded.wasm"
     index = json.loads((pages / "vendor/vendor.json").read_text())
     assert index["versions"] == PINS and len(index["files"]) == n

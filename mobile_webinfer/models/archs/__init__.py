@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 # One line per architecture; the order is the order of `mwi models list`.
 ARCH_MODULES: tuple[str, ...] = (

@@ -31,7 +31,7 @@ def _preprocess(keras: Any, x: Any) -> Any:
     # Keras 3's Normalization keeps its statistics as captured eager tensors, which tf2onnx turns
     # into extra ONNX graph inputs.
     scale = [1.0 / (255.0 * s) for s in _IMAGENET_STD]
-    offset = [-m / s for m, s in zip(_IMAGENET_MEAN, _IMAGENET_STD)]
+    offset = [-m / s for m, s in zip(_IMAGENET_MEAN, _IMAGENET_STD, strict=True)]
     return keras.layers.Rescaling(scale=scale, offset=offset, name="preprocessing")(x)
 
 

@@ -69,7 +69,7 @@ def build(seed: int) -> Any:
     feats = [backbone.get_layer(name).output for name, _ in BACKBONE_FEATURES]
     # Top-down pathway: coarsest first.
     top = None
-    for (name, stride), feat in reversed(list(zip(BACKBONE_FEATURES, feats))):
+    for (_name, stride), feat in reversed(list(zip(BACKBONE_FEATURES, feats, strict=True))):
         lat = layers.Conv2D(FPN_WIDTH, 1, use_bias=False, name=f"fpn_lateral_s{stride}")(feat)
         lat = layers.BatchNormalization(epsilon=1e-3, name=f"fpn_lateral_s{stride}_bn")(lat)
         if top is not None:

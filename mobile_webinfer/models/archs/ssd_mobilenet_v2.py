@@ -76,7 +76,7 @@ def build(seed: int) -> Any:
         x = _conv_bn(layers, x, depth, f"{name}_expand")
         features.append(x)
     boxes, scores = [], []
-    for i, (feat, anchors) in enumerate(zip(features, ANCHORS_PER_CELL)):
+    for i, (feat, anchors) in enumerate(zip(features, ANCHORS_PER_CELL, strict=True)):
         boxes.append(_head(layers, feat, anchors, 4, f"box{i}"))
         scores.append(_head(layers, feat, anchors, NUM_CLASSES, f"cls{i}"))
     box_out = layers.Concatenate(axis=1, name="boxes")(boxes)

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import __version__
+from ..adb.device import Device, fingerprint_from_props
+from ..adb.shell import quote_argv
+from ..browsers.android import installed_browsers
 from ..errors import MwiError, UsageError
 from ..files import safe_name
 from ..parsers import parse_getprop
-from .device import Device, fingerprint_from_props
-from .shell import quote_argv
 
 _CPU_FILES = ("scaling_cur_freq", "scaling_min_freq", "scaling_max_freq", "cpuinfo_max_freq",
               "scaling_governor")
@@ -51,13 +53,11 @@ def redact_getprop(text: str) -> str:
 
 def capture(dev: Device, out_dir: Path, *, redact: bool = True, packages: list[str] | None = None) -> CaptureReport:
     """Run every probe on the phone and write one file per probe into out_dir (created)."""
-    from ..browsers.android import installed_browsers
-
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise UsageError(f"capture folder {out_dir} exists and is not empty")
     out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     files: list[Path] = []
     failures: list[str] = []
 
@@ -126,7 +126,7 @@ _POLICY_ATTRS = ("related_cpus", "scaling_cur_freq", "scaling_min_freq", "scalin
 CPUFREQ_SCRIPT = "grep -H . " + " ".join(f"/sys/devices/system/cpu/cpufreq/policy*/{a}" for a in _POLICY_ATTRS)
 
 
-def _capture_cpufreq(dev: Device, write, failures: list[str]) -> None:  # type: ignore[no-untyped-def]
+def _capture_cpufreq(dev: Device, write: Callable[[str, str, str, list[str]], None], failures: list[str]) -> None:
     """cpufreq policies as `grep -H` prints them (parse_cpufreq's format); per-CPU `cat` as a fallback."""
     try:
         res = dev.shell(["sh", "-c", CPUFREQ_SCRIPT], check=False, idempotent=True, timeout=20.0)

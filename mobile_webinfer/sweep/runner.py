@@ -1,0 +1,439 @@
+"""Running a sweep: one worker per target, records stored as they finish, stop and resume.
+
+A crash loses at most the cell in flight; `--resume RUN_DIR` runs only what is missing.
+The plan is the one `plan()` makes (the same one `--dry-run` prints).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import platform
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from .. import __version__
+from ..agreement import compare
+from ..errors import (
+    AdbServerError,
+    DeviceNotFound,
+    DeviceOffline,
+    DeviceUnauthorized,
+    DiskFullError,
+    InfraError,
+    MwiError,
+    StoreError,
+    TransientDeviceError,
+    UsageError,
+)
+from ..files import now_iso
+from ..locks import device_lock, run_lock
+from ..records import Agreement, Attempt, CellRecord
+from ..store import RunStore
+from ..targets.contract import Stopped, Target
+from ..vocab import RUNTIME_FORMAT, Cell, PageOptions
+from .policy import cell_flags, median_of, throttled
+from .reference import References
+from .spec import DEFAULT_PHONE_NATIVE, SweepSpec, plan_cells
+
+
+class TargetLost(InfraError):
+    """A phone went away (unplugged, offline, unauthorized): its worker stops, the cell is not stored."""
+
+
+def target_lost(exc: BaseException) -> bool:
+    return isinstance(exc, (DeviceNotFound, DeviceOffline, DeviceUnauthorized, TransientDeviceError, AdbServerError))
+
+
+class Progress(Protocol):
+    def start(self, total: int, done: int = 0) -> None: ...
+    def on_start(self, cell: Cell) -> None: ...
+    def on_cell(self, cell: Cell, rec: CellRecord) -> None: ...
+    def finish(self) -> None: ...
+
+
+TargetFactory = Callable[[str], Target]
+
+
+@dataclass
+class SweepOutcome:
+    store: RunStore
+    failures: dict[str, str] = field(default_factory=dict)
+
+
+def native_backends_for(spec: SweepSpec, target: Target) -> list[str]:
+    return list(spec.native_backends) if spec.native_backends else target.native_backends()
+
+
+def plan(spec: SweepSpec, targets: Mapping[str, Target]) -> list[Cell]:
+    """Every cell of every target, as the run will measure them (and `--dry-run` prints them)."""
+    cells: list[Cell] = []
+    for name, t in targets.items():
+        cells += plan_cells(spec, name, t.browsers(), native_backends_for(spec, t))
+    return cells
+
+
+def fingerprint_id(fp: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(fp, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def connect_targets(spec: SweepSpec, make_target: TargetFactory) -> tuple[dict[str, Target], dict[str, dict[str, Any]],
+                                                                          dict[str, str]]:
+    """Make and describe every target; one that cannot be reached is lost (unless it is the only one)."""
+    targets: dict[str, Target] = {}
+    fps: dict[str, dict[str, Any]] = {}
+    lost: dict[str, str] = {}
+    for name in spec.targets:
+        t = make_target(name)
+        try:
+            try:
+                fp = t.describe()
+            except InfraError:
+                if not t.recover():
+                    raise
+                fp = t.describe()
+        except InfraError as exc:
+            if len(spec.targets) == 1:
+                raise
+            lost[name] = exc.one_line()
+            continue
+        fp["fingerprint_id"] = fingerprint_id(fp)
+        targets[name], fps[name] = t, fp
+    return targets, fps, lost
+
+
+class Runner:
+    """Runs the cells of a sweep against its targets, storing each record as it finishes."""
+
+    def __init__(self, spec: SweepSpec, store: RunStore, *, progress: Progress | None = None,
+                 retry_failed: bool = False, stop: threading.Event | None = None):
+        self.spec = spec
+        self.store = store
+        self.progress = progress
+        self.retry_failed = retry_failed
+        self.stop = stop or threading.Event()
+        self._manifests: dict[str, Any] = {}
+        self.refs = References(store.outputs_dir)
+
+    def models(self) -> dict[str, Any]:
+        from ..models.build import ensure_built
+
+        for name in self.spec.models:
+            if name not in self._manifests:
+                self._manifests[name] = ensure_built(name)
+        return self._manifests
+
+    # -- running -------------------------------------------------------------------------
+    def run_target(self, target: Target, cells: list[Cell], fingerprint: Mapping[str, Any]) -> None:
+        """Every missing cell of one target, under the target's conditioning (restored on exit)."""
+        from ..paths import models_dir
+        from ..web.server import PageServer
+
+        done = self.store.done_keys(retry_failed=self.retry_failed)
+        todo = [c for c in cells if c.key not in done]
+        if not todo:
+            return
+        with PageServer(models_dir=models_dir()) as server, target.conditions():
+            self._probe_capabilities(target, server)
+            for cell in todo:
+                if self.stop.is_set():
+                    return
+                if self.progress:
+                    self.progress.on_start(cell)
+                try:
+                    rec = self.run_cell(target, cell, server, fingerprint)
+                except Stopped:
+                    return
+                self.store.append_result(rec.to_json())
+                if self.progress:
+                    self.progress.on_cell(cell, rec)
+
+    def _probe_capabilities(self, target: Target, server: Any) -> None:
+        """Once per run and target (a resumed run keeps what it found): manifest `capabilities`."""
+        if not self.spec.capabilities or self.stop.is_set():
+            return
+        if target.name in (self.store.manifest().get("capabilities") or {}):
+            return
+        caps = target.capabilities(server)
+
+        def put(m: dict[str, Any]) -> None:
+            m.setdefault("capabilities", {})[target.name] = caps
+
+        self.store.update_manifest(put)
+
+    def run_cell(self, target: Target, cell: Cell, server: Any, fingerprint: Mapping[str, Any]) -> CellRecord:
+        """One cell, with the policies around it: a phone that dropped away is recovered once
+        (reconnect, adb server restart) and the cell retried; a cell during which the phone
+        throttled (thermal status rose) is re-run after the cool-down gate (`on_throttle`)."""
+        attempts: list[Attempt] = []
+        recovered = False
+        limit = int((self.spec.cooldown or {}).get("max_thermal_status", 0))
+        while True:
+            try:
+                rec = self._run_cell_once(target, cell, server, fingerprint)
+            except TargetLost:
+                if recovered or self.stop.is_set() or not target.recover():
+                    raise
+                recovered = True
+                attempts.append(Attempt(at=now_iso(), status="lost", note="phone dropped away; recovered"))
+                continue
+            hot = throttled(rec, limit)
+            if hot and self.spec.on_throttle == "rerun" and not self.stop.is_set() and \
+                    sum(1 for a in attempts if a.status == "throttled") < self.spec.max_reruns:
+                attempts.append(Attempt(at=rec.finished_at, status="throttled",
+                                        thermal_status_max=rec.context.thermal_status_max,
+                                        median_ms=median_of(rec.latencies_ms)))
+                continue
+            extra: list[str] = []
+            if attempts:
+                if any(a.status == "throttled" for a in attempts):
+                    extra.append("rerun-after-throttle")
+                if recovered:
+                    extra.append("recovered-after-disconnect")
+                rec = dataclasses.replace(rec, attempts=tuple(attempts))
+            if hot:
+                extra.append("thermal-throttled")
+            return rec.with_flags(*extra)
+
+    def _run_cell_once(self, target: Target, cell: Cell, server: Any, fingerprint: Mapping[str, Any]) -> CellRecord:
+        manifest = self.models()[cell.model]
+        budget = self.spec.budget
+        started = now_iso()
+        t0 = time.monotonic()
+        ident: dict[str, Any] = dict(cell=cell, key=cell.key, started_at=started, budget=budget.to_json(),
+                                     fingerprint={"target": cell.target, "id": fingerprint.get("fingerprint_id")})
+        fmt = RUNTIME_FORMAT[cell.runtime]
+        try:
+            sha, size = manifest.sha256(fmt), manifest.size_bytes(fmt)
+        except MwiError as exc:
+            why = (manifest.data.get("runtime_support") or {}).get(fmt)
+            rec = CellRecord.failed(f"model has no {fmt} file: {why or exc.one_line()}", "no-format",
+                                    status="unsupported")
+            return dataclasses.replace(rec, **ident, wall_s=0.0, finished_at=now_iso(), flags=("unsupported",))
+        ident.update(model_sha256=sha, model_bytes=size)
+        try:
+            m = target.measure(cell, manifest, server, budget, self.stop)
+            rec = m.record
+            if m.outputs is not None:
+                self.refs.keep_native(cell, list(m.outputs))
+            if rec.ok and (m.outputs is not None or not cell.is_native):
+                rec = self._with_agreement(cell, manifest, rec, m.outputs)
+            if m.samples:
+                self.store.append_samples({**s, "key": cell.key} for s in m.samples)
+        except (KeyboardInterrupt, Stopped, DiskFullError):
+            raise
+        except MwiError as exc:
+            if target_lost(exc):
+                raise TargetLost(f"{cell.target}: {exc.one_line()}") from exc
+            rec = CellRecord.failed(exc.one_line(), type(exc).__name__, infra=isinstance(exc, InfraError))
+        rec = dataclasses.replace(rec, **ident, finished_at=now_iso(),
+                                  wall_s=rec.wall_s if rec.wall_s is not None else round(time.monotonic() - t0, 3))
+        return rec.with_flags(*cell_flags(cell, rec))
+
+    def _with_agreement(self, cell: Cell, manifest: Any, rec: CellRecord,
+                        outputs: Any) -> CellRecord:
+        ref = self.refs.for_cell(cell, manifest)
+        if ref is None:
+            return rec
+        page_outputs = [dict(o) for o in rec.outputs] if outputs is None else _as_page_outputs(outputs)
+        a = compare(page_outputs, ref[0], task=manifest.data.get("task", ""))
+        return dataclasses.replace(rec, agreement=Agreement.from_json({**a, "reference": ref[1]}))
+
+
+def _as_page_outputs(outputs: Any) -> list[dict[str, Any]]:
+    return [{"name": str(i), "values": np.asarray(o, dtype=np.float64).ravel().tolist()}
+            for i, o in enumerate(outputs)]
+
+
+def default_target_factory(spec: SweepSpec) -> TargetFactory:
+    page = PageOptions(webnn_device=spec.webnn_device, thread_policy=spec.thread_policy)
+
+    def make(name: str) -> Target:
+        if name == "local":
+            from ..targets.local import LocalTarget
+
+            return LocalTarget(spec.chromium, native=spec.native_backends, page=page)
+        from ..adb.shell import validate_serial
+        from ..targets.android import AndroidTarget
+        from ..targets.cooldown import CooldownPolicy
+
+        validate_serial(name)
+        native = tuple(spec.native_backends) if spec.native_backends else DEFAULT_PHONE_NATIVE
+        return AndroidTarget(name, cooldown=CooldownPolicy(**spec.cooldown), benchmark_model=spec.benchmark_model,
+                             sample_interval_s=spec.sample_interval_s, native_backends=native,
+                             browsers=spec.browsers, first_run=spec.first_run, page=page)
+
+    return make
+
+
+def open_or_create(spec: SweepSpec, out_root: Path, resume: Path | None) -> tuple[SweepSpec, RunStore | None]:
+    if resume is None:
+        return spec, None
+    store = RunStore.open(resume)
+    m = store.manifest()
+    if "spec" not in m:
+        raise StoreError(f"{resume}: manifest has no sweep spec to resume")
+    return SweepSpec.from_json(m["spec"]), store
+
+
+def run_sweep(spec: SweepSpec, *, out_root: Path, resume: Path | None = None, retry_failed: bool = False,
+              make_target: TargetFactory | None = None, progress: Progress | None = None,
+              stop: threading.Event | None = None) -> SweepOutcome:
+    """Create (or reopen) a run and measure every missing cell.  `stop` (set by the CLI on
+    Ctrl-C / SIGTERM) ends every worker at its next wait; each leaves its target restored."""
+    spec, store = open_or_create(spec, out_root, resume)
+    spec.validate()
+    with contextlib.ExitStack() as locks:
+        for name in phone_names(spec):  # one process per phone: its restore journal, its cells
+            locks.enter_context(device_lock(name))
+        if store is not None:
+            locks.enter_context(run_lock(store.run_dir))
+        return _run_locked(spec, store, locks, out_root=out_root, resume=resume, retry_failed=retry_failed,
+                           make_target=make_target, progress=progress, stop=stop)
+
+
+def phone_names(spec: SweepSpec) -> list[str]:
+    return [t for t in spec.targets if t != "local"]
+
+
+def _run_locked(spec: SweepSpec, store: RunStore | None, locks: contextlib.ExitStack, *, out_root: Path,
+                resume: Path | None, retry_failed: bool, make_target: TargetFactory | None,
+                progress: Progress | None, stop: threading.Event | None) -> SweepOutcome:
+    targets, fps, lost = connect_targets(spec, make_target or default_target_factory(spec))
+    if store is None:
+        store = RunStore.create(out_root, {"tool": "mobile-webinfer", "tool_version": __version__,
+                                           "spec": spec.to_json(), "host": {"platform": platform.platform(),
+                                                                            "python": platform.python_version()}},
+                                label="-".join(spec.targets)[:24])
+        locks.enter_context(run_lock(store.run_dir))
+    stop = stop or threading.Event()
+    runner = Runner(spec, store, retry_failed=retry_failed, progress=progress, stop=stop)
+    manifests = runner.models()
+
+    def record_context(m: dict[str, Any]) -> None:
+        m.setdefault("targets", {}).update(fps)
+        m["models"] = {name: {"task": mf.data.get("task"), "params": mf.data.get("params"),
+                              "files": {fmt: {"sha256": f.get("sha256"), "bytes": f.get("bytes")}
+                                        for fmt, f in mf.data.get("files", {}).items()},
+                              "seed": mf.data.get("seed"), "converters": mf.data.get("converters")}
+                       for name, mf in manifests.items()}
+        m.setdefault("resumed_at", [])
+        if resume is not None:
+            m["resumed_at"].append(now_iso())
+        for name, why in lost.items():
+            m.setdefault("target_failures", []).append({"target": name, "at": now_iso(), "error": why})
+
+    store.update_manifest(record_context)
+    cells = plan(spec, targets)
+    if progress:
+        done = store.done_keys(retry_failed=retry_failed)
+        progress.start(total=len(cells), done=sum(1 for c in cells if c.key in done))
+    failures: dict[str, str] = {}
+    raised: dict[str, BaseException] = {}
+
+    finished = {name: threading.Event() for name in targets}
+
+    def work(name: str, t: Target) -> None:
+        try:
+            runner.run_target(t, [c for c in cells if c.target == name], fps[name])
+        except Stopped:
+            pass
+        except InfraError as exc:  # this phone failed; the others go on
+            failures[name] = exc.one_line()
+            raised[name] = exc
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            failures[name] = f"{type(exc).__name__}: {exc}"
+            raised[name] = exc
+            if isinstance(exc, DiskFullError):
+                stop.set()  # nothing more can be stored: every worker ends, restoring its phone
+        finally:
+            finished[name].set()
+
+    def wait_all(timeout: float | None) -> bool:
+        # Events, never Thread.join: a join interrupted by Ctrl-C marks a live thread as finished
+        # (CPython 3.11), and the process would then exit with the phones still conditioned.
+        t_end = None if timeout is None else time.monotonic() + timeout
+        for ev in finished.values():
+            while not ev.wait(0.2):
+                if t_end is not None and time.monotonic() >= t_end:
+                    return False
+        return True
+
+    threads = [threading.Thread(target=work, args=(n, t), name=f"mwi-{n}", daemon=True)
+               for n, t in targets.items()]
+    try:
+        for th in threads:
+            th.start()
+        try:
+            wait_all(None)
+        except KeyboardInterrupt:
+            stop.set()
+            wait_all(60)  # each worker ends at its next wait and leaves its phone restored
+            raise
+    finally:
+        if progress:
+            progress.finish()
+
+        def finish(m: dict[str, Any]) -> None:
+            m["versions"] = versions_seen(store.results())
+            for name, why in failures.items():
+                m.setdefault("target_failures", []).append({"target": name, "at": now_iso(), "error": why})
+
+        store.update_manifest(finish)
+    full = [e for e in raised.values() if isinstance(e, DiskFullError)]
+    if full:
+        raise full[0]
+    if len(spec.targets) == 1 and raised:
+        (exc,) = raised.values()
+        if not isinstance(exc, TargetLost):  # one target: its own error is the sweep's error
+            raise exc
+    if stop.is_set() and not failures:
+        raise KeyboardInterrupt
+    all_failed = {**lost, **failures}
+    if all_failed and len(all_failed) == len(spec.targets):
+        raise InfraError("every target failed: " + "; ".join(f"{k}: {v}" for k, v in all_failed.items())
+                         + f" (results so far in {store.run_dir}; finish with --resume)")
+    return SweepOutcome(store, all_failed)
+
+
+def versions_seen(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Browser / framework versions seen by the pages, per target, for the manifest."""
+    from ..records import load_records
+
+    seen: dict[str, dict[str, Any]] = {}
+    for rec in load_records(records):
+        if rec.cell is None:
+            continue
+        entry = seen.setdefault(rec.cell.target, {"frameworks": {}, "browsers": {}})
+        for k, v in rec.eff.versions.items():
+            entry["frameworks"][k] = v
+        if rec.browser_version:
+            entry["browsers"][rec.cell.browser] = rec.browser_version
+        if rec.eff.user_agent:
+            entry["user_agent"] = rec.eff.user_agent
+    return seen
+
+
+def resolve_for_dry_run(spec: SweepSpec, make_target: TargetFactory | None = None) -> list[Cell]:
+    """The plan a run of `spec` would measure: targets are asked (browsers installed on each
+    phone, native backends), nothing is measured and no run directory is created."""
+    spec.validate()
+    with contextlib.ExitStack() as locks:
+        for name in phone_names(spec):  # describing a phone replays its restore journal
+            locks.enter_context(device_lock(name))
+        targets, _fps, lost = connect_targets(spec, make_target or default_target_factory(spec))
+    if lost:
+        raise InfraError("cannot plan: " + "; ".join(f"{k}: {v}" for k, v in lost.items()))
+    return plan(spec, targets)
+
+
+__all__ = ["Runner", "SweepOutcome", "TargetLost", "plan", "run_sweep", "resolve_for_dry_run",
+           "default_target_factory", "UsageError"]

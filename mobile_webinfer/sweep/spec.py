@@ -1,0 +1,149 @@
+"""What a sweep measures: the spec (stored in the manifest so `--resume` rebuilds the plan)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from ..vocab import BROWSER_RUNTIMES, GPU_BACKENDS, RUNTIME_BACKENDS, Budget, Cell
+
+DEFAULT_MODELS = ("mobilenet_v2",)
+DEFAULT_BACKENDS = ("wasm", "webgl", "webgpu", "webnn", "cpu")
+#: backends that run one thread count only (GPU, WebNN and plain JS do not use wasm threads)
+SINGLE_THREAD_COUNT = (*GPU_BACKENDS, "webnn", "cpu")
+WEBNN_DEVICES = ("cpu", "gpu", "npu")
+THREAD_POLICIES = ("as-is", "exact")
+DEFAULT_THREADS = (1, 2)
+DEFAULT_REPEATS = 3
+#: native backends a phone runs when the user names none (benchmark_model: builtin CPU, XNNPACK, GPU delegate)
+DEFAULT_PHONE_NATIVE = ("cpu", "xnnpack", "gpu")
+
+
+@dataclass
+class SweepSpec:
+    """What to measure.  Stored in the run manifest so `--resume` can rebuild the plan."""
+
+    targets: list[str] = field(default_factory=lambda: ["local"])
+    models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
+    runtimes: list[str] = field(default_factory=lambda: list(BROWSER_RUNTIMES))
+    backends: list[str] = field(default_factory=lambda: list(DEFAULT_BACKENDS))
+    threads: list[int] = field(default_factory=lambda: list(DEFAULT_THREADS))
+    repeats: int = DEFAULT_REPEATS
+    native: bool = True
+    native_backends: list[str] | None = None
+    browsers: list[str] | None = None
+    budget: Budget = field(default_factory=Budget)
+    chromium: str | None = None
+    quick: bool = False
+    # phones
+    cooldown: dict[str, Any] = field(default_factory=dict)   # CooldownPolicy fields
+    benchmark_model: str | None = None
+    sample_interval_s: float = 1.0
+    first_run: bool = False        # phones: dismiss browsers' first-run screens (uiautomator2, profile steps)
+    on_throttle: str = "rerun"     # a cell during which the phone throttled: "rerun" (after cool-down) or "flag"
+    max_reruns: int = 1
+    webnn_device: str = "cpu"      # WebNN cells: the MLContext deviceType asked for
+    thread_policy: str = "as-is"   # "exact": TF.js wasm is shown enough cores to use the threads asked
+    capabilities: bool = True      # probe each browser's capabilities once per run (manifest `capabilities`)
+
+    def validate(self) -> None:
+        bad = [r for r in self.runtimes if r not in BROWSER_RUNTIMES]
+        if bad:
+            raise UsageError(f"unknown runtime {bad[0]!r}; choose from {', '.join(BROWSER_RUNTIMES)}")
+        allb = sorted({b for bs in RUNTIME_BACKENDS.values() for b in bs})
+        bad = [b for b in self.backends if b not in allb]
+        if bad:
+            raise UsageError(f"unknown backend {bad[0]!r}; choose from {', '.join(allb)}")
+        if not self.threads or any(t < 1 or t > 64 for t in self.threads):
+            raise UsageError("threads must be whole numbers from 1 to 64")
+        if self.repeats < 1 or self.repeats > 1000:
+            raise UsageError("repeats must be from 1 to 1000")
+        if not self.models:
+            raise UsageError("no models given")
+        b = self.budget
+        if b.iterations < 1 or b.warmups < 0 or b.time_budget_s <= 0 or b.cell_timeout_s <= 0:
+            raise UsageError("iterations must be >= 1, warmups >= 0, time budget and cell timeout > 0")
+        if b.min_iterations > b.iterations:  # --iterations 2: at most 2 timed runs, whatever the default minimum
+            self.budget = replace(b, min_iterations=b.iterations)
+        if not self.targets:
+            raise UsageError("no targets given")
+        if self.on_throttle not in ("rerun", "flag"):
+            raise UsageError("on_throttle must be `rerun` or `flag`")
+        if self.webnn_device not in WEBNN_DEVICES:
+            raise UsageError(f"--webnn-device must be one of {', '.join(WEBNN_DEVICES)}")
+        if self.thread_policy not in THREAD_POLICIES:
+            raise UsageError(f"--thread-policy must be one of {', '.join(THREAD_POLICIES)}")
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["budget"] = self.budget.to_json()
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> SweepSpec:
+        d = dict(d)
+        d["budget"] = Budget(**d.get("budget", {}))
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def plan_cells(spec: SweepSpec, target: str, browsers: list[str], native_backends: list[str]) -> list[Cell]:
+    """Every cell of one target, in the order they run: per model the native cells first (they
+    give the reference outputs), then the browser cells repeat by repeat, so slow drift (heat,
+    background load) spreads over every configuration instead of landing on one."""
+    from ..vocab import NATIVE_BROWSER, NATIVE_RUNTIME
+
+    cells: list[Cell] = []
+    threads = sorted(set(spec.threads))
+    for model in spec.models:
+        if spec.native:
+            for nb in native_backends:
+                ts = threads if nb in ("cpu", "xnnpack") else [threads[0]]
+                for t in ts:
+                    for r in range(spec.repeats):
+                        cells.append(Cell(target, NATIVE_BROWSER, model, NATIVE_RUNTIME, nb, t, r))
+        for r in range(spec.repeats):
+            for browser in browsers:
+                for runtime in spec.runtimes:
+                    for backend in RUNTIME_BACKENDS[runtime]:
+                        if backend not in spec.backends:
+                            continue
+                        ts = [threads[0]] if backend in SINGLE_THREAD_COUNT else threads
+                        for t in ts:
+                            cells.append(Cell(target, browser, model, runtime, backend, t, r))
+    return cells
+
+
+def estimate_seconds(cells: list[Cell], budget: Budget) -> float:
+    """Rough wall time: budget per cell plus launch/load overhead (software GPU cells run longer)."""
+    total = 0.0
+    for c in cells:
+        per = budget.time_budget_s + (4.0 if c.is_native else 12.0)
+        if c.backend in GPU_BACKENDS:
+            per *= 3
+        total += per
+    return total
+
+
+def load_spec_file(path: Path) -> dict[str, Any]:
+    """A sweep file: TOML whose keys are SweepSpec's fields (budget and cooldown as tables)."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"sweep file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"sweep file {path} is not valid TOML: {exc}") from None
+    data = data.get("sweep", data)
+    known = set(SweepSpec.__dataclass_fields__)
+    bad = sorted(set(data) - known)
+    if bad:
+        raise UsageError(f"sweep file {path}: unknown key(s) {', '.join(bad)} (known: {', '.join(sorted(known))})")
+    if "budget" in data:
+        bk = set(Budget.__dataclass_fields__)
+        badb = sorted(set(data["budget"]) - bk)
+        if badb:
+            raise UsageError(f"sweep file {path}: unknown budget key(s) {', '.join(badb)}")
+    return data

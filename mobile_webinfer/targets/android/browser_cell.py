@@ -1,0 +1,157 @@
+"""One browser cell on a phone.
+
+Cool-down gate, `adb reverse` (a device port of this phone's own) to the host page server,
+force-stop the browser, open the harness URL, wait under a watchdog while the sampler records
+meminfo of every process of the browser package, framestats, thermal, battery and CPU; then
+force-stop.  A renderer that dies mid-cell fails the cell with that reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import threading
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ...errors import MwiError, UsageError
+from ...parsers.process_kills import BENIGN, CRASH, LOW_MEMORY, DeathVerdict, death_verdict, parse_process_kills
+from ...records import CellRecord
+from ...vocab import Budget, Cell
+from ..contract import Measurement, check_stop, page_config
+from .gate import gate
+from .samples import memory_from_samples, process_kind, summarize_samples
+
+if TYPE_CHECKING:
+    from .target import AndroidTarget
+
+
+def run_browser_cell(t: AndroidTarget, cell: Cell, manifest: Any, server: Any, budget: Budget,
+                     stop: threading.Event) -> Measurement:
+    from ...browsers.android import force_stop, open_url, pids
+    from ...browsers.specs import spec_for_package, spec_with_profile
+    from ...probes.android import default_probes
+    from ...probes.sampler import Sampler
+    from ...web.protocol import PageReportedError
+
+    dev = t.dev
+    known = spec_for_package(cell.browser)
+    if known is None:
+        raise UsageError(f"unknown browser package {cell.browser!r}")
+    spec = spec_with_profile(known.key, dev.profile)  # the phone profile's overrides (validated at load)
+    config = page_config(manifest, cell, budget, t.page)
+    first_run = t.handle_first_run(spec)
+    ctx, skipped = gate(dev, t.cooldown, stop)
+    ctx = dataclasses.replace(ctx, extra={**ctx.extra, "first_run": first_run})
+    if skipped:
+        return Measurement(dataclasses.replace(skipped, context=ctx))
+    rows: list[dict[str, Any]] = []
+    t0 = time.monotonic()
+    ticket = server.open_cell(config)
+    result = failure = None
+    renderer_pids: set[int] = set()
+    crash = None
+    cost: Mapping[str, Any] | None = None
+    seen_log: set[str] = set()
+    try:
+        with dev.reverse(t.device_port, server.port):
+            force_stop(dev, spec)
+            seen_log = set(new_log(dev, set()).splitlines())  # kills before this cell are not ours
+            sampler = Sampler(dev, default_probes(spec.package), t.sample_interval_s, rows.append,
+                              tags={"key": cell.key})
+            t_sampler = time.monotonic()
+            with sampler:
+                open_url(dev, spec, ticket.url(origin=f"http://127.0.0.1:{t.device_port}"))
+                t_end = time.monotonic() + budget.cell_timeout_s
+                while True:
+                    check_stop(stop)
+                    try:
+                        result = ticket.wait(timeout=min(2.0, max(0.05, t_end - time.monotonic())))
+                        break
+                    except PageReportedError as exc:
+                        if exc.result is not None or exc.kind != "timeout":
+                            failure, result = exc, exc.result
+                            break
+                        if time.monotonic() >= t_end:
+                            failure = exc
+                            break
+                    check_stop(stop)
+                    procs = pids(dev, spec)
+                    renderers = {pid for n, pid in procs.items() if process_kind(spec.package, n) == "renderer"}
+                    gone = renderer_pids - renderers
+                    renderer_pids |= renderers
+                    if gone or (renderer_pids and not procs):
+                        # a renderer died (OOM kill, crash, or a spare let go); a result that was
+                        # already on its way still wins
+                        with contextlib.suppress(PageReportedError):
+                            result = ticket.wait(timeout=1.0)
+                            break
+                        verdict = death_verdict(parse_process_kills(new_log(dev, seen_log)), spec.package,
+                                                pids=gone or None)
+                        if procs and renderers and verdict.benign:
+                            renderer_pids -= gone  # a spare renderer was let go; the page's one lives on
+                            continue
+                        crash = crash_reason(procs, sorted(gone), verdict)
+                        break
+            cost = sampler.cost()
+            if result is not None and crash is None:
+                # one more meminfo while the page is still open: short cells end between samples
+                rows.append(final_meminfo(dev, spec.package, t_sampler))
+    finally:
+        ticket.close()
+        with contextlib.suppress(MwiError):
+            force_stop(dev, spec)
+    if crash is None and result is None:
+        verdict = death_verdict(parse_process_kills(new_log(dev, seen_log)), spec.package)
+        if verdict.cause in (LOW_MEMORY, CRASH):  # died before mwi saw it run: a crash, not a silent page
+            crash = f"renderer killed before the page reported; {_why(verdict)}"
+    if crash:
+        rec = CellRecord.failed(crash, "renderer-crashed")
+    elif result is not None:
+        rec = CellRecord.from_page_result(result.raw)
+    else:
+        kind = getattr(failure, "kind", "timeout")
+        rec = CellRecord.failed(f"{kind}: watchdog: {failure}", "watchdog")
+    rec = dataclasses.replace(rec, memory=memory_from_samples(spec.package, rows), sampler_cost=cost,
+                              wall_s=round(time.monotonic() - t0, 3), browser_version=t.browser_version(spec.package),
+                              context=summarize_samples(rows, ctx), events=tuple(ticket.events()))
+    return Measurement(rec, samples=rows)
+
+
+def final_meminfo(dev: Any, package: str, t0: float) -> dict[str, Any]:
+    from ...probes.android import MeminfoProbe
+
+    probe = MeminfoProbe(package)
+    t = time.monotonic()
+    row: dict[str, Any] = {"t_s": round(t - t0, 4), "probe": "meminfo", "when": "after-result"}
+    try:
+        row.update(data=probe.data(probe.sample(dev)), ok=True)
+    except MwiError as exc:
+        row.update(ok=False, error=exc.one_line())
+    row["cost_s"] = round(time.monotonic() - t, 4)
+    return row
+
+
+def _why(v: DeathVerdict) -> str:
+    ev = (v.evidence or "").strip()[-160:]
+    if v.cause == LOW_MEMORY:
+        return f"low-memory killer: {ev}"
+    if v.cause == CRASH:
+        return f"crashed: {ev}"
+    if v.cause == BENIGN:
+        return f"let go by the system although the page needed it: {ev}"
+    return "no kill line in logcat (it crashed on its own, or the log rolled over)"
+
+
+def crash_reason(procs: Mapping[str, int], gone: list[int], verdict: DeathVerdict) -> str:
+    why = (f"renderer process gone (pid {', '.join(map(str, gone))})" if procs else "browser process gone")
+    return f"{why}; {_why(verdict)}"
+
+
+def new_log(dev: Any, seen: set[str]) -> str:
+    """The last logcat lines (main, system, events) that are not in `seen`."""
+    with contextlib.suppress(MwiError):
+        log = dev.shell(["logcat", "-d", "-b", "main,system,events", "-t", "400"], check=False, timeout=10).stdout
+        return "\n".join(line for line in log.splitlines() if line not in seen)
+    return ""

@@ -1,0 +1,56 @@
+"""The restore journal: a phone's original settings on disk while a run holds them changed.
+
+`conditions()` writes it before changing anything and deletes it after restoring; a run
+killed hard (SIGKILL, power loss) leaves it behind, and the next run on that phone undoes
+what it lists first (settings, the reverse mapping) and says so in its manifest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ...adb.device import Device
+from ...errors import MwiError
+from ...files import atomic_write_json, now_iso, safe_name
+from ...paths import cache_dir
+
+
+def journal_path(serial: str) -> Path:
+    return cache_dir() / "restore" / f"{safe_name(serial)}.json"
+
+
+def write_journal(serial: str, settings: Mapping[str, str | None], reverse_device_port: int) -> Path:
+    path = journal_path(serial)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, {"serial": serial, "created_at": now_iso(), "settings": dict(settings),
+                             "reverse_device_port": reverse_device_port})
+    return path
+
+
+def restore_from_journal(dev: Device) -> dict[str, Any] | None:
+    """Undo what a run killed hard left changed on this phone.  Returns what was restored."""
+    path = journal_path(dev.serial)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        path.unlink(missing_ok=True)
+        return None
+    restored: dict[str, Any] = {}
+    for key, value in (data.get("settings") or {}).items():
+        ns, _, name = key.partition("/")
+        dev.put_setting(ns, name, value)
+        restored[key] = value
+    port = data.get("reverse_device_port")
+    if port:
+        with contextlib.suppress(MwiError):
+            if any(e.remote == f"tcp:{port}" for e in dev.list_reverse()):
+                dev.session.reverse_remove(dev.serial, f"tcp:{port}")
+                restored["reverse"] = f"tcp:{port}"
+    path.unlink(missing_ok=True)
+    return {"journal_from": data.get("created_at"), "restored": restored}

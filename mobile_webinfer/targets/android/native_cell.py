@@ -1,0 +1,103 @@
+"""One native cell on a phone: the same .tflite and TFLite's `benchmark_model` (pushed once),
+parsed with the benchmark-model parser including delegate coverage."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ...errors import MeasurementError, MwiError, UsageError
+from ...native.benchmark_setup import benchmark_model_cache_path
+from ...records import CellRecord
+from ...vocab import NATIVE_RUNTIME, RUNTIME_FORMAT, Budget, Cell
+from ..contract import Measurement
+from .gate import gate
+from .samples import summarize_samples
+
+if TYPE_CHECKING:
+    from .target import AndroidTarget
+
+NATIVE_BACKENDS = ("cpu", "xnnpack", "gpu", "nnapi")
+BENCHMARK_MODEL_HINT = ("TFLite's prebuilt benchmark_model for Android (android_aarch64_benchmark_model / "
+                        "android_arm_benchmark_model, linked from the TensorFlow Lite 'performance/measurement' "
+                        "docs)")
+
+
+def benchmark_model_path(abi: str | None, explicit: str | None = None) -> Path | None:
+    """The binary a phone's native cells run: `--benchmark-model PATH`, else the one
+    `mwi devices setup` cached for the phone's ABI (arm64-v8a as the fallback)."""
+    if explicit:
+        p = Path(explicit).expanduser()
+        return p if p.is_file() else None
+    for a in filter(None, (abi, "arm64-v8a")):
+        try:
+            p = benchmark_model_cache_path(a)
+        except MwiError:  # an ABI TFLite ships no prebuilt binary for
+            continue
+        if p.is_file():
+            return p
+    return None
+
+
+def benchmark_model_argv(remote_bin: str, remote_model: str, cell: Cell, budget: Budget) -> list[str]:
+    argv = [remote_bin, f"--graph={remote_model}", f"--num_threads={cell.threads}",
+            f"--warmup_runs={max(1, budget.warmups)}", f"--num_runs={budget.iterations}",
+            f"--min_secs={min(budget.time_budget_s, 1.0):g}", f"--max_secs={budget.time_budget_s:g}",
+            f"--use_xnnpack={'true' if cell.backend == 'xnnpack' else 'false'}"]
+    if cell.backend == "gpu":
+        argv.append("--use_gpu=true")
+    if cell.backend == "nnapi":
+        argv.append("--use_nnapi=true")
+    return argv
+
+
+def run_native_cell(t: AndroidTarget, cell: Cell, manifest: Any, budget: Budget,
+                    stop: threading.Event) -> Measurement:
+    from ...parsers import parse_benchmark_model
+    from ...probes.android import BatteryProbe, CpuProbe, ThermalProbe
+    from ...probes.sampler import Sampler
+
+    if cell.backend not in NATIVE_BACKENDS:
+        raise UsageError(f"native backend {cell.backend!r} unknown (choose from {', '.join(NATIVE_BACKENDS)})")
+    abi = t.abi
+    binary = benchmark_model_path(abi, t.benchmark_model)
+    if binary is None:
+        raise MeasurementError(f"no benchmark_model binary for {abi or 'this ABI'}: run `mwi devices setup "
+                               f"{t.serial}` to fetch {BENCHMARK_MODEL_HINT} for this phone (offline it prints "
+                               f"what to download and where to put it), or pass --benchmark-model PATH")
+    ctx, skipped = gate(t.dev, t.cooldown, stop)
+    if skipped:
+        return Measurement(skipped)
+    remote_bin = t.push_once(binary, "benchmark_model", executable=True)
+    fmt = RUNTIME_FORMAT[NATIVE_RUNTIME]
+    remote_model = t.push_once(manifest.file(fmt), f"{cell.model}.tflite", manifest.sha256(fmt))
+    rows: list[dict[str, Any]] = []
+    t0 = time.monotonic()
+    with Sampler(t.dev, [ThermalProbe(), BatteryProbe(), CpuProbe()], t.sample_interval_s, rows.append,
+                 tags={"key": cell.key}):
+        res = t.dev.shell(benchmark_model_argv(remote_bin, remote_model, cell, budget),
+                          timeout=budget.cell_timeout_s, check=False)
+    text = res.stdout + "\n" + res.stderr
+    if res.exit_code != 0:
+        raise MeasurementError(f"benchmark_model exited {res.exit_code}: "
+                               f"{' | '.join(text.strip().splitlines()[-2:])[:300]}")
+    bm = parse_benchmark_model(text, source=f"{t.serial}: benchmark_model")
+    backend = cell.backend
+    flags: list[str] = []
+    if cell.backend in ("gpu", "nnapi"):
+        d, n = bm.nodes_delegated, bm.nodes_total
+        if d is None or n is None:
+            flags.append(f"{cell.backend}-coverage-unknown")
+        elif d == 0:
+            backend = "cpu-fallback"
+        elif d < n:
+            backend = f"{cell.backend}-partial"
+            flags.append(f"{cell.backend}-partial({d}/{n})")
+    rec = CellRecord.from_benchmark_model(bm, threads=cell.threads, backend=backend, runtime=NATIVE_RUNTIME,
+                                          text_tail="\n".join(text.strip().splitlines()[-12:]))
+    rec = dataclasses.replace(rec, wall_s=round(time.monotonic() - t0, 3), context=summarize_samples(rows, ctx),
+                              flags=tuple(flags))
+    return Measurement(rec, samples=rows)
