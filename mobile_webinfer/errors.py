@@ -100,6 +100,12 @@ class AdbServerError(InfraError):
     """The adb server could not be reached or started."""
 
 
+def device_gone(exc: BaseException) -> bool:
+    """The phone itself went away (unplugged, offline, unauthorized, adb server gone): no reading
+    of it can succeed until it is recovered, so a wait must not swallow this error."""
+    return isinstance(exc, (DeviceNotFound, DeviceOffline, DeviceUnauthorized, TransientDeviceError, AdbServerError))
+
+
 class BrowserError(InfraError):
     """A browser could not be started, driven or stopped."""
 

@@ -252,6 +252,8 @@ class RunStore:
         for rec in self.results():
             if retry_failed and rec.get("status") in ("error", "skipped"):
                 continue
+            if rec.get("error_kind") == "skipped-device-lost":  # a quarantined phone's cells: resume runs them
+                continue
             keys.add(rec["key"])
         return keys
 

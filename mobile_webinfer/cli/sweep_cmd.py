@@ -69,6 +69,14 @@ def sweep(
     thread_policy: str = typer.Option(None, "--thread-policy", help="`as-is` (default) or `exact`: show a runtime "
                                                                     "that caps wasm threads at half the cores enough "
                                                                     "cores for the threads asked (recorded)."),
+    min_battery: float = typer.Option(None, "--min-battery", help="Phones: below this charge, % (default 25), a "
+                                                                  "phone is not measured."),
+    on_low_battery: str = typer.Option(None, "--on-low-battery", help="Phones: under --min-battery, `wait` to "
+                                                                      "charge (bounded by --cooldown-timeout, then "
+                                                                      "skip the cell) or `flag` (run, flagged)."),
+    max_infra_failures: int = typer.Option(None, "--max-infra-failures", help="Phones: infrastructure failures "
+                                                                              "in a row before a phone is "
+                                                                              "quarantined (default 3)."),
     no_capabilities: bool = typer.Option(False, "--no-capabilities", help="Skip the per-browser capability probe "
                                                                           "stored in the manifest."),
 ) -> None:
@@ -88,7 +96,8 @@ def sweep(
                   browsers=_csv(browsers), native_backends=_csv(native_backends), benchmark_model=benchmark_model,
                   max_battery_temp=max_battery_temp, cooldown_timeout=cooldown_timeout, on_hot=on_hot,
                   on_throttle=on_throttle, cell_timeout=cell_timeout, first_run=first_run, webnn_device=webnn_device,
-                  thread_policy=thread_policy, capabilities=not no_capabilities)
+                  thread_policy=thread_policy, capabilities=not no_capabilities,
+                  max_infra_failures=max_infra_failures, min_battery=min_battery, on_low_battery=on_low_battery)
 
 
 def build_spec(*, targets: list[str], models: list[str] | None, runtimes: list[str] | None,
@@ -99,7 +108,8 @@ def build_spec(*, targets: list[str], models: list[str] | None, runtimes: list[s
                max_battery_temp: float | None = None, cooldown_timeout: float | None = None,
                on_hot: str | None = None, on_throttle: str | None = None, cell_timeout: float | None = None,
                first_run: bool = False, webnn_device: str | None = None, thread_policy: str | None = None,
-               capabilities: bool = True) -> SweepSpec:
+               capabilities: bool = True, max_infra_failures: int | None = None, min_battery: float | None = None,
+               on_low_battery: str | None = None) -> SweepSpec:
     """The spec from a sweep file and flags (a flag given on the command line wins)."""
     base = load_spec_file(spec_file) if spec_file else {}
     if base.get("quick"):
@@ -120,16 +130,22 @@ def build_spec(*, targets: list[str], models: list[str] | None, runtimes: list[s
     spec.quick = quick
     flags = {"models": models, "runtimes": runtimes, "backends": backends, "threads": threads, "browsers": browsers,
              "native_backends": native_backends, "benchmark_model": benchmark_model, "on_throttle": on_throttle,
-             "webnn_device": webnn_device, "thread_policy": thread_policy}
+             "webnn_device": webnn_device, "thread_policy": thread_policy,
+             "max_infra_failures": max_infra_failures}
     for name, value in flags.items():
         if value:
             setattr(spec, name, value)
     cd = dict(spec.cooldown)
-    for k, v in (("max_battery_c", max_battery_temp), ("timeout_s", cooldown_timeout), ("on_timeout", on_hot)):
+    for k, v in (("max_battery_c", max_battery_temp), ("timeout_s", cooldown_timeout), ("on_timeout", on_hot),
+                 ("min_battery_pct", min_battery), ("on_low_battery", on_low_battery)):
         if v is not None:
             cd[k] = v
     if cd.get("on_timeout", "flag") not in ("flag", "skip"):
         raise UsageError("--on-hot must be `flag` or `skip`")
+    if cd.get("on_low_battery", "wait") not in ("wait", "flag"):
+        raise UsageError("--on-low-battery must be `wait` or `flag`")
+    if not 0 <= float(cd.get("min_battery_pct", 25.0)) <= 100:
+        raise UsageError("--min-battery must be a percentage from 0 to 100")
     spec.cooldown = cd
     if first_run:
         spec.first_run = True

@@ -8,7 +8,7 @@ from ..records import PAGE_HIDDEN, CellRecord
 from ..vocab import Cell
 
 
-def cell_flags(cell: Cell, rec: CellRecord) -> list[str]:
+def cell_flags(cell: Cell, rec: CellRecord, *, min_battery_pct: float = 25.0) -> list[str]:
     """Flags derived from what the record says ran and under which conditions."""
     flags: list[str] = []
     eff = rec.eff
@@ -29,6 +29,9 @@ def cell_flags(cell: Cell, rec: CellRecord) -> list[str]:
     ctx = rec.context
     if ctx.never_cooled:
         flags.append("phone-never-cooled")
+    level = ctx.extra.get("battery_level_start")
+    if rec.error_kind == "low-battery" or (isinstance(level, (int, float)) and level < min_battery_pct):
+        flags.append("low-battery")
     if isinstance(ctx.thermal_status_max, int) and ctx.thermal_status_max > 0:
         flags.append(f"thermal-status-rose={ctx.thermal_status_max}")
     if eff.software_gpu:

@@ -23,16 +23,12 @@ import numpy as np
 from .. import __version__
 from ..agreement import compare
 from ..errors import (
-    AdbServerError,
-    DeviceNotFound,
-    DeviceOffline,
-    DeviceUnauthorized,
     DiskFullError,
     InfraError,
     MwiError,
     StoreError,
-    TransientDeviceError,
     UsageError,
+    device_gone,
 )
 from ..files import now_iso
 from ..locks import device_lock, run_lock
@@ -44,13 +40,15 @@ from .policy import cell_flags, median_of, throttled
 from .reference import References
 from .spec import DEFAULT_PHONE_NATIVE, SweepSpec, plan_cells
 
+DEVICE_LOST = "skipped-device-lost"
+
 
 class TargetLost(InfraError):
     """A phone went away (unplugged, offline, unauthorized): its worker stops, the cell is not stored."""
 
 
 def target_lost(exc: BaseException) -> bool:
-    return isinstance(exc, (DeviceNotFound, DeviceOffline, DeviceUnauthorized, TransientDeviceError, AdbServerError))
+    return device_gone(exc)
 
 
 class Progress(Protocol):
@@ -141,6 +139,7 @@ class Runner:
         todo = [c for c in cells if c.key not in done]
         if not todo:
             return
+        in_a_row = 0  # consecutive infrastructure failures: the failure budget
         with PageServer(models_dir=models_dir()) as server, target.conditions():
             self._probe_capabilities(target, server)
             for cell in todo:
@@ -152,9 +151,36 @@ class Runner:
                     rec = self.run_cell(target, cell, server, fingerprint)
                 except Stopped:
                     return
+                except TargetLost as exc:
+                    in_a_row += 1
+                    if in_a_row >= self.spec.max_infra_failures:
+                        self._quarantine(target, todo, exc, in_a_row)
+                        raise
+                    continue  # the cell stays unstored (resumable); the next one tries to recover again
+                in_a_row = in_a_row + 1 if rec.infra else 0
                 self.store.append_result(rec.to_json())
                 if self.progress:
                     self.progress.on_cell(cell, rec)
+                if in_a_row >= self.spec.max_infra_failures:
+                    lost = TargetLost(f"{target.name}: {in_a_row} infrastructure failures in a row "
+                                      f"(last: {rec.error})")
+                    self._quarantine(target, todo, lost, in_a_row)
+                    raise lost
+
+    def _quarantine(self, target: Target, rest: list[Cell], why: TargetLost, failures: int) -> None:
+        """A phone past its failure budget: every cell of `rest` it has not stored is recorded
+        `skipped-device-lost` (a resumed run measures them again) and its worker ends."""
+        stored = self.store.done_keys()
+        for cell in rest:
+            if cell.key in stored:
+                continue
+            rec = CellRecord.failed(f"{DEVICE_LOST}: {target.name} quarantined after {failures} infrastructure "
+                                    f"failures in a row ({why.one_line()}); finish with mwi sweep --resume",
+                                    DEVICE_LOST, status="skipped", infra=True)
+            rec = dataclasses.replace(rec, cell=cell, key=cell.key, finished_at=now_iso(), flags=(DEVICE_LOST,))
+            self.store.append_result(rec.to_json())
+            if self.progress:
+                self.progress.on_cell(cell, rec)
 
     def _probe_capabilities(self, target: Target, server: Any) -> None:
         """Once per run and target (a resumed run keeps what it found): manifest `capabilities`."""
@@ -236,7 +262,8 @@ class Runner:
             rec = CellRecord.failed(exc.one_line(), type(exc).__name__, infra=isinstance(exc, InfraError))
         rec = dataclasses.replace(rec, **ident, finished_at=now_iso(),
                                   wall_s=rec.wall_s if rec.wall_s is not None else round(time.monotonic() - t0, 3))
-        return rec.with_flags(*cell_flags(cell, rec))
+        min_pct = float((self.spec.cooldown or {}).get("min_battery_pct", 25.0))
+        return rec.with_flags(*cell_flags(cell, rec, min_battery_pct=min_pct))
 
     def _with_agreement(self, cell: Cell, manifest: Any, rec: CellRecord,
                         outputs: Any) -> CellRecord:

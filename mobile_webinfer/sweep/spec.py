@@ -45,6 +45,7 @@ class SweepSpec:
     first_run: bool = False        # phones: dismiss browsers' first-run screens (uiautomator2, profile steps)
     on_throttle: str = "rerun"     # a cell during which the phone throttled: "rerun" (after cool-down) or "flag"
     max_reruns: int = 1
+    max_infra_failures: int = 3    # consecutive infrastructure failures before a phone is quarantined
     webnn_device: str = "cpu"      # WebNN cells: the MLContext deviceType asked for
     thread_policy: str = "as-is"   # "exact": TF.js wasm is shown enough cores to use the threads asked
     capabilities: bool = True      # probe each browser's capabilities once per run (manifest `capabilities`)
@@ -72,6 +73,8 @@ class SweepSpec:
             raise UsageError("no targets given")
         if self.on_throttle not in ("rerun", "flag"):
             raise UsageError("on_throttle must be `rerun` or `flag`")
+        if not 1 <= self.max_infra_failures <= 100:
+            raise UsageError("--max-infra-failures must be from 1 to 100")
         if self.webnn_device not in WEBNN_DEVICES:
             raise UsageError(f"--webnn-device must be one of {', '.join(WEBNN_DEVICES)}")
         if self.thread_policy not in THREAD_POLICIES:

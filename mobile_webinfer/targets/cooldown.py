@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from ..errors import MwiError
+from ..errors import MwiError, device_gone
 
 POLICIES = ("skip", "flag")
 
@@ -25,6 +25,8 @@ class CooldownPolicy:
     first_interval_s: float = 2.0
     max_interval_s: float = 30.0
     on_timeout: str = "flag"
+    min_battery_pct: float = 25.0      # phones below this charge are not measured
+    on_low_battery: str = "wait"       # "wait" (to charge, within timeout_s; then skip) or "flag" (run, flagged)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -58,7 +60,9 @@ def wait_cool(read: Callable[[], tuple[int | None, float | None]], policy: Coold
         polls += 1
         try:
             status, temp = read()
-        except MwiError:
+        except MwiError as exc:
+            if device_gone(exc):  # an unplugged phone is noticed now, not after the bound
+                raise
             status = temp = None
         cool_t = status is not None and status <= policy.max_thermal_status
         cool_b = temp is not None and temp <= policy.max_battery_c

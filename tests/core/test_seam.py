@@ -26,7 +26,7 @@ from tests.sweep_helpers import MWI
 from tests.web.helpers import REF, good_result, make_model, make_pages, toy_config
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA1 = ROOT / "tests" / "fixtures" / "runs" / "schema1_local"
+SCHEMA1 = ROOT / "tests" / "core" / "data" / "schema1_run"
 
 
 def test_schema1_run_reports_unchanged(tmp_path):
@@ -124,7 +124,8 @@ LAYERS = [
     {"probes", "browsers", "web", "models", "native"},
     {"targets"},
     {"sweep", "studies"},
-    {"report", "htmlreport"},
+    {"report"},
+    {"htmlreport"},  # the HTML report is drawn from the report's rows
     {"cli"},
     {"__main__"},
 ]

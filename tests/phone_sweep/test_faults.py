@@ -14,7 +14,8 @@ from tests.sweep_helpers import MWI
 from tests.sweep_helpers import read_results as _records
 
 pytestmark = pytest.mark.browser
-COMMON = ["--models", "tiny_cnn", "--threads", "1", "--quick", "--cooldown-timeout", "20", "--browsers", "com.android.chrome"]
+COMMON = ["--models", "tiny_cnn", "--threads", "1", "--quick", "--cooldown-timeout", "20", "--browsers", "com.android.chrome",
+          "--no-capabilities"]  # these tests count page opens: no probe page first
 
 
 def _start(*args) -> subprocess.Popen:
@@ -69,17 +70,44 @@ def test_one_phone_disconnects_other_finishes_resume_completes(fake_phone, tmp_p
     recs = _records(run_dir)
     gal = [r for r in recs if r["cell"]["target"] == galaxy.serial]
     assert len(gal) == 2 + 2 and all(r["status"] == "ok" for r in gal)  # native x2 + chrome x2: finished
-    pix_before = [r["key"] for r in recs if r["cell"]["target"] == pixel.serial]
-    assert len(pix_before) < 4
+    pix = [r for r in recs if r["cell"]["target"] == pixel.serial]
+    # the lost phone's cells are measured ones, or recorded skipped-device-lost once it was quarantined
+    assert sum(r["status"] == "ok" for r in pix) < 4 and len({r["key"] for r in pix}) <= 4
+    assert all(r["status"] == "ok" or r["error_kind"] == "skipped-device-lost" for r in pix)
     m = json.loads((run_dir / "manifest.json").read_text())
     assert any(f["target"] == pixel.serial for f in m["target_failures"])
     pixel.control.come_online()
     pixel.reconnect()
     p2 = subprocess.run(MWI + ["sweep", "--resume", str(run_dir)], capture_output=True, text=True, timeout=600)
     assert p2.returncode == 0, p2.stderr[-2000:]
-    keys = [r["key"] for r in _records(run_dir)]
-    assert len(keys) == len(set(keys)) == 8
-    assert all(r["status"] == "ok" for r in _records(run_dir))
+    final = {r["key"]: r for r in _records(run_dir)}  # a key recorded again: the last record wins
+    assert len(final) == 8 and all(r["status"] == "ok" for r in final.values())
+    measured = [r["key"] for r in _records(run_dir) if r["status"] == "ok"]
+    assert len(measured) == len(set(measured)) == 8  # nothing measured twice
+
+
+def test_unplugged_phone_is_quarantined_within_60s(fake_phone, tmp_path):
+    pixel = fake_phone("pixel")
+    proc = _start("--target", pixel.serial, *COMMON, "--no-native", "--runtimes", "tfjs", "--backends", "wasm",
+                  "--repeats", "6", "--cooldown-timeout", "600", "--on-hot", "skip", "--out", str(tmp_path))
+    try:
+        run_dir = _run_dir(tmp_path, 180)
+        _wait_for(lambda: len(_records(run_dir)) >= 1, 180, "the first cell")
+        pixel.control.go_offline()  # unplugged, and it stays away
+        t0 = time.monotonic()
+        rc, out, err = _finish(proc, timeout=300)
+        took = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        pixel.control.come_online()
+    assert rc == 3 and "--resume" in err, err[-2000:]
+    assert took < 60, f"the lost phone's worker took {took:.0f} s to end"
+    recs = _records(run_dir)
+    lost = [r for r in recs if r.get("error_kind") == "skipped-device-lost"]
+    assert lost and all(r["status"] == "skipped" and "skipped-device-lost" in r["flags"] for r in lost)
+    assert not any(r.get("error_kind") == "too-hot" for r in recs)  # never a run of too-hot records
+    assert len({r["key"] for r in recs}) == 6
 
 
 def test_renderer_killed_mid_cell_fails_that_cell_only(fake_phone, tmp_path):
@@ -261,3 +289,22 @@ def test_hard_kill_is_undone_by_the_next_run(fake_phone, tmp_path):
     restored = m["targets"][pixel.serial]["restored_from_journal"]["restored"]
     assert "system/screen_brightness" in restored
     assert pixel.adb("reverse", "--list").stdout.strip() == ""
+
+
+@pytest.mark.parametrize("policy", ["wait", "flag"])
+def test_low_battery_phone_is_not_measured_or_is_flagged(fake_phone, tmp_path, policy):
+    galaxy = fake_phone("galaxy")
+    galaxy.adb("shell", "dumpsys", "battery", "set", "level", "20")
+    p = subprocess.run(MWI + ["sweep", "--target", galaxy.serial, "--models", "tiny_cnn", "--threads", "1", "--quick",
+                              "--no-native", "--runtimes", "tfjs", "--backends", "wasm", "--browsers",
+                              "com.android.chrome", "--cooldown-timeout", "3", "--on-low-battery", policy,
+                              "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    (rec,) = _records(Path(p.stdout.strip().splitlines()[-1]))
+    assert "low-battery" in rec["flags"] and rec["context"]["battery_level_start"] == pytest.approx(20)
+    assert rec["context"]["charging"] in (True, False)  # the charging state is stored with the cell
+    if policy == "wait":  # waited (bounded) for a charge that never came: not measured
+        assert rec["status"] == "skipped" and rec["error_kind"] == "low-battery" and not rec.get("latencies_ms")
+        assert rec["context"]["low_battery_waited_s"] >= 3
+    else:
+        assert rec["status"] == "ok" and rec["latencies_ms"]

@@ -60,6 +60,13 @@ def test_two_phones_chrome_and_samsung_internet(fake_phone, tmp_path, bm_binary)
     m = json.loads((run_dir / "manifest.json").read_text())
     assert m["targets"][pixel.serial]["model"] == "Pixel 3"
     assert m["targets"][galaxy.serial]["manufacturer"].lower() == "samsung"
+    # the capability matrix: every phone browser probed once, through adb reverse
+    for ph in (pixel, galaxy):
+        caps = m["capabilities"][ph.serial]
+        assert set(caps) == {r["cell"]["browser"] for r in by_target[ph.serial]} - {"native"}
+        for browser, c in caps.items():
+            assert "error" not in c, (browser, c)
+            assert c["cross_origin_isolated"] is True and c["wasm"]["simd"] is True and c["hardware_concurrency"]
     # the phones are left as found: no reverse mappings, browsers stopped
     for ph in (pixel, galaxy):
         assert ph.adb("reverse", "--list").stdout.strip() == ""
