@@ -23,6 +23,7 @@ import secrets
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from .errors import DiskFullError, StoreError
 from .files import (
@@ -246,6 +247,10 @@ class RunStore:
 
     def samples(self) -> list[dict]:
         return list(read_jsonl(self.run_dir / "samples.jsonl"))
+
+    def latest(self) -> dict[str, dict[str, Any]]:
+        """The last record of each cell key."""
+        return {rec["key"]: rec for rec in self.results()}
 
     def done_keys(self, *, retry_failed: bool = False) -> set[str]:
         keys = set()

@@ -122,12 +122,46 @@ class Runner:
         self.refs = References(store.outputs_dir)
 
     def models(self) -> dict[str, Any]:
+        """Every model of the sweep, built if needed and checked by sha256 (not size): a cached zoo
+        file that changed is rebuilt; a user's file that changed since `mwi models add` is an error."""
+        from ..errors import ModelError
         from ..models.build import ensure_built
 
         for name in self.spec.models:
-            if name not in self._manifests:
-                self._manifests[name] = ensure_built(name)
+            if name in self._manifests:
+                continue
+            mf = ensure_built(name)
+            problems = mf.verify_files(hashes=True)
+            if problems and mf.user_model:
+                raise ModelError(f"model {name}: {problems[0]}; the file changed since `mwi models add`: add it again")
+            if problems:
+                mf = ensure_built(name, force=True)
+            self._manifests[name] = mf
         return self._manifests
+
+    def done_keys(self, cells: list[Cell]) -> set[str]:
+        """Cells already measured *with the model files and record schema of this run*: a cell stored
+        before a model rebuild or a tool upgrade is measured again (its new record wins), never mixed."""
+        from ..records import SCHEMA_VERSION
+
+        done = self.store.done_keys(retry_failed=self.retry_failed)
+        latest = self.store.latest()
+        manifests = self.models()
+        out = set()
+        for c in cells:
+            rec = latest.get(c.key)
+            if c.key not in done or rec is None:
+                continue
+            if rec.get("schema_version") != SCHEMA_VERSION:
+                continue
+            try:
+                sha = manifests[c.model].sha256(RUNTIME_FORMAT[c.runtime])
+            except (KeyError, MwiError):
+                sha = None
+            if rec.get("model_sha256") not in (None, sha):
+                continue
+            out.add(c.key)
+        return out
 
     # -- running -------------------------------------------------------------------------
     def run_target(self, target: Target, cells: list[Cell], fingerprint: Mapping[str, Any]) -> None:
@@ -135,7 +169,7 @@ class Runner:
         from ..paths import models_dir
         from ..web.server import PageServer
 
-        done = self.store.done_keys(retry_failed=self.retry_failed)
+        done = self.done_keys(cells)
         todo = [c for c in cells if c.key not in done]
         if not todo:
             return
@@ -347,11 +381,18 @@ def _run_locked(spec: SweepSpec, store: RunStore | None, locks: contextlib.ExitS
 
     def record_context(m: dict[str, Any]) -> None:
         m.setdefault("targets", {}).update(fps)
-        m["models"] = {name: {"task": mf.data.get("task"), "params": mf.data.get("params"),
-                              "files": {fmt: {"sha256": f.get("sha256"), "bytes": f.get("bytes")}
-                                        for fmt, f in mf.data.get("files", {}).items()},
-                              "seed": mf.data.get("seed"), "converters": mf.data.get("converters")}
-                       for name, mf in manifests.items()}
+        models = m.setdefault("models", {})
+        for name, mf in manifests.items():
+            files = {fmt: {"sha256": f.get("sha256"), "bytes": f.get("bytes")}
+                     for fmt, f in mf.data.get("files", {}).items()}
+            old = models.get(name) or {}
+            versions = list(old.get("versions") or ([{"files": old["files"], "first_used": m.get("created_at")}]
+                                                    if old.get("files") else []))
+            if not versions or versions[-1]["files"] != files:  # every model version a run used, in order
+                versions.append({"files": files, "first_used": now_iso()})
+            models[name] = {"task": mf.data.get("task"), "params": mf.data.get("params"), "files": files,
+                            "seed": mf.data.get("seed"), "converters": mf.data.get("converters"),
+                            "versions": versions}
         m.setdefault("resumed_at", [])
         if resume is not None:
             m["resumed_at"].append(now_iso())
@@ -361,7 +402,7 @@ def _run_locked(spec: SweepSpec, store: RunStore | None, locks: contextlib.ExitS
     store.update_manifest(record_context)
     cells = plan(spec, targets)
     if progress:
-        done = store.done_keys(retry_failed=retry_failed)
+        done = runner.done_keys(cells)
         progress.start(total=len(cells), done=sum(1 for c in cells if c.key in done))
     failures: dict[str, str] = {}
     raised: dict[str, BaseException] = {}

@@ -102,3 +102,47 @@ def test_bad_input_gives_one_line_errors(tmp_path):
     p = _mwi("report", str(tmp_path), check=False)
     assert p.returncode == 1 and "not a run directory" in p.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_resume_measures_again_what_another_model_or_schema_wrote(tmp_path):
+    """A cell's identity includes the model file's sha256 and the record schema: on --resume, cells
+    stored with another model version (a rebuild) or by an older tool are measured again, and the
+    report reads only the new records (never a mix)."""
+    proc = _mwi("sweep", "--quick", "--models", "tiny_cnn", "--runtimes", "tfjs", "--backends", "wasm",
+                "--threads", "1", "--repeats", "2", "--no-native", "--no-capabilities", "--out", str(tmp_path))
+    run_dir = Path(proc.stdout.strip().splitlines()[-1])
+    shard = run_dir / "results.jsonl"
+    recs = [json.loads(line) for line in shard.read_text().splitlines()]
+    assert len(recs) == 2
+    real_sha = recs[0]["model_sha256"]
+    recs[0]["model_sha256"] = "0" * 64       # as if measured on a model since rebuilt
+    recs[1]["schema_version"] = 1            # as if written by the first-wave tool
+    shard.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    _mwi("sweep", "--resume", str(run_dir))
+    after = _records(run_dir)
+    assert len(after) == 4  # both cells measured again, appended
+    latest = {r["key"]: r for r in after}
+    assert all(r["model_sha256"] == real_sha and r["schema_version"] == SCHEMA_VERSION for r in latest.values())
+    _mwi("sweep", "--resume", str(run_dir))  # now everything is current: nothing runs again
+    assert len(_records(run_dir)) == 4
+    m = json.loads((run_dir / "manifest.json").read_text())
+    assert m["models"]["tiny_cnn"]["versions"][0]["files"]["tfjs"]["sha256"]
+    assert len(m["resumed_at"]) == 2
+
+
+def test_a_cached_model_file_changed_in_place_is_rebuilt(tmp_path):
+    """Cached models are checked by sha256 when a run starts, not by size."""
+    from mobile_webinfer.models.build import ensure_built
+    from mobile_webinfer.store import RunStore
+    from mobile_webinfer.sweep import Runner, SweepSpec
+
+    mf = ensure_built("tiny_cnn")
+    path = mf.file("tflite")
+    good = mf.sha256("tflite")
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF  # same size, other bytes
+    path.write_bytes(bytes(data))
+    assert not mf.verify_files() and mf.verify_files(hashes=True)  # a size check cannot see it
+    store = RunStore.create(tmp_path, {"spec": {}})
+    got = Runner(SweepSpec(models=["tiny_cnn"]), store).models()["tiny_cnn"]
+    assert got.sha256("tflite") == good and not got.verify_files(hashes=True)
