@@ -58,13 +58,15 @@ class Budget:
     iterations: int = 30
     min_iterations: int = 5
     time_budget_s: float = 10.0
-    cell_timeout_s: float = 300.0
+    cell_timeout_s: float = 1800.0  # hard ceiling of one cell; the operative watchdog is the stall bound
+    stall_timeout_s: float = 120.0  # no event from the page for this long: the cell fails `stalled`
+    timestamps: bool = False        # studies: store each timed latency's start (ms since the timed run began)
 
     def to_json(self) -> dict:
         return asdict(self)
 
 
-QUICK = Budget(warmups=2, iterations=10, min_iterations=3, time_budget_s=5.0, cell_timeout_s=180.0)
+QUICK = Budget(warmups=2, iterations=10, min_iterations=3, time_budget_s=5.0, cell_timeout_s=600.0)
 
 
 @dataclass(frozen=True)

@@ -436,6 +436,7 @@ async function run() {
       const t = performance.now();
       await runner.infer();
       result.warmup_ms.push(round(performance.now() - t));
+      if (performance.now() - t >= PROGRESS_EVERY_MS) event('progress', { warmup: i + 1 });  // slow models: alive
       await yieldTask();
     }
     runner.check();
@@ -447,6 +448,7 @@ async function run() {
     frames.start();
     let outs = firstOut;
     const tStart = performance.now();
+    if (cfg.record_timestamps) result.latency_t_ms = [];  // studies: when each timed inference began
     let lastProgress = tStart;
     while (result.latencies_ms.length < cfg.iterations) {
       const now = performance.now();
@@ -455,6 +457,7 @@ async function run() {
       outs = await runner.infer();
       const b = performance.now();
       result.latencies_ms.push(round(b - a));
+      if (result.latency_t_ms) result.latency_t_ms.push(round(a - tStart));
       if (state.uncaught) throw state.uncaught;
       if (b - lastProgress >= PROGRESS_EVERY_MS) {
         lastProgress = b;

@@ -1,4 +1,5 @@
-"""`mwi report RUN_DIR`: the gap table from stored results."""
+"""`mwi report RUN_DIR [RUN_DIR ...]`: the gap table, the HTML report and Parquet files; with two
+or more runs, the comparison of matched cells."""
 
 from __future__ import annotations
 
@@ -9,16 +10,35 @@ import typer
 
 
 def report(
-    run_dir: Path = typer.Argument(..., help="A run directory (out/runs/<run-id>)."),
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON list, one object per configuration."),
-    as_csv: bool = typer.Option(False, "--csv", help="Print CSV."),
+    run_dirs: list[Path] = typer.Argument(..., help="A run directory (out/runs/<run-id>); two or more: compare them."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON to stdout only (rows, or the comparison list)."),
+    as_csv: bool = typer.Option(False, "--csv", help="Print CSV to stdout only."),
+    no_html: bool = typer.Option(False, "--no-html", help="Skip the HTML report (Parquet files are still written)."),
 ) -> None:
-    """Print the browser-vs-native table of a finished (or partial) run.
+    """Print the browser-vs-native table of a finished (or partial) run, write RUN_DIR/report/index.html,
+    cells.parquet and samples.parquet, and print the HTML path last.  With two or more runs: the ratio of
+    medians per matched cell (B / A) with its CI95 and whether it is significant.
 
-    Example: mwi report out/runs/20261126-101500-local-ab12 --json
+    Example: mwi report out/runs/20261126-101500-local-ab12
+    Example: mwi report out/runs/RUN_A out/runs/RUN_B --json
     """
+    from ..errors import UsageError
+    from ..htmlreport import compare_runs, write_comparison, write_parquet_files, write_report
+    from ..htmlreport.compare import render_comparison
     from ..report import load_rows, render_table, rows_to_csv
 
+    if len(run_dirs) > 1:
+        if as_csv:
+            raise UsageError("--csv prints one run's table; compare runs with --json or as a table")
+        comps = compare_runs(run_dirs)
+        if as_json:
+            typer.echo(json.dumps([c.to_json() for c in comps], indent=2))
+            return
+        render_comparison(comps)
+        if not no_html:
+            typer.echo(write_comparison(run_dirs, comps))
+        return
+    run_dir = run_dirs[0]
     rows = load_rows(run_dir)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
@@ -26,6 +46,11 @@ def report(
         typer.echo(rows_to_csv(rows), nl=False)
     else:
         render_table(rows, title=f"in-browser vs native: {run_dir}")
+        if no_html:
+            files = write_parquet_files(run_dir)
+            typer.echo(f"{files.cells}\n{files.samples}")
+        else:
+            typer.echo(write_report(run_dir))
 
 
 def register(app: typer.Typer) -> None:

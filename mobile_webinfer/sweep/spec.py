@@ -65,8 +65,9 @@ class SweepSpec:
         if not self.models:
             raise UsageError("no models given")
         b = self.budget
-        if b.iterations < 1 or b.warmups < 0 or b.time_budget_s <= 0 or b.cell_timeout_s <= 0:
-            raise UsageError("iterations must be >= 1, warmups >= 0, time budget and cell timeout > 0")
+        if b.iterations < 1 or b.warmups < 0 or b.time_budget_s <= 0 or b.cell_timeout_s <= 0 \
+                or b.stall_timeout_s <= 0:
+            raise UsageError("iterations must be >= 1, warmups >= 0, time budget, cell and stall timeouts > 0")
         if b.min_iterations > b.iterations:  # --iterations 2: at most 2 timed runs, whatever the default minimum
             self.budget = replace(b, min_iterations=b.iterations)
         if not self.targets:

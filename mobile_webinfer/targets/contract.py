@@ -11,7 +11,8 @@ retries) returns promptly once it is set, raising `Stopped`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -76,7 +77,41 @@ def page_config(manifest: Any, cell: Cell, budget: Budget, page: PageOptions) ->
     return config_for(manifest, runtime=cell.runtime, backend=cell.backend, threads=cell.threads,
                       warmups=budget.warmups, iterations=budget.iterations, min_iterations=budget.min_iterations,
                       time_budget_ms=budget.time_budget_s * 1000, webnn_device=page.webnn_device,
-                      thread_policy=page.thread_policy)
+                      thread_policy=page.thread_policy, record_timestamps=budget.timestamps)
+
+
+STALLED = "stalled"
+
+
+def wait_for_page(ticket: Any, budget: Budget, stop: threading.Event,
+                  between: Callable[[], Any] | None = None) -> Any:
+    """The page's result under a progress-based watchdog: a page that posts nothing for
+    `budget.stall_timeout_s` fails `stalled`; one that keeps posting runs until its result or the
+    hard ceiling `budget.cell_timeout_s` (`timeout`).  Waits in short steps so that the stop event
+    ends the wait at once; `between()` runs at every step (a phone checks its renderers) and may
+    return a value to end the wait with (returned as is)."""
+    from ..web.protocol import PageReportedError
+
+    deadline = time.monotonic() + budget.cell_timeout_s
+    while True:
+        check_stop(stop)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise PageReportedError(f"cell {ticket.cell_id}: no result after {budget.cell_timeout_s:.0f} s "
+                                    f"(the cell's ceiling, --cell-timeout)", kind="timeout")
+        if ticket.last_event_age_s >= budget.stall_timeout_s:
+            raise PageReportedError(f"cell {ticket.cell_id}: {STALLED}: no event from the page for "
+                                    f"{ticket.last_event_age_s:.0f} s (--stall-timeout "
+                                    f"{budget.stall_timeout_s:g})", kind=STALLED)
+        try:
+            return ticket.wait(timeout=min(1.0, left))
+        except PageReportedError as exc:
+            if exc.result is not None or exc.kind != "timeout":
+                raise
+        if between is not None:
+            out = between()
+            if out is not None:
+                return out
 
 
 def check_stop(stop: threading.Event) -> None:

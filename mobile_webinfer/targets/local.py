@@ -22,7 +22,7 @@ from ..native import host as native_host
 from ..probes.hostmem import HOST
 from ..records import CellRecord, Context
 from ..vocab import GPU_BACKENDS, NATIVE_RUNTIME, RUNTIME_FORMAT, Budget, Cell, PageOptions
-from .contract import Measurement, check_stop, page_config
+from .contract import Measurement, check_stop, page_config, wait_for_page
 
 MEMORY_INTERVAL_S = 0.2  # host /proc reads are cheap: sample Chromium's memory five times a second
 
@@ -141,7 +141,7 @@ class LocalTarget:
                     page = browser.new_page()
                     try:
                         page.goto(ticket.url(), wait_until="commit")
-                        result = _wait_result(ticket, budget.cell_timeout_s, stop)
+                        result = wait_for_page(ticket, budget, stop)
                     except PageReportedError as exc:
                         failure, result = exc, exc.result
                     except Exception as exc:  # playwright: target crashed, browser closed
@@ -175,29 +175,11 @@ class LocalTarget:
                                        warmups=budget.warmups, iterations=budget.iterations,
                                        min_iterations=budget.min_iterations, time_budget_s=budget.time_budget_s,
                                        timeout_s=budget.cell_timeout_s, output_names=io.get("outputs"),
-                                       input_names=io.get("inputs"))
+                                       input_names=io.get("inputs"), record_timestamps=budget.timestamps)
         rec = dataclasses.replace(
             CellRecord.from_host_native(res, runtime=NATIVE_RUNTIME), wall_s=round(time.monotonic() - t0, 3),
             context=Context(extra={"thermal_start": thermal_start, "thermal_end": host_thermal()}))
         return Measurement(rec, outputs=list(res.outputs))
-
-
-def _wait_result(ticket: Any, timeout_s: float, stop: threading.Event) -> Any:
-    """The page's result, waiting in short steps so that the stop event ends the wait at once."""
-    from ..web.protocol import PageReportedError
-
-    deadline = time.monotonic() + timeout_s
-    while True:
-        check_stop(stop)
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise PageReportedError(f"cell {ticket.cell_id}: no result after {timeout_s:.0f} s (watchdog)",
-                                    kind="timeout")
-        try:
-            return ticket.wait(timeout=min(1.0, left))
-        except PageReportedError as exc:
-            if exc.result is not None or exc.kind != "timeout":
-                raise
 
 
 __all__ = ["LOCAL", "LOCAL_BROWSER", "LocalTarget", "host_thermal"]

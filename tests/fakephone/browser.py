@@ -201,6 +201,16 @@ class ChromiumInstance:
                 pass
         return pids
 
+    def freeze_renderers(self) -> list[int]:
+        """SIGSTOP every renderer: alive (no crash to see) but silent, as a hung page is; their pids."""
+        pids = [p.pid for p in self.processes() if p.kind == "renderer"]
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+        return pids
+
     def stop(self) -> None:
         """Kill the whole process group (and stray descendants), then remove the profile dir."""
         try:

@@ -15,7 +15,7 @@ from typing import Any
 from .phone import FakePhone
 
 OPS = ("ping", "commands", "services", "sync_ops", "clear_log", "set_fault", "faults", "go_offline", "come_online",
-       "drop_connection", "kill_renderer", "browsers", "settings")
+       "drop_connection", "kill_renderer", "freeze_renderer", "browsers", "settings")
 
 
 class LocalControl:
@@ -58,6 +58,9 @@ class LocalControl:
 
     def kill_renderer(self, package: str | None = None, reason: str | None = None) -> list[int]:
         return self.phone.kill_renderer(package, reason=reason)
+
+    def freeze_renderer(self, package: str | None = None) -> list[int]:
+        return self.phone.freeze_renderer(package)
 
     def browsers(self) -> dict[str, Any]:
         out = {}
@@ -159,6 +162,9 @@ class RemoteControl:
 
     def kill_renderer(self, package: str | None = None, reason: str | None = None) -> list[int]:
         return self._call("kill_renderer", package=package, reason=reason)
+
+    def freeze_renderer(self, package: str | None = None) -> list[int]:
+        return self._call("freeze_renderer", package=package)
 
     def browsers(self) -> dict[str, Any]:
         return self._call("browsers")

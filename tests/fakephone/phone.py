@@ -167,6 +167,12 @@ class FakePhone(AndroidCommands):
         if self.listener:
             self.listener.drop_all()
 
+    def freeze_renderer(self, package: str | None = None) -> list[int]:
+        """SIGSTOP the renderers of ``package`` (default: every running browser): a hung page."""
+        with self._lock:
+            items = [i for p, i in self.browsers.items() if package in (None, p)]
+        return [pid for inst in items for pid in inst.freeze_renderers()]
+
     def kill_renderer(self, package: str | None = None, reason: str | None = None) -> list[int]:
         """SIGKILL the renderers of ``package`` (default: every running browser).
 

@@ -308,3 +308,31 @@ def test_low_battery_phone_is_not_measured_or_is_flagged(fake_phone, tmp_path, p
         assert rec["context"]["low_battery_waited_s"] >= 3
     else:
         assert rec["status"] == "ok" and rec["latencies_ms"]
+
+
+def test_watchdog_follows_progress_not_the_clock(fake_phone, tmp_path):
+    """A page that keeps posting progress runs past the stall bound; a page that goes silent (its
+    renderer frozen with SIGSTOP, still alive) fails `stalled` after the bound, not after the ceiling."""
+    pixel = fake_phone("pixel")
+    args = ["--target", pixel.serial, *COMMON, "--no-native", "--runtimes", "tfjs", "--backends", "wasm",
+            "--repeats", "1", "--iterations", "1000000", "--stall-timeout", "4", "--out", str(tmp_path)]
+    p = subprocess.run(MWI + ["sweep", *args, "--time-budget", "9"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    (rec,) = _records(Path(p.stdout.strip().splitlines()[-1]))
+    assert rec["status"] == "ok" and rec["wall_s"] > 9  # steady progress: never cut at 4 s
+    proc = _start(*args, "--time-budget", "60", "--cell-timeout", "600")
+    try:
+        _wait_for(lambda: _am_starts(pixel) >= 2, 180, "the second page")
+
+        time.sleep(3)  # let the page run and post progress first
+        assert _wait_for(lambda: pixel.control.freeze_renderer("com.android.chrome"), 60, "a renderer to freeze")
+        t0 = time.monotonic()
+        rc, out, err = _finish(proc)
+        took = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert rc == 0, err[-2000:]
+    rec = [r for r in _records(Path(out.strip().splitlines()[-1]))][-1]
+    assert rec["status"] == "error" and rec["error_kind"] == "stalled", rec.get("error")
+    assert took < 60  # the stall bound, not the 600 s ceiling

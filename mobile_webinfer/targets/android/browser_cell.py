@@ -19,7 +19,7 @@ from ...errors import MwiError, UsageError
 from ...parsers.process_kills import BENIGN, CRASH, LOW_MEMORY, DeathVerdict, death_verdict, parse_process_kills
 from ...records import CellRecord
 from ...vocab import Budget, Cell
-from ..contract import Measurement, check_stop, page_config
+from ..contract import STALLED, Measurement, page_config, wait_for_page
 from .gate import gate
 from .samples import memory_from_samples, process_kind, summarize_samples
 
@@ -49,7 +49,8 @@ def run_browser_cell(t: AndroidTarget, cell: Cell, manifest: Any, server: Any, b
     rows: list[dict[str, Any]] = []
     t0 = time.monotonic()
     ticket = server.open_cell(config)
-    result = failure = None
+    result: Any = None
+    failure: PageReportedError | None = None
     renderer_pids: set[int] = set()
     crash = None
     cost: Mapping[str, Any] | None = None
@@ -63,37 +64,36 @@ def run_browser_cell(t: AndroidTarget, cell: Cell, manifest: Any, server: Any, b
             t_sampler = time.monotonic()
             with sampler:
                 open_url(dev, spec, ticket.url(origin=f"http://127.0.0.1:{t.device_port}"))
-                t_end = time.monotonic() + budget.cell_timeout_s
-                while True:
-                    check_stop(stop)
-                    try:
-                        result = ticket.wait(timeout=min(2.0, max(0.05, t_end - time.monotonic())))
-                        break
-                    except PageReportedError as exc:
-                        if exc.result is not None or exc.kind != "timeout":
-                            failure, result = exc, exc.result
-                            break
-                        if time.monotonic() >= t_end:
-                            failure = exc
-                            break
-                    check_stop(stop)
+
+                def watch() -> Any:
+                    """Between two waits: did a renderer that ran the page die?"""
+                    nonlocal renderer_pids
                     procs = pids(dev, spec)
                     renderers = {pid for n, pid in procs.items() if process_kind(spec.package, n) == "renderer"}
                     gone = renderer_pids - renderers
                     renderer_pids |= renderers
-                    if gone or (renderer_pids and not procs):
-                        # a renderer died (OOM kill, crash, or a spare let go); a result that was
-                        # already on its way still wins
-                        with contextlib.suppress(PageReportedError):
-                            result = ticket.wait(timeout=1.0)
-                            break
-                        verdict = death_verdict(parse_process_kills(new_log(dev, seen_log)), spec.package,
-                                                pids=gone or None)
-                        if procs and renderers and verdict.benign:
-                            renderer_pids -= gone  # a spare renderer was let go; the page's one lives on
-                            continue
-                        crash = crash_reason(procs, sorted(gone), verdict)
-                        break
+                    if not (gone or (renderer_pids and not procs)):
+                        return None
+                    # a renderer died (OOM kill, crash, or a spare let go); a result already on its
+                    # way still wins
+                    with contextlib.suppress(PageReportedError):
+                        return ticket.wait(timeout=1.0)
+                    verdict = death_verdict(parse_process_kills(new_log(dev, seen_log)), spec.package,
+                                            pids=gone or None)
+                    if procs and renderers and verdict.benign:
+                        renderer_pids -= gone  # a spare renderer was let go; the page's one lives on
+                        return None
+                    return _Crashed(crash_reason(procs, sorted(gone), verdict))
+
+                try:
+                    out = wait_for_page(ticket, budget, stop, between=watch)
+                except PageReportedError as exc:
+                    failure, result = exc, exc.result
+                else:
+                    if isinstance(out, _Crashed):
+                        crash = out.why
+                    else:
+                        result = out
             cost = sampler.cost()
             if result is not None and crash is None:
                 # one more meminfo while the page is still open: short cells end between samples
@@ -112,7 +112,7 @@ def run_browser_cell(t: AndroidTarget, cell: Cell, manifest: Any, server: Any, b
         rec = CellRecord.from_page_result(result.raw)
     else:
         kind = getattr(failure, "kind", "timeout")
-        rec = CellRecord.failed(f"{kind}: watchdog: {failure}", "watchdog")
+        rec = CellRecord.failed(f"{kind}: watchdog: {failure}", STALLED if kind == STALLED else "watchdog")
     rec = dataclasses.replace(rec, memory=memory_from_samples(spec.package, rows), sampler_cost=cost,
                               wall_s=round(time.monotonic() - t0, 3), browser_version=t.browser_version(spec.package),
                               context=summarize_samples(rows, ctx), events=tuple(ticket.events()))
@@ -131,6 +131,13 @@ def final_meminfo(dev: Any, package: str, t0: float) -> dict[str, Any]:
         row.update(ok=False, error=exc.one_line())
     row["cost_s"] = round(time.monotonic() - t, 4)
     return row
+
+
+class _Crashed:
+    """What the renderer watch returns when the page's renderer died."""
+
+    def __init__(self, why: str):
+        self.why = why
 
 
 def _why(v: DeathVerdict) -> str:

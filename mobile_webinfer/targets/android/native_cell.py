@@ -43,9 +43,12 @@ def benchmark_model_path(abi: str | None, explicit: str | None = None) -> Path |
 
 
 def benchmark_model_argv(remote_bin: str, remote_model: str, cell: Cell, budget: Budget) -> list[str]:
+    # benchmark_model stops once it has num_runs runs AND min_secs have passed, or at max_secs: ask for
+    # the minimum run count over the time budget, and let a slow model take up to most of the ceiling
+    # to reach it (a fixed max_secs = budget stored one timed run of a slow model as "ok").
     argv = [remote_bin, f"--graph={remote_model}", f"--num_threads={cell.threads}",
-            f"--warmup_runs={max(1, budget.warmups)}", f"--num_runs={budget.iterations}",
-            f"--min_secs={min(budget.time_budget_s, 1.0):g}", f"--max_secs={budget.time_budget_s:g}",
+            f"--warmup_runs={max(1, budget.warmups)}", f"--num_runs={max(1, budget.min_iterations)}",
+            f"--min_secs={budget.time_budget_s:g}", f"--max_secs={max(budget.time_budget_s, 0.8 * budget.cell_timeout_s):g}",
             f"--use_xnnpack={'true' if cell.backend == 'xnnpack' else 'false'}"]
     if cell.backend == "gpu":
         argv.append("--use_gpu=true")
@@ -96,6 +99,8 @@ def run_native_cell(t: AndroidTarget, cell: Cell, manifest: Any, budget: Budget,
         elif d < n:
             backend = f"{cell.backend}-partial"
             flags.append(f"{cell.backend}-partial({d}/{n})")
+    if bm.count is not None and bm.count < budget.min_iterations:  # never one timed run published as a number
+        flags.append(f"too-few-runs({bm.count}<{budget.min_iterations})")
     rec = CellRecord.from_benchmark_model(bm, threads=cell.threads, backend=backend, runtime=NATIVE_RUNTIME,
                                           text_tail="\n".join(text.strip().splitlines()[-12:]))
     rec = dataclasses.replace(rec, wall_s=round(time.monotonic() - t0, 3), context=summarize_samples(rows, ctx),

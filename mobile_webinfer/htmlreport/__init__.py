@@ -1,0 +1,154 @@
+"""Per-run reports: `RUN_DIR/report/index.html` with plots, `cells.parquet`, `samples.parquet`,
+and the comparison of runs.
+
+    write_report(run_dir) -> Path          # the HTML report (and the Parquet files), its path
+    write_parquet_files(run_dir)           # only the Parquet files
+    compare_runs([run_a, run_b]) -> list[Comparison]
+    write_comparison([run_a, run_b]) -> Path
+
+The report folder is written beside the run's data and replaced whole, so it can be zipped and
+mailed: `index.html` (inline CSS, no script, no network) and its PNG figures.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from ..files import atomic_write_bytes, atomic_write_text, fsync_dir, mkdir_durably, safe_name
+from .compare import Comparison, compare_runs, write_comparison
+from .data import RunData, TargetRun, cell_span, load_run
+from .folder import replace_dir
+from .html import TargetFigures, report_page
+from .parquet import ParquetFiles, ensure_cells, ensure_samples, gfx_frame_times, read_samples
+from .plots import (
+    Image,
+    Series,
+    conditions_timeline,
+    frames_chart,
+    gap_chart,
+    latency_figures,
+    memory_chart,
+    memory_over_time,
+    setup_chart,
+)
+
+__all__ = ["Comparison", "ParquetFiles", "compare_runs", "write_comparison", "write_parquet_files", "write_report"]
+
+REPORT_DIR = "report"
+
+
+def write_parquet_files(run_dir: Path | str) -> ParquetFiles:
+    """`cells.parquet` and `samples.parquet` of a run, rebuilt only when the JSON Lines are newer."""
+    run = load_run(run_dir)
+    cells, c_new = ensure_cells(run)
+    samples, s_new, _ = ensure_samples(run)
+    return ParquetFiles(cells, samples, tuple(n for n, new in (("cells", c_new), ("samples", s_new)) if new))
+
+
+def _series(table: pa.Table, target: str) -> Series:
+    import pyarrow.compute as pc
+
+    t = table.filter(pc.equal(table.column("target"), target)) if table.num_rows else table
+
+    def f(name: str) -> np.ndarray:
+        return np.asarray(t.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+    def s(name: str) -> np.ndarray:
+        return np.asarray(t.column(name).fill_null("").to_numpy(zero_copy_only=False), dtype=object)
+
+    return Series(key=s("key"), runtime=s("runtime"), probe=s("probe"), t_s=f("t_s"), time_s=f("time_s"),
+                  memory_mb=f("memory_mb"), thermal_status=f("thermal_status"), thermal_max_c=f("thermal_max_c"),
+                  battery_temp_c=f("battery_temp_c"), cpu_freq_max_mhz=f("cpu_freq_max_mhz"))
+
+
+def _spans(run: RunData, t: TargetRun) -> list[tuple[float, float, bool]]:
+    out = []
+    for r in t.records:
+        span = cell_span(r)
+        if span is None or run.start is None:
+            continue
+        a, b = ((x - run.start).total_seconds() for x in span)
+        hot = any(f.startswith(("thermal", "phone-never-cooled")) for f in r.flags) or \
+            (r.context.thermal_status_max or 0) > 0 or bool(r.attempts)
+        out.append((a, b, hot))
+    return out
+
+
+def _figures(run: RunData, t: TargetRun, slug: str, samples: pa.Table, samples_path: Path) -> TargetFigures:
+    series = _series(samples, t.name)
+    if "raw" in samples.column_names:
+        frame_ms, read, total = gfx_frame_times(samples, t.name)
+    else:
+        frame_ms, read, total = gfx_frame_times(samples_path, t.name)
+    return TargetFigures(
+        gap=gap_chart(t, slug), latency=tuple(latency_figures(t, slug)), setup=setup_chart(t, slug),
+        memory=memory_chart(t, slug), memory_time=memory_over_time(t, series, slug),
+        conditions=conditions_timeline(t, series, _spans(run, t), slug),
+        frames=frames_chart(t, frame_ms, read, total, slug))
+
+
+def _images(figs: TargetFigures) -> list[Image]:
+    out = [*figs.latency]
+    out += [i for i in (figs.gap, figs.setup, figs.memory, figs.memory_time, figs.conditions, figs.frames) if i]
+    return out
+
+
+def write_report(run_dir: Path | str) -> Path:
+    """Write `RUN_DIR/report/index.html` (and bring the Parquet files up to date); returns its path.
+
+    Bad input (not a directory, not a run) raises a one-line `StoreError`."""
+    run_dir = Path(run_dir)
+    light = load_run(run_dir, rows=False)   # records only: enough to build samples.parquet meanwhile
+    result: dict[str, tuple[Path, bool, pa.Table | None]] = {}
+    failure: list[BaseException] = []
+
+    def samples_job() -> None:
+        try:
+            result["samples"] = ensure_samples(light)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread below
+            failure.append(exc)
+
+    worker = threading.Thread(target=samples_job, name="mwi-samples-parquet")
+    worker.start()
+    try:
+        run = load_run(run_dir)
+        ensure_cells(run)
+    finally:
+        worker.join()
+    if failure:
+        raise failure[0]
+    samples_path, _new, table = result["samples"]
+    samples = table if table is not None else read_samples(samples_path)
+    sections = []
+    images: list[Image] = []
+    used: set[str] = set()
+    for t in run.targets:
+        slug = safe_name(t.name)
+        while slug in used:
+            slug += "_"
+        used.add(slug)
+        figs = _figures(run, t, slug, samples, samples_path)
+        images += _images(figs)
+        sections.append((t, slug, figs))
+    text = report_page(run, sections)
+    tmp = run_dir / f".{REPORT_DIR}.tmp.{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    mkdir_durably(tmp)
+    try:
+        for img in images:
+            atomic_write_bytes(tmp / img.name, img.png)
+        atomic_write_text(tmp / "index.html", text)
+        fsync_dir(tmp)
+        replace_dir(tmp, run_dir / REPORT_DIR)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return run_dir / REPORT_DIR / "index.html"
+

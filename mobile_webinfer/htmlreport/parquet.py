@@ -1,0 +1,526 @@
+"""`cells.parquet` and `samples.parquet`: a run's results as flat tables for pandas.
+
+Both are derived from the JSON Lines files (the source of truth), written to a temp file and
+renamed, and rebuilt only when a `results*.jsonl` / `samples.jsonl` is newer than them (or
+they were written by another layout version).  Column meanings are in the README.
+
+`cells.parquet`: one row per cell attempt.  The report's JSON row columns (`report.ROW_KEYS`:
+the configuration the cell belongs to, the same values `mwi report --json` prints; mappings
+as JSON text) plus `run_id` and the cell's own columns (`key`, `repeat`, `attempt`, `final`,
+`status`, `latencies_ms`, ... prefixed `cell_` where a configuration column has the same name).
+Earlier tries of a cell (throttled and re-run, phone lost and recovered) are rows with
+`final = false`.
+
+`samples.parquet`: one row per probe sample, every sample.  `raw` is the stored JSON line
+itself, so no value is lost; the columns beside it pull out what plots and pandas users need.
+A million samples are parsed with Arrow's JSON reader, not line by line in Python.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+import pyarrow.parquet as pq
+
+from ..errors import StoreError
+from ..files import replace_durably
+from ..records import CellRecord
+from ..report import ROW_KEYS
+from ..store import SCHEMA_VERSION, read_jsonl
+from .data import RunData
+
+#: bumped when a column is added or changes meaning: older files are rebuilt
+LAYOUT_VERSION = "1"
+META_KEY = b"mwi_parquet_layout"
+
+# --- cells.parquet -----------------------------------------------------------------------------
+
+_F, _I, _S, _B = pa.float64(), pa.int64(), pa.string(), pa.bool_()
+ROW_TYPES: dict[str, pa.DataType] = {
+    "target": _S, "browser": _S, "model": _S, "runtime": _S, "backend": _S, "threads": _I,
+    "browser_median_ms": _F, "browser_ci95_ms": pa.list_(_F), "native_median_ms": _F, "native_backend": _S,
+    "gap": _F, "gap_ci95": pa.list_(_F), "first_inference_ms": _F, "setup_ms": _F, "peak_memory_mb": _F,
+    "model_mb": _F, "memory_ratio": _F, "max_abs_diff": _F, "top1_match": _B, "n": _I, "repeats": _I, "cv": _F,
+    "thermal_status_max": _I, "battery_temp_start_c": _F, "battery_temp_max_c": _F, "cooldown_s": _F,
+    "janky_frame_share": _F, "peak_memory_by_type_mb": _S, "page_long_frame_share": _F, "page_max_frame_ms": _F,
+    "wall_s": _F, "overhead_s": _F, "backend_in_effect": _S, "delegation": _S, "flags": pa.list_(_S), "error": _S,
+}
+#: report row keys stored as JSON text (mappings): decode with json.loads
+JSON_ROW_KEYS = ("peak_memory_by_type_mb", "delegation")
+
+
+@dataclass(frozen=True)
+class CellColumn:
+    name: str
+    type: pa.DataType
+    get: Callable[[CellRecord], Any]
+    doc: str
+
+
+def _ctx(r: CellRecord) -> Any:
+    return r.context
+
+
+def _latency_stat(fn: Callable[[np.ndarray], float]) -> Callable[[CellRecord], float | None]:
+    def get(r: CellRecord) -> float | None:
+        xs = r.samples_ms()
+        return float(fn(np.asarray(xs, dtype=np.float64))) if xs else None
+    return get
+
+
+CELL_COLUMNS: tuple[CellColumn, ...] = (
+    CellColumn("key", _S, lambda r: r.key, "the cell's key: target|browser|model|runtime|backend|tN|rN"),
+    CellColumn("repeat", _I, lambda r: r.cell.repeat if r.cell else None, "fresh page load / native process number"),
+    CellColumn("status", _S, lambda r: r.status, "ok, error, unsupported, skipped (earlier tries: throttled, lost)"),
+    CellColumn("cell_error", _S, lambda r: r.error, "the cell's error message"),
+    CellColumn("error_kind", _S, lambda r: r.error_kind, "error class (renderer-crashed, watchdog, page-hidden, ...)"),
+    CellColumn("infra", _B, lambda r: r.infra, "true when the lab failed rather than the measurement"),
+    CellColumn("started_at", _S, lambda r: r.started_at, "ISO time the cell began (before any cool-down wait)"),
+    CellColumn("finished_at", _S, lambda r: r.finished_at, "ISO time the cell ended"),
+    CellColumn("cell_wall_s", _F, lambda r: r.wall_s, "seconds the measurement took (cool-down excluded)"),
+    CellColumn("cell_flags", pa.list_(_S), lambda r: list(r.flags), "the cell's own flags"),
+    CellColumn("cell_n", _I, lambda r: len(r.samples_ms()) or None, "timed latencies stored (1: a native summary)"),
+    CellColumn("cell_median_ms", _F, _latency_stat(np.median), "median of the cell's timed latencies"),
+    CellColumn("cell_mean_ms", _F, _latency_stat(np.mean), "mean of the cell's timed latencies"),
+    CellColumn("latencies_ms", pa.list_(_F), lambda r: list(r.latencies_ms) if r.latencies_ms else None,
+               "every timed latency (null for benchmark_model, which prints a summary)"),
+    CellColumn("latency_summary_ms", _S, lambda r: _json(r.latency_summary_ms),
+               "benchmark_model's summary {avg, std, count, p5, median, p95, min, max} as JSON"),
+    CellColumn("warmup_ms", pa.list_(_F), lambda r: [x for x in r.warmup_ms if x is not None], "warmup latencies"),
+    CellColumn("cell_first_inference_ms", _F, lambda r: r.first_inference_ms, "the first inference"),
+    CellColumn("cell_setup_ms", _F, lambda r: r.setup_ms, "model load + runtime setup"),
+    CellColumn("runtime_load_ms", _F, lambda r: r.runtime_load_ms, "loading the runtime's scripts (browser)"),
+    CellColumn("cell_peak_memory_mb", _F, lambda r: r.mem.peak_total_mb, "the cell's peak memory, MB"),
+    CellColumn("cell_peak_memory_by_type_mb", _S, lambda r: _json(r.mem.peak_by_type_mb),
+               "the cell's peak memory per process type as JSON"),
+    CellColumn("memory_source", _S, lambda r: r.mem.source, "where the memory numbers come from"),
+    CellColumn("eff_backend", _S, lambda r: r.eff.backend, "backend in effect (as the runtime reported it)"),
+    CellColumn("eff_threads", _I, lambda r: r.eff.threads if isinstance(r.eff.threads, int) else None,
+               "threads in effect"),
+    CellColumn("wasm_build", _S, lambda r: r.eff.wasm_build, "which wasm build loaded (LiteRT.js)"),
+    CellColumn("cross_origin_isolated", _B, lambda r: r.eff.cross_origin_isolated, "page was cross-origin isolated"),
+    CellColumn("software_gpu", _B, lambda r: r.eff.software_gpu, "GPU was a software renderer (SwiftShader)"),
+    CellColumn("browser_version", _S, lambda r: r.browser_version, "browser versionName"),
+    CellColumn("model_sha256", _S, lambda r: r.model_sha256, "sha256 of the model file the cell ran"),
+    CellColumn("model_bytes", _I, lambda r: r.model_bytes, "size of that file"),
+    CellColumn("cell_thermal_status_start", _I, lambda r: _ctx(r).thermal_status_start, "thermal status at start"),
+    CellColumn("cell_thermal_status_max", _I, lambda r: _ctx(r).thermal_status_max, "highest thermal status seen"),
+    CellColumn("cell_battery_temp_start_c", _F, lambda r: _ctx(r).battery_temp_start_c, "battery C at start"),
+    CellColumn("cell_battery_temp_max_c", _F, lambda r: _ctx(r).battery_temp_max_c, "highest battery C seen"),
+    CellColumn("cell_cooldown_s", _F, lambda r: _ctx(r).cooldown_s, "seconds waited to cool down first"),
+    CellColumn("cell_janky_frame_share", _F, lambda r: _ctx(r).janky_frame_share, "gfxinfo janky-frame share"),
+    CellColumn("agreement_ok", _B, lambda r: r.agreement.ok if r.agreement else None, "outputs could be compared"),
+    CellColumn("cell_max_abs_diff", _F, lambda r: r.agreement.max_abs_diff if r.agreement else None,
+               "largest |output - reference output|"),
+    CellColumn("cell_top1_match", _B, lambda r: r.agreement.top1_match if r.agreement else None,
+               "top-1 class equals the reference's"),
+)
+#: columns that only `cells.parquet` has (besides the report's row columns and these)
+ATTEMPT_COLUMNS: tuple[tuple[str, pa.DataType, str], ...] = (
+    ("run_id", _S, "the run's id (the run directory's name)"),
+    ("attempt", _I, "0 for the first try of the cell; the stored result is the last"),
+    ("final", _B, "true for the stored result, false for an earlier try"),
+    ("attempt_note", _S, "why an earlier try was not kept"),
+)
+
+
+def _json(v: Any) -> str | None:
+    if v is None:
+        return None
+    return json.dumps(v, sort_keys=True, default=_plain)
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Mapping):
+        return dict(v)
+    if isinstance(v, tuple):
+        return list(v)
+    raise TypeError(f"not JSON serialisable: {type(v).__name__}")
+
+
+def _array(values: list[Any], typ: pa.DataType | None) -> pa.Array:
+    """A column of `typ`; where values do not fit it, Arrow infers one (values are never coerced)."""
+    if typ is not None:
+        try:
+            return pa.array(values, type=typ)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+            pass
+    if any(isinstance(v, (Mapping, list, tuple)) for v in values):
+        return pa.array([_json(v) for v in values], type=_S)
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        return pa.array([_json(v) for v in values], type=_S)
+
+
+def _row_value(key: str, v: Any) -> Any:
+    if key in JSON_ROW_KEYS:
+        return _json(v)
+    return v
+
+
+def cells_table(run: RunData) -> pa.Table:
+    """One row per cell attempt (earlier tries first), with its configuration's report row."""
+    by_config = {tuple(d.get(k) for k in ("target", "browser", "model", "runtime", "backend", "threads")): d
+                 for d in run.row_dicts}
+    row_keys = list(ROW_KEYS) + [k for d in run.row_dicts for k in d if k not in ROW_KEYS]
+    row_keys = list(dict.fromkeys(row_keys))
+    out: dict[str, list[Any]] = {k: [] for k in row_keys}
+    for name, _t, _d in ATTEMPT_COLUMNS:
+        out[name] = []
+    for column in CELL_COLUMNS:
+        out[column.name] = []
+    for rec in sorted(run.records, key=lambda r: r.key):
+        c = rec.cell
+        conf = by_config.get((c.target, c.browser, c.model, c.runtime, c.backend, c.threads)) if c else None
+        tries: list[tuple[int, bool, Any]] = [(i, False, a) for i, a in enumerate(rec.attempts)]
+        tries.append((len(rec.attempts), True, None))
+        for attempt, final, a in tries:
+            for k in row_keys:
+                out[k].append(_row_value(k, conf.get(k)) if conf is not None else None)
+            out["run_id"].append(run.run_id)
+            out["attempt"].append(attempt)
+            out["final"].append(final)
+            out["attempt_note"].append(a.note if a is not None else None)
+            for col in CELL_COLUMNS:
+                if a is None:
+                    v = col.get(rec)
+                elif col.name == "status":
+                    v = a.status
+                elif col.name in ("key", "repeat", "model_sha256", "model_bytes", "browser_version"):
+                    v = col.get(rec)
+                elif col.name == "finished_at":
+                    v = a.at
+                elif col.name == "cell_median_ms":
+                    v = a.median_ms
+                elif col.name == "cell_thermal_status_max":
+                    v = a.thermal_status_max
+                else:
+                    v = None
+                out[col.name].append(v)
+    types: dict[str, pa.DataType | None] = {k: ROW_TYPES.get(k) for k in row_keys}
+    types.update({n: t for n, t, _ in ATTEMPT_COLUMNS})
+    types.update({c.name: c.type for c in CELL_COLUMNS})
+    arrays = [_array(vals, types.get(name)) for name, vals in out.items()]
+    return pa.Table.from_arrays(arrays, names=list(out))
+
+
+# --- samples.parquet ---------------------------------------------------------------------------
+
+SAMPLE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("run_id", "the run's id"),
+    ("key", "the cell the sample belongs to (cells.parquet `key`)"),
+    ("target", "phone serial or `local`"), ("browser", "browser package / `chromium` / `native`"),
+    ("model", "model name"), ("runtime", "runtime"), ("backend", "backend asked for"),
+    ("threads", "threads asked for"), ("repeat", "repeat number"),
+    ("probe", "meminfo, gfxinfo, thermal, battery, cpu (phones); procmem (this computer)"),
+    ("ok", "false: the probe failed (`error` says why)"), ("error", "the probe's one-line error"),
+    ("t_s", "seconds since the cell's sampler started (monotonic clock)"),
+    ("time_s", "seconds since the run's first cell started (cell start + t_s): the run's time axis"),
+    ("cost_s", "seconds the probe call took"),
+    ("memory_mb", "total memory of the browser / process tree, MB (meminfo PSS summed over the package's "
+                  "processes; procmem PSS)"),
+    ("thermal_status", "Android thermal status 0 NONE .. 6 SHUTDOWN"),
+    ("thermal_max_c", "hottest thermal HAL temperature in the sample, C"),
+    ("battery_temp_c", "battery temperature, C"), ("battery_level", "battery level, %"),
+    ("cpu_utilization", "busy share of all cores since the previous sample"),
+    ("cpu_freq_max_mhz", "highest current frequency over the cores, MHz"),
+    ("frames_new", "gfxinfo frames new since the previous sample"),
+    ("frames_janky", "of those, janky"),
+    ("raw", "the stored JSON line (every value the probe reported)"),
+)
+
+_MAX_CPUS = 32
+_DATA_TYPE = pa.struct([
+    ("total_pss_kb", _F), ("total_pss_mb", _F), ("status", _I), ("temperature_c", _F), ("level", _F),
+    ("utilization", _F), ("new_frames", _I), ("new_janky", _I),
+    ("freq_khz", pa.struct([(f"cpu{i}", _F) for i in range(_MAX_CPUS)])),
+])
+_LINE_SCHEMA = pa.schema([("schema_version", _I), ("key", _S), ("probe", _S), ("ok", _B), ("error", _S),
+                          ("t_s", _F), ("cost_s", _F), ("total_pss_mb", _F), ("data", _DATA_TYPE)])
+
+
+def _split_lines(data: bytes) -> pa.Array:
+    """The lines of `data` (which ends in a newline) as one Arrow string array, without copying in Python."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    nl = np.flatnonzero(arr == 10)
+    offsets = np.concatenate([np.zeros(1, dtype=np.int64), (nl + 1).astype(np.int64)])
+    lines = pa.LargeStringArray.from_buffers(len(nl), pa.py_buffer(offsets.tobytes()), pa.py_buffer(data))
+    return pc.utf8_rtrim_whitespace(lines)
+
+
+def _parse_fast(data: bytes) -> pa.Table:
+    return pj.read_json(io.BytesIO(data), read_options=pj.ReadOptions(block_size=1 << 24),
+                        parse_options=pj.ParseOptions(explicit_schema=_LINE_SCHEMA,
+                                                      unexpected_field_behavior="ignore"))
+
+
+def _num(v: Any) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+
+
+def _parse_slow(path: Path) -> tuple[pa.Table, pa.Array]:
+    """Line by line (what the store's reader does): for files Arrow's reader refuses."""
+    cols: dict[str, list[Any]] = {n: [] for n in ("schema_version", "key", "probe", "ok", "error", "t_s", "cost_s",
+                                                  "total_pss_mb")}
+    data_cols: dict[str, list[Any]] = {f.name: [] for f in _DATA_TYPE}
+    raws: list[str] = []
+    for row in read_jsonl(path):
+        raws.append(json.dumps(row, separators=(",", ":")))
+        for k in ("key", "probe", "error"):
+            v = row.get(k)
+            cols[k].append(v if isinstance(v, str) else None)
+        ok, sv = row.get("ok"), row.get("schema_version")
+        cols["ok"].append(ok if isinstance(ok, bool) else None)
+        cols["schema_version"].append(sv if isinstance(sv, int) and not isinstance(sv, bool) else None)
+        for k in ("t_s", "cost_s", "total_pss_mb"):
+            cols[k].append(_num(row.get(k)))
+        d = row.get("data") if isinstance(row.get("data"), Mapping) else {}
+        for k in data_cols:
+            v = d.get(k)
+            if k == "freq_khz":
+                v = {f"cpu{i}": _num(v.get(f"cpu{i}")) for i in range(_MAX_CPUS)} if isinstance(v, Mapping) else None
+            elif k in ("status", "new_frames", "new_janky"):
+                v = v if isinstance(v, int) and not isinstance(v, bool) else None
+            else:
+                v = _num(v)
+            data_cols[k].append(v)
+    arrays = [pa.array(cols[f.name], type=f.type) for f in _LINE_SCHEMA if f.name != "data"]
+    data = pa.StructArray.from_arrays([pa.array(data_cols[f.name], type=f.type) for f in _DATA_TYPE],
+                                      fields=list(_DATA_TYPE))
+    table = pa.Table.from_arrays([*arrays, data], schema=_LINE_SCHEMA)
+    return table, pa.array(raws, type=pa.large_string())
+
+
+def _where(mask: pa.Array, values: pa.Array) -> pa.Array:
+    return pc.if_else(mask, values, pa.scalar(None, type=values.type))
+
+
+def _thermal_max(raw: pa.Array, is_thermal: pa.Array) -> pa.Array:
+    """Hottest HAL temperature per thermal sample (sensor names differ per phone: inferred)."""
+    n = len(raw)
+    idx = np.flatnonzero(np.asarray(is_thermal.fill_null(False)))
+    out = np.full(n, np.nan)
+    if idx.size:
+        lines = pc.take(raw, pa.array(idx)).to_pylist()
+        temps: list[float | None] | None = None
+        try:
+            t = pj.read_json(io.BytesIO("\n".join(lines).encode() + b"\n"))
+            if "data" in t.column_names and pa.types.is_struct(t.schema.field("data").type) and \
+                    t.schema.field("data").type.get_field_index("temperatures") >= 0:
+                temp = pc.struct_field(t.column("data"), "temperatures")
+                if pa.types.is_struct(temp.type) and temp.type.num_fields:
+                    fields = [pc.cast(pc.struct_field(temp, i), _F) for i in range(temp.type.num_fields)]
+                    temps = pc.max_element_wise(*fields, skip_nulls=True).to_pylist()
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            temps = None
+        if temps is None:  # Arrow could not type them: read those lines one by one
+            temps = []
+            for line in lines:
+                d = json.loads(line).get("data") or {}
+                vals = [_num(v) for v in (d.get("temperatures") or {}).values()] if isinstance(d, Mapping) else []
+                vals2 = [v for v in vals if v is not None]
+                temps.append(max(vals2) if vals2 else None)
+        out[idx] = np.array([np.nan if v is None else v for v in temps], dtype=np.float64)
+    return pa.array(out, from_pandas=True)
+
+
+def samples_table(run: RunData) -> pa.Table:
+    """Every probe sample of the run as flat columns (empty, with every column, when there are none)."""
+    path = run.run_dir / "samples.jsonl"
+    data = path.read_bytes() if path.is_file() else b""
+    data = data[: data.rfind(b"\n") + 1]  # a torn last line (a crash mid-write) is not a sample
+    try:
+        raw = _split_lines(data)
+        keep = pc.greater(pc.utf8_length(raw), 0)
+        raw = raw.filter(keep)
+        table = _parse_fast(data) if len(raw) else _LINE_SCHEMA.empty_table()
+        if table.num_rows != len(raw):
+            raise pa.ArrowInvalid("line count differs")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        table, raw = _parse_slow(path)
+    if table.num_rows:
+        newest = pc.max(table.column("schema_version")).as_py()
+        if isinstance(newest, int) and newest > SCHEMA_VERSION:
+            raise StoreError(f"{path}: schema_version {newest} is newer than this mwi reads ({SCHEMA_VERSION}); "
+                             f"upgrade mobile-webinfer")
+    return _flat(run, table.combine_chunks(), raw)
+
+
+def _flat(run: RunData, t: pa.Table, raw: pa.Array) -> pa.Table:
+    n = t.num_rows
+    probe = t.column("probe").combine_chunks() if n else pa.array([], type=_S)
+    key = t.column("key").combine_chunks() if n else pa.array([], type=_S)
+    enc = pc.dictionary_encode(key) if n else pa.DictionaryArray.from_arrays(
+        pa.array([], type=pa.int32()), pa.array([], type=_S))
+    keys = enc.dictionary.to_pylist()
+    codes = enc.indices
+    recs = {r.key: r for r in run.records}
+    per_key: dict[str, list[Any]] = {k: [] for k in ("target", "browser", "model", "runtime", "backend", "threads",
+                                                     "repeat", "anchor")}
+    for k in keys:
+        r = recs.get(k)
+        c = r.cell if r is not None else None
+        parts = k.split("|") if isinstance(k, str) else []
+        if c is not None:
+            vals: list[Any] = [c.target, c.browser, c.model, c.runtime, c.backend, c.threads, c.repeat]
+        elif len(parts) == 7 and parts[5][1:].isdigit() and parts[6][1:].isdigit():
+            vals = [*parts[:5], int(parts[5][1:]), int(parts[6][1:])]
+        else:
+            vals = [None] * 7
+        for name, v in zip(per_key, [*vals, run.anchor_s(r) if r is not None else None], strict=True):
+            per_key[name].append(v)
+
+    def take(name: str, typ: pa.DataType) -> pa.Array:
+        return pc.take(pa.array(per_key[name], type=typ), codes) if n else pa.array([], type=typ)
+
+    data = t.column("data").combine_chunks() if n else pa.array([], type=_DATA_TYPE)
+
+    def dfield(name: str) -> pa.Array:
+        return pc.struct_field(data, name) if n else pa.array([], type=_DATA_TYPE.field(name).type)
+
+    def is_probe(name: str) -> pa.Array:
+        return pc.equal(probe, name)
+
+    t_s = t.column("t_s").combine_chunks() if n else pa.array([], type=_F)
+    mem = pc.coalesce(_where(is_probe("meminfo"), pc.divide(dfield("total_pss_kb"), 1024.0)),
+                      dfield("total_pss_mb"), t.column("total_pss_mb").combine_chunks() if n else pa.array([], _F))
+    freq = dfield("freq_khz")
+    if n:
+        cpu_max = pc.divide(pc.max_element_wise(*[pc.struct_field(freq, i) for i in range(_MAX_CPUS)],
+                                                skip_nulls=True), 1000.0)
+    else:
+        cpu_max = pa.array([], type=_F)
+    cols: dict[str, pa.Array] = {
+        "run_id": pa.array([run.run_id] * n, type=_S).dictionary_encode() if n else
+        pa.array([], type=_S).dictionary_encode(),
+        "key": key,
+        "target": take("target", _S), "browser": take("browser", _S), "model": take("model", _S),
+        "runtime": take("runtime", _S), "backend": take("backend", _S), "threads": take("threads", _I),
+        "repeat": take("repeat", _I),
+        "probe": probe, "ok": t.column("ok").combine_chunks() if n else pa.array([], type=_B),
+        "error": t.column("error").combine_chunks() if n else pa.array([], type=_S),
+        "t_s": t_s, "time_s": pc.add(take("anchor", _F), t_s),
+        "cost_s": t.column("cost_s").combine_chunks() if n else pa.array([], type=_F),
+        "memory_mb": mem,
+        "thermal_status": _where(is_probe("thermal"), dfield("status")),
+        "thermal_max_c": _thermal_max(raw, is_probe("thermal")) if n else pa.array([], type=_F),
+        "battery_temp_c": _where(is_probe("battery"), dfield("temperature_c")),
+        "battery_level": _where(is_probe("battery"), dfield("level")),
+        "cpu_utilization": _where(is_probe("cpu"), dfield("utilization")),
+        "cpu_freq_max_mhz": _where(is_probe("cpu"), cpu_max),
+        "frames_new": _where(is_probe("gfxinfo"), dfield("new_frames")),
+        "frames_janky": _where(is_probe("gfxinfo"), dfield("new_janky")),
+        "raw": raw,
+    }
+    assert list(cols) == [c for c, _ in SAMPLE_COLUMNS]
+    return pa.Table.from_pydict(cols)
+
+
+# --- writing, freshness ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ParquetFiles:
+    cells: Path
+    samples: Path
+    rebuilt: tuple[str, ...]   # which of the two were (re)written this time
+
+
+def _sources(run_dir: Path, *, samples: bool) -> list[Path]:
+    out = sorted(run_dir.glob("results*.jsonl")) + [run_dir / "manifest.json"]
+    if samples:
+        out.append(run_dir / "samples.jsonl")
+    return [p for p in out if p.exists()]
+
+
+def is_fresh(path: Path, sources: Iterable[Path]) -> bool:
+    """`path` exists, was written by this layout, and is newer than every source."""
+    if not path.is_file():
+        return False
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except (OSError, pa.ArrowInvalid):
+        return False
+    if meta.get(META_KEY) != LAYOUT_VERSION.encode():
+        return False
+    mine = path.stat().st_mtime_ns
+    return all(s.stat().st_mtime_ns <= mine for s in sources)
+
+
+def write_parquet(table: pa.Table, path: Path) -> None:
+    """Write atomically (temp file + durable rename), tagged with the layout version."""
+    meta = dict(table.schema.metadata or {})
+    meta[META_KEY] = LAYOUT_VERSION.encode()
+    table = table.replace_schema_metadata(meta)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        pq.write_table(table, tmp, compression="zstd", row_group_size=256 * 1024)
+        replace_durably(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def ensure_cells(run: RunData) -> tuple[Path, bool]:
+    path = run.run_dir / "cells.parquet"
+    if is_fresh(path, _sources(run.run_dir, samples=False)):
+        return path, False
+    write_parquet(cells_table(run), path)
+    return path, True
+
+
+def ensure_samples(run: RunData) -> tuple[Path, bool, pa.Table | None]:
+    """samples.parquet, rebuilt when stale; returns the table when it was just built (else None)."""
+    path = run.run_dir / "samples.parquet"
+    if is_fresh(path, _sources(run.run_dir, samples=True)):
+        return path, False, None
+    table = samples_table(run)
+    write_parquet(table, path)
+    return path, True, table
+
+
+PLOT_SAMPLE_COLUMNS = ("key", "target", "runtime", "probe", "t_s", "time_s", "memory_mb", "thermal_status",
+                       "thermal_max_c", "battery_temp_c", "cpu_freq_max_mhz")
+
+
+def read_samples(path: Path, columns: Sequence[str] = PLOT_SAMPLE_COLUMNS) -> pa.Table:
+    return pq.read_table(path, columns=list(columns))
+
+
+_FRAME = re.compile(rb"\[\s*-?\d+\s*,\s*(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*,\s*(?:true|false)\s*\]")
+
+
+def gfx_frame_times(samples: pa.Table | Path, target: str, *, max_rows: int = 50_000) -> tuple[np.ndarray, int, int]:
+    """Frame durations (ms) of a target's gfxinfo samples: (durations, rows read, rows in all).
+
+    Past `max_rows` samples an even stride of them is read (the caller says so in its label)."""
+    if isinstance(samples, Path):
+        samples = pq.read_table(samples, columns=["target", "probe", "raw"],
+                                filters=[("probe", "=", "gfxinfo"), ("target", "=", target)])
+    else:
+        if "raw" not in samples.column_names:
+            return np.array([]), 0, 0
+        mask = pc.and_(pc.equal(samples.column("probe"), "gfxinfo"), pc.equal(samples.column("target"), target))
+        samples = samples.select(["raw"]).filter(mask)
+    total = samples.num_rows
+    if not total:
+        return np.array([]), 0, 0
+    raw = samples.column("raw")
+    step = max(1, math.ceil(total / max_rows))
+    if step > 1:
+        raw = pc.take(raw, pa.array(np.arange(0, total, step)))
+    text = "\n".join(x for x in raw.to_pylist() if x).encode()
+    vals = np.array([float(m) for m in _FRAME.findall(text)], dtype=np.float64)
+    return vals, len(raw), total

@@ -1,0 +1,411 @@
+"""The report's figures: matplotlib on the headless Agg backend, PNG bytes out.
+
+Colours are fixed per runtime (the same in every figure and run); native TFLite is dark grey.
+Every axis says its unit.  Figures scale with the number of configurations but are capped, and
+long time series are thinned to an even stride, so a 600-cell, million-sample run renders in
+seconds.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from ..parsers.thermal import STATUS_NAMES  # noqa: E402
+from ..vocab import NATIVE_RUNTIME  # noqa: E402
+from .data import TargetRun  # noqa: E402
+
+RUNTIME_COLOURS: dict[str, str] = {NATIVE_RUNTIME: "#404040", "tfjs": "#1f77b4", "tflite": "#ff7f0e",
+                                   "ort": "#2ca02c", "litert": "#9467bd"}
+_SPARE = ("#8c564b", "#e377c2", "#17becf", "#bcbd22", "#d62728")
+PROCESS_COLOURS: dict[str, str] = {"browser": "#4e79a7", "renderer": "#f28e2b", "gpu": "#59a14f",
+                                   "utility": "#b07aa1", "zygote": "#9c755f", "other": "#bab0ac"}
+DPI = 90
+MAX_BARS = 80           # rows in one bar figure; more are cut, and the caption says so (tables keep all)
+MAX_LINES = 80          # cells drawn in "memory over time"
+MAX_POINTS = 4000       # points per time series after thinning
+
+
+def colour(runtime: str) -> str:
+    if runtime in RUNTIME_COLOURS:
+        return RUNTIME_COLOURS[runtime]
+    return _SPARE[sum(map(ord, runtime)) % len(_SPARE)]
+
+
+@dataclass(frozen=True)
+class Image:
+    """One rendered figure: a file name in the report folder, its bytes, alt text and a caption."""
+
+    name: str
+    png: bytes
+    alt: str
+    caption: str
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _log_x(ax: plt.Axes) -> None:
+    """Log x axis without minor tick labels (drawing hundreds of them is most of a figure's cost)."""
+    from matplotlib.ticker import NullFormatter, NullLocator
+
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _height(n: int) -> float:
+    return min(2.0 + 0.22 * n, 40.0)
+
+
+def _legend_runtimes(ax: plt.Axes, runtimes: Sequence[str]) -> None:
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color=colour(r), label=r) for r in runtimes], loc="best", fontsize=8, framealpha=.8)
+
+
+def _cut(shown: int, total: int) -> str:
+    return f" Shown: the first {shown} of {total} configurations; the tables below hold all." if shown < total else ""
+
+
+def _thin(n: int, limit: int = MAX_POINTS) -> slice:
+    return slice(None, None, max(1, math.ceil(n / limit)))
+
+
+# --- gap --------------------------------------------------------------------------------------
+
+def gap_chart(t: TargetRun, slug: str) -> Image | None:
+    every = [r for r in t.rows if not r.native and r.gap is not None]
+    rows = every[:MAX_BARS]
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(9, _height(len(rows))))
+    y = np.arange(len(rows))
+    gaps = np.array([r.gap for r in rows], dtype=float)
+    lo = np.array([r.gap_ci95[0] if r.gap_ci95 else r.gap for r in rows], dtype=float)
+    hi = np.array([r.gap_ci95[1] if r.gap_ci95 else r.gap for r in rows], dtype=float)
+    ax.barh(y, gaps, color=[colour(r.runtime) for r in rows], alpha=.85)
+    ax.errorbar(gaps, y, xerr=[gaps - lo, hi - gaps], fmt="none", ecolor="black", elinewidth=1, capsize=2)
+    ax.axvline(1.0, color="black", lw=.8, ls="--")
+    _log_x(ax)
+    ax.set_yticks(y, [f"{r.model}  {r.config_label}" + (f" [{r.browser}]" if len(t.browsers) > 1 else "")
+                      for r in rows], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("browser / native median latency (x, log scale; whiskers: CI95)")
+    ax.set_title(f"{t.name}: in-browser vs native gap")
+    _legend_runtimes(ax, sorted({r.runtime for r in rows}))
+    fig.subplots_adjust(left=0.34, right=0.97, top=1 - 0.5 / _height(len(rows)), bottom=0.7 / _height(len(rows)))
+    return Image(f"{slug}-gap.png", _png(fig), f"gap chart of {t.name}",
+                 "Each bar: median browser latency over the paired native median; 1x (dashed) means no gap."
+                 + _cut(len(rows), len(every)))
+
+
+# --- latency distributions ----------------------------------------------------------------------
+
+def latency_figures(t: TargetRun, slug: str, *, max_models: int = 12) -> list[Image]:
+    out = []
+    for mi, model in enumerate(t.models[:max_models]):
+        groups: dict[tuple[str, str, str, int], list[float]] = {}
+        firsts: dict[tuple[str, str, str, int], list[float]] = {}
+        warm: dict[tuple[str, str, str, int], list[float]] = {}
+        summary_only: set[tuple[str, str, str, int]] = set()
+        for rec in t.records:
+            c = rec.cell
+            if c is None or c.model != model or not rec.ok:
+                continue
+            k = (c.browser, c.runtime, c.backend, c.threads)
+            if not rec.latencies_ms:
+                summary_only.add(k)
+            groups.setdefault(k, []).extend(rec.samples_ms())
+            if rec.first_inference_ms is not None:
+                firsts.setdefault(k, []).append(rec.first_inference_ms)
+            warm.setdefault(k, []).extend(x for x in rec.warmup_ms if x is not None)
+        keys = sorted((k for k in groups if groups[k]), key=lambda k: (k[1] != NATIVE_RUNTIME, k))
+        if not keys:
+            continue
+        fig, ax = plt.subplots(figsize=(9, _height(len(keys)) + .4))
+        data = [groups[k] for k in keys]
+        bp = ax.boxplot(data, orientation="horizontal", widths=.6, showfliers=False, whis=(0, 100), patch_artist=True,
+                        )
+        for patch, k in zip(bp["boxes"], keys, strict=True):
+            patch.set_facecolor(colour(k[1]))
+            patch.set_alpha(.6)
+        for i, k in enumerate(keys, start=1):
+            if warm.get(k):
+                ax.scatter(warm[k], [i + .3] * len(warm[k]), s=10, marker="o", facecolors="none",
+                           edgecolors="grey", label="warmups" if i == 1 else None, zorder=3)
+            if firsts.get(k):
+                ax.scatter(firsts[k], [i] * len(firsts[k]), s=30, marker="x", color="#d62728",
+                           label="first inference" if i == 1 else None, zorder=4)
+        many = len({k[0] for k in keys if k[1] != NATIVE_RUNTIME}) > 1
+        ax.set_yticks(range(1, len(keys) + 1),
+                      [f"{rt}/{be} t{th}" + (f" [{b}]" if many and rt != NATIVE_RUNTIME else "")
+                       + (" (summary)" if k in summary_only else "") for k in keys for b, rt, be, th in [k]],
+                      fontsize=7)
+        ax.invert_yaxis()
+        _log_x(ax)
+        ax.set_xlabel("latency per inference (ms, log scale)")
+        ax.set_title(f"{t.name}: {model} latency distribution (boxes: timed runs)")
+        handles, labels = ax.get_legend_handles_labels()
+        if handles:
+            ax.legend(fontsize=7, loc="lower right")
+        h = _height(len(keys)) + .4
+        fig.subplots_adjust(left=0.28, right=0.98, top=1 - 0.45 / h, bottom=0.65 / h)
+        out.append(Image(f"{slug}-latency-{mi}.png", _png(fig), f"latency distribution of {model} on {t.name}",
+                         f"{model}: boxes are the timed inferences of every repeat pooled (whiskers: min and max); x = first inference, "
+                         "o = warmups (apart from the boxes). '(summary)': benchmark_model printed a median only."))
+    return out
+
+
+# --- setup ------------------------------------------------------------------------------------
+
+def setup_chart(t: TargetRun, slug: str) -> Image | None:
+    every = [r for r in t.rows if r.setup_ms is not None]
+    rows = every[:MAX_BARS]
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(9, _height(len(rows))))
+    y = np.arange(len(rows))
+    ax.barh(y, [r.setup_ms or 0 for r in rows], color=[colour(r.runtime) for r in rows], alpha=.85,
+            label="setup (load + init)")
+    fi = [r.first_inference_ms for r in rows]
+    ax.scatter([x if x is not None else np.nan for x in fi], y, marker="x", color="#d62728", s=20,
+               label="first inference", zorder=3)
+    ax.set_yticks(y, [f"{r.model}  {r.config_label}" for r in rows], fontsize=7)
+    ax.invert_yaxis()
+    _log_x(ax)
+    ax.set_xlabel("milliseconds (log scale; medians over repeats)")
+    ax.set_title(f"{t.name}: setup time")
+    ax.legend(fontsize=7, loc="lower right")
+    h = _height(len(rows))
+    fig.subplots_adjust(left=0.34, right=0.97, top=1 - 0.5 / h, bottom=0.7 / h)
+    return Image(f"{slug}-setup.png", _png(fig), f"setup time on {t.name}",
+                 "Model load and runtime set-up per configuration (bars), first inference (x)."
+                 + _cut(len(rows), len(every)))
+
+
+# --- memory -----------------------------------------------------------------------------------
+
+def memory_chart(t: TargetRun, slug: str) -> Image | None:
+    every = [r for r in t.rows if r.peak_memory_mb is not None]
+    rows = every[:MAX_BARS]
+    if not rows:
+        return None
+    kinds: list[str] = []
+    for r in rows:
+        for k in r.peak_memory_by_type_mb:
+            if k not in kinds:
+                kinds.append(k)
+    fig, ax = plt.subplots(figsize=(9, _height(len(rows))))
+    y = np.arange(len(rows))
+    left = np.zeros(len(rows))
+    for k in kinds:
+        vals = np.array([r.peak_memory_by_type_mb.get(k, 0.0) for r in rows])
+        ax.barh(y, vals, left=left, color=PROCESS_COLOURS.get(k, PROCESS_COLOURS["other"]), label=k)
+        left += vals
+    rest = np.array([0.0 if r.peak_memory_by_type_mb else (r.peak_memory_mb or 0.0) for r in rows])
+    if rest.any():
+        ax.barh(y, rest, left=left, color="#999999", label="total (no per-process split)")
+    if len(rows) <= 60:
+        for yi, r in zip(y, rows, strict=True):
+            if r.memory_ratio:
+                ax.text((r.peak_memory_mb or 0) * 1.01, yi, f"{r.memory_ratio:.0f}x model", va="center", fontsize=6)
+    ax.set_yticks(y, [f"{r.model}  {r.config_label}" for r in rows], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("peak memory (MB; stacked by process type; each type's own peak)")
+    ax.set_title(f"{t.name}: peak memory by process type")
+    ax.legend(fontsize=7, loc="lower right")
+    h = _height(len(rows))
+    fig.subplots_adjust(left=0.34, right=0.93, top=1 - 0.5 / h, bottom=0.7 / h)
+    return Image(f"{slug}-memory.png", _png(fig), f"peak memory on {t.name}",
+                 "Peak memory per process type, stacked; the label is the ratio of the peak to the model file."
+                 + _cut(len(rows), len(every)))
+
+
+@dataclass(frozen=True)
+class Series:
+    """Columns of one target's samples as numpy arrays (NaN where a probe did not report it)."""
+
+    key: np.ndarray
+    runtime: np.ndarray
+    probe: np.ndarray
+    t_s: np.ndarray
+    time_s: np.ndarray
+    memory_mb: np.ndarray
+    thermal_status: np.ndarray
+    thermal_max_c: np.ndarray
+    battery_temp_c: np.ndarray
+    cpu_freq_max_mhz: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.t_s.size)
+
+
+def memory_over_time(t: TargetRun, s: Series, slug: str) -> Image | None:
+    has = ~np.isnan(s.memory_mb)
+    if not has.any():
+        return None
+    fig, ax = plt.subplots(figsize=(9, 4))
+    keys = s.key[has]
+    order = np.argsort(keys, kind="stable")
+    keys_sorted = keys[order]
+    uniq, starts = np.unique(keys_sorted, return_index=True)
+    ends = np.append(starts[1:], keys_sorted.size)
+    ts, mem, rts = s.t_s[has][order], s.memory_mb[has][order], s.runtime[has][order]
+    shown: set[str] = set()
+    for n, (a, b) in enumerate(zip(starts, ends, strict=True)):
+        if n >= MAX_LINES:
+            break
+        sl = _thin(b - a, 500)
+        rt = str(rts[a])
+        ax.plot(ts[a:b][sl], mem[a:b][sl], color=colour(rt), lw=.9, alpha=.7,
+                label=rt if rt not in shown else None)
+        shown.add(rt)
+    ax.set_xlabel("seconds since the cell's sampler started")
+    ax.set_ylabel("memory (MB)")
+    cut = f" (first {MAX_LINES} of {len(uniq)} cells)" if len(uniq) > MAX_LINES else ""
+    ax.set_title(f"{t.name}: memory during each cell{cut}")
+    ax.legend(fontsize=7, loc="best")
+    fig.subplots_adjust(left=0.09, right=0.98, top=0.9, bottom=0.13)
+    return Image(f"{slug}-memory-time.png", _png(fig), f"memory over time on {t.name}",
+                 "Total memory of the browser's processes (or the native process tree) during each cell, "
+                 "one line per cell, coloured by runtime.")
+
+
+# --- conditions over the run ----------------------------------------------------------------------
+
+def conditions_timeline(t: TargetRun, s: Series, spans: Sequence[tuple[float, float, bool]],
+                        slug: str) -> Image | None:
+    """Thermal status, temperatures, CPU frequency and memory over the whole run, cells shaded
+    (red: the cell ran hot or was throttled)."""
+    panels: list[tuple[str, list[tuple[np.ndarray, str, str]]]] = []
+
+    def series(values: np.ndarray) -> np.ndarray:
+        return ~np.isnan(values) & ~np.isnan(s.time_s)
+
+    if series(s.thermal_status).any():
+        panels.append(("thermal status", [(s.thermal_status, "thermal status", "#d62728")]))
+    temps = [(v, lab, c) for v, lab, c in ((s.thermal_max_c, "hottest thermal sensor", "#ff7f0e"),
+                                            (s.battery_temp_c, "battery", "#1f77b4")) if series(v).any()]
+    if temps:
+        panels.append(("temperature (C)", temps))
+    if series(s.cpu_freq_max_mhz).any():
+        panels.append(("CPU freq (MHz)", [(s.cpu_freq_max_mhz, "fastest core", "#2ca02c")]))
+    if series(s.memory_mb).any():
+        panels.append(("memory (MB)", [(s.memory_mb, "browser / process tree", "#9467bd")]))
+    if not panels:
+        return None
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 1.7 * len(panels) + 0.8), sharex=True, squeeze=False)
+    cool = [(a / 60, (b - a) / 60) for a, b, hot in spans if not hot]
+    hot_spans = [(a / 60, (b - a) / 60) for a, b, hot in spans if hot]
+    for ax, (label, lines) in zip(axes[:, 0], panels, strict=True):
+        lo, hi = ax.get_ylim()
+        for v, name, c in lines:
+            m = series(v)
+            x, yv = s.time_s[m] / 60, v[m]
+            order = np.argsort(x, kind="stable")
+            sl = _thin(order.size)
+            if label == "thermal status":
+                ax.step(x[order][sl], yv[order][sl], where="post", color=c, lw=1, label=name)
+                ax.set_yticks(range(0, 7), [STATUS_NAMES[i] for i in range(7)], fontsize=6)
+                ax.set_ylim(-.3, max(2.3, float(np.nanmax(yv)) + .3))
+            else:
+                ax.plot(x[order][sl], yv[order][sl], color=c, lw=.8, label=name)
+        lo, hi = ax.get_ylim()
+        if cool:
+            ax.broken_barh(cool, (lo, hi - lo), facecolors="#dddddd", alpha=.5, zorder=0)
+        if hot_spans:
+            ax.broken_barh(hot_spans, (lo, hi - lo), facecolors="#ff9999", alpha=.5, zorder=0)
+        ax.set_ylim(lo, hi)
+        ax.set_ylabel(label, fontsize=8)
+        if len(lines) > 1:
+            ax.legend(fontsize=7, loc="upper left")
+    axes[-1, 0].set_xlabel("minutes since the run's first cell (grey: a cell measuring; red: a cell that ran hot)")
+    axes[0, 0].set_title(f"{t.name}: conditions over the whole run")
+    fig.subplots_adjust(left=0.1, right=0.98, top=1 - 0.4 / (1.7 * len(panels) + .8),
+                        bottom=0.55 / (1.7 * len(panels) + .8), hspace=.15)
+    return Image(f"{slug}-conditions.png", _png(fig), f"conditions over the run on {t.name}",
+                 "Every sample of the run on one time axis; shaded spans are cells, so a number taken hot "
+                 "can be told from one taken cool.")
+
+
+# --- frames -----------------------------------------------------------------------------------
+
+def frames_chart(t: TargetRun, frame_ms: np.ndarray, read: int, total: int, slug: str) -> Image | None:
+    rows = [r for r in t.rows if not r.native and (r.janky_frame_share is not None
+                                                    or r.page_long_frame_share is not None)][:MAX_BARS]
+    if not rows and not frame_ms.size:
+        return None
+    panels = (1 if frame_ms.size else 0) + (1 if rows else 0)
+    fig, axes = plt.subplots(1, panels, figsize=(11, max(3.2, min(_height(len(rows)), 20))), squeeze=False)
+    i = 0
+    if frame_ms.size:
+        ax = axes[0, i]
+        i += 1
+        clipped = np.clip(frame_ms, 0, 100)
+        ax.hist(clipped, bins=50, color="#4e79a7")
+        ax.axvline(16.7, color="black", ls="--", lw=.8)
+        ax.set_xlabel("frame duration (ms; 100 = 100 or more; dashed: 60 Hz)")
+        ax.set_ylabel("frames")
+        part = f", {read} of {total} samples read" if read < total else ""
+        ax.set_title(f"gfxinfo framestats: browser UI frames ({frame_ms.size} frames{part})", fontsize=9)
+    if rows:
+        ax = axes[0, i]
+        y = np.arange(len(rows))
+        j = np.array([np.nan if r.janky_frame_share is None else 100 * r.janky_frame_share for r in rows])
+        p = np.array([np.nan if r.page_long_frame_share is None else 100 * r.page_long_frame_share for r in rows])
+        ax.barh(y - .2, np.nan_to_num(j), height=.4, color="#4e79a7", label="janky UI frames (gfxinfo)")
+        ax.barh(y + .2, np.nan_to_num(p), height=.4, color="#f28e2b", label="page frames > 50 ms (in-page rAF)")
+        ax.set_yticks(y, [f"{r.model} {r.config_label}" for r in rows], fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel("share of frames (%)")
+        ax.legend(fontsize=7, loc="lower right")
+        ax.set_title("jank while the model runs, by source", fontsize=9)
+    fig.subplots_adjust(left=0.22 if rows else 0.08, right=0.98, top=0.9, bottom=0.14, wspace=.55)
+    return Image(f"{slug}-frames.png", _png(fig), f"frames on {t.name}",
+                 "Left: frame times of the browser's own UI (dumpsys gfxinfo framestats). Right: the share of "
+                 "janky UI frames and of page frames longer than 50 ms (the page's requestAnimationFrame).")
+
+
+# --- comparison -------------------------------------------------------------------------------
+
+def comparison_chart(labels: Sequence[str], ratios: Sequence[float], cis: Sequence[tuple[float, float] | None],
+                     title: str) -> Image | None:
+    if not ratios:
+        return None
+    n = min(len(ratios), MAX_BARS)
+    fig, ax = plt.subplots(figsize=(9, _height(n)))
+    y = np.arange(n)
+    r = np.array(ratios[:n], dtype=float)
+    lo = np.array([c[0] if c else v for c, v in zip(cis[:n], r, strict=True)])
+    hi = np.array([c[1] if c else v for c, v in zip(cis[:n], r, strict=True)])
+    sig = [(c is not None and (c[0] > 1 or c[1] < 1)) for c in cis[:n]]
+    ax.errorbar(r, y, xerr=[r - lo, hi - r], fmt="o", color="black", ecolor="grey", capsize=2, ms=4)
+    ax.scatter(r[np.array(sig, dtype=bool)], y[np.array(sig, dtype=bool)], color="#d62728", zorder=3, s=25,
+               label="significant (CI95 excludes 1)")
+    ax.axvline(1.0, color="black", ls="--", lw=.8)
+    _log_x(ax)
+    ax.set_yticks(y, list(labels[:n]), fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("median B / median A (log scale; whiskers: CI95)")
+    ax.set_title(title)
+    if any(sig):
+        ax.legend(fontsize=7, loc="best")
+    h = _height(n)
+    fig.subplots_adjust(left=0.4, right=0.97, top=1 - 0.5 / h, bottom=0.7 / h)
+    return Image("compare.png", _png(fig), "ratio of medians per matched cell", title)
+
