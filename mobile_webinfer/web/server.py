@@ -102,6 +102,7 @@ class CellTicket:
         self._closed = False
         self._opened = time.monotonic()
         self._last_event = self._opened
+        self._reached: float | None = None
 
     # -- host side --------------------------------------------------------------------
     def url(self, origin: str | None = None) -> str:
@@ -169,6 +170,18 @@ class CellTicket:
         """Seconds since the page's last event (or since the cell opened)."""
         with self._cond:
             return time.monotonic() - self._last_event
+
+    @property
+    def reached(self) -> bool:
+        """The page fetched its config: the browser reached this server (e.g. through adb reverse)."""
+        with self._cond:
+            return self._reached is not None
+
+    def _mark_reached(self) -> None:
+        with self._cond:
+            if self._reached is None:
+                self._reached = time.monotonic()
+                self._last_event = self._reached
 
     @property
     def closed(self) -> bool:
@@ -486,6 +499,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._fail(403, "missing or wrong token")
             return
         body = json.dumps(ticket.config.to_json()).encode()
+        ticket._mark_reached()
         self._send(200, body, "application/json", head=head)
 
     def do_POST(self) -> None:

@@ -50,6 +50,7 @@ class Faults:
     battery_temp_c: float | None = None
     battery_rise_c_per_s: float = 0.0
     renderer_dies_after_s: float | None = None
+    reverse_dropped: bool = False   # `adb reverse` answers OKAY but maps nothing (the phone cannot reach the host)
     _t0: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -59,7 +60,7 @@ class Faults:
 
     SETTABLE = ("drop_on", "hang_on", "unauthorized", "offline_for_s", "thermal_status", "thermal_rise_every_s",
                 "thermal_rise_from", "thermal_rise_max", "battery_temp_c", "battery_rise_c_per_s",
-                "renderer_dies_after_s")
+                "renderer_dies_after_s", "reverse_dropped")
 
     def set(self, name: str, value: Any) -> None:
         """Set one fault by name; command faults accept a pattern, a dict or a list of either."""

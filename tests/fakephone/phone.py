@@ -337,6 +337,9 @@ class FakePhone(AndroidCommands):
             if norebind:
                 rest = rest[len("norebind:"):]
             device_spec, sep, host_spec = rest.partition(";")
+            if self.faults.reverse_dropped:  # said yes, did nothing
+                stream.write(b"OKAY")
+                return
             m = re.fullmatch(r"tcp:(\d+)", device_spec)
             if not sep or not m or not re.fullmatch(r"tcp:\d+", host_spec):
                 fail_(f"cannot bind listener: unsupported forward '{rest}' (fake supports tcp:N;tcp:M)")

@@ -336,3 +336,20 @@ def test_watchdog_follows_progress_not_the_clock(fake_phone, tmp_path):
     rec = [r for r in _records(Path(out.strip().splitlines()[-1]))][-1]
     assert rec["status"] == "error" and rec["error_kind"] == "stalled", rec.get("error")
     assert took < 60  # the stall bound, not the 600 s ceiling
+
+
+def test_dead_adb_reverse_fails_the_cell_in_seconds(fake_phone, tmp_path):
+    pixel = fake_phone("pixel")
+    pixel.control.set_fault("reverse_dropped", True)  # `adb reverse` says OKAY and maps nothing
+    t0 = time.monotonic()
+    p = subprocess.run(MWI + ["sweep", "--target", pixel.serial, *COMMON, "--no-native", "--runtimes", "tfjs",
+                              "--backends", "wasm", "--repeats", "1", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=300)
+    took = time.monotonic() - t0
+    pixel.control.set_fault("reverse_dropped", False)
+    assert p.returncode == 0, p.stderr[-2000:]
+    (rec,) = _records(Path(p.stdout.strip().splitlines()[-1]))
+    assert rec["status"] == "error" and rec["error_kind"] == "reverse-unavailable", rec.get("error")
+    assert "reverse --list" in rec["error"]
+    assert rec["wall_s"] < 10 and took < 120  # seconds, not a watchdog timeout
+    assert not any(c.startswith("am start") for c in pixel.commands)  # no page opened into the void

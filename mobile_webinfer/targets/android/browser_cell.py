@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ...errors import MwiError, UsageError
+from ...errors import MeasurementError, MwiError, UsageError
 from ...parsers.process_kills import BENIGN, CRASH, LOW_MEMORY, DeathVerdict, death_verdict, parse_process_kills
 from ...records import CellRecord
 from ...vocab import Budget, Cell
@@ -55,19 +55,34 @@ def run_browser_cell(t: AndroidTarget, cell: Cell, manifest: Any, server: Any, b
     crash = None
     cost: Mapping[str, Any] | None = None
     seen_log: set[str] = set()
+    unreachable: str | None = None
+    url = ticket.url(origin=f"http://127.0.0.1:{t.device_port}")
     try:
         with dev.reverse(t.device_port, server.port):
+            verify_reverse(dev, t.device_port, server.port)
             force_stop(dev, spec)
             seen_log = set(new_log(dev, set()).splitlines())  # kills before this cell are not ours
             sampler = Sampler(dev, default_probes(spec.package), t.sample_interval_s, rows.append,
                               tags={"key": cell.key})
             t_sampler = time.monotonic()
             with sampler:
-                open_url(dev, spec, ticket.url(origin=f"http://127.0.0.1:{t.device_port}"))
+                open_url(dev, spec, url)
+                opened = [time.monotonic(), 0]  # when the URL was opened, how many times it was re-opened
 
                 def watch() -> Any:
-                    """Between two waits: did a renderer that ran the page die?"""
+                    """Between two waits: did the page reach the host at all?  Did a renderer that ran
+                    the page die?"""
                     nonlocal renderer_pids
+                    if not ticket.reached and time.monotonic() - opened[0] > REACH_TIMEOUT_S:
+                        if opened[1]:  # re-created once already: the phone does not reach the host
+                            raise ReverseUnavailable(
+                                f"{REVERSE_UNAVAILABLE}: the page never reached the host's page server through "
+                                f"adb reverse tcp:{t.device_port} -> tcp:{server.port} within {REACH_TIMEOUT_S:.0f} s, "
+                                f"twice (the mapping was re-created once)")
+                        dev.session.reverse(dev.serial, f"tcp:{t.device_port}", f"tcp:{server.port}")
+                        verify_reverse(dev, t.device_port, server.port)
+                        open_url(dev, spec, url)
+                        opened[:] = [time.monotonic(), 1]
                     procs = pids(dev, spec)
                     renderers = {pid for n, pid in procs.items() if process_kind(spec.package, n) == "renderer"}
                     gone = renderer_pids - renderers
@@ -98,10 +113,16 @@ def run_browser_cell(t: AndroidTarget, cell: Cell, manifest: Any, server: Any, b
             if result is not None and crash is None:
                 # one more meminfo while the page is still open: short cells end between samples
                 rows.append(final_meminfo(dev, spec.package, t_sampler))
+    except ReverseUnavailable as exc:
+        unreachable = str(exc)
     finally:
         ticket.close()
         with contextlib.suppress(MwiError):
             force_stop(dev, spec)
+    if unreachable is not None:
+        rec = CellRecord.failed(unreachable, REVERSE_UNAVAILABLE)
+        return Measurement(dataclasses.replace(rec, wall_s=round(time.monotonic() - t0, 3), context=ctx,
+                                               events=tuple(ticket.events())), samples=rows)
     if crash is None and result is None:
         verdict = death_verdict(parse_process_kills(new_log(dev, seen_log)), spec.package)
         if verdict.cause in (LOW_MEMORY, CRASH):  # died before mwi saw it run: a crash, not a silent page
@@ -131,6 +152,26 @@ def final_meminfo(dev: Any, package: str, t0: float) -> dict[str, Any]:
         row.update(ok=False, error=exc.one_line())
     row["cost_s"] = round(time.monotonic() - t, 4)
     return row
+
+
+REVERSE_UNAVAILABLE = "reverse-unavailable"
+REACH_TIMEOUT_S = 30.0  # from opening the URL to the page fetching its config (a cold browser start included)
+
+
+class ReverseUnavailable(MeasurementError):
+    """The phone does not reach the host through `adb reverse` (the mapping is missing or dead)."""
+
+
+def verify_reverse(dev: Any, device_port: int, host_port: int) -> None:
+    """`adb reverse` verified, not assumed: the mapping must be listed; re-created once if not."""
+    want = (f"tcp:{device_port}", f"tcp:{host_port}")
+    for attempt in range(2):
+        if any((e.remote, e.local) == want for e in dev.list_reverse()):
+            return
+        if attempt == 0:
+            dev.session.reverse(dev.serial, *want)
+    raise ReverseUnavailable(f"{REVERSE_UNAVAILABLE}: adb reverse {want[0]} -> {want[1]} is not listed by "
+                             f"`adb reverse --list` even after it was created again")
 
 
 class _Crashed:

@@ -31,6 +31,22 @@ def write_journal(serial: str, settings: Mapping[str, str | None], reverse_devic
     return path
 
 
+def mark_battery_unplugged(serial: str, unplugged: bool) -> None:
+    """Studies: note in the journal that `dumpsys battery unplug` is in force (the next run on this
+    phone resets it after a hard kill); cleared once `dumpsys battery reset` ran."""
+    path = journal_path(serial)
+    data: dict[str, Any] = {"serial": serial, "created_at": now_iso(), "settings": {}, "reverse_device_port": 0}
+    if path.is_file():
+        with contextlib.suppress(OSError, ValueError):
+            data = json.loads(path.read_text())
+    if unplugged:
+        data["battery_unplugged"] = True
+    else:
+        data.pop("battery_unplugged", None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, data)
+
+
 def restore_from_journal(dev: Device) -> dict[str, Any] | None:
     """Undo what a run killed hard left changed on this phone.  Returns what was restored."""
     path = journal_path(dev.serial)
@@ -46,6 +62,9 @@ def restore_from_journal(dev: Device) -> dict[str, Any] | None:
         ns, _, name = key.partition("/")
         dev.put_setting(ns, name, value)
         restored[key] = value
+    if data.get("battery_unplugged"):
+        dev.shell(["dumpsys", "battery", "reset"])
+        restored["battery"] = "reset"
     port = data.get("reverse_device_port")
     if port:
         with contextlib.suppress(MwiError):

@@ -77,6 +77,8 @@ def run_native_cell(t: AndroidTarget, cell: Cell, manifest: Any, budget: Budget,
     remote_bin = t.push_once(binary, "benchmark_model", executable=True)
     fmt = RUNTIME_FORMAT[NATIVE_RUNTIME]
     remote_model = t.push_once(manifest.file(fmt), f"{cell.model}.tflite", manifest.sha256(fmt))
+    if budget.timestamps:
+        return run_native_chunks(t, cell, remote_bin, remote_model, budget, stop, ctx)
     rows: list[dict[str, Any]] = []
     t0 = time.monotonic()
     with Sampler(t.dev, [ThermalProbe(), BatteryProbe(), CpuProbe()], t.sample_interval_s, rows.append,
@@ -106,3 +108,59 @@ def run_native_cell(t: AndroidTarget, cell: Cell, manifest: Any, budget: Budget,
     rec = dataclasses.replace(rec, wall_s=round(time.monotonic() - t0, 3), context=summarize_samples(rows, ctx),
                               flags=tuple(flags))
     return Measurement(rec, samples=rows)
+
+
+def chunk_seconds(duration_s: float) -> float:
+    """Length of one benchmark_model run in a study: about 40 per duration, 0.5..10 s."""
+    return min(10.0, max(0.5, duration_s / 40))
+
+
+def run_native_chunks(t: AndroidTarget, cell: Cell, remote_bin: str, remote_model: str, budget: Budget,
+                      stop: threading.Event, ctx: Any) -> Measurement:
+    """Studies: benchmark_model back to back in chunks of `chunk_seconds` until the duration ends.
+    benchmark_model prints a summary, not each run, so the time resolution is one chunk: each stores
+    its start (ms since the first), inference count, median and mean.  Warmup only in the first chunk.
+    A stop between chunks ends the run early with the chunks done (`extra.stopped`)."""
+    from ...parsers import parse_benchmark_model
+
+    chunk = chunk_seconds(budget.time_budget_s)
+    chunks: list[dict[str, Any]] = []
+    first: Any = None
+    t0 = time.monotonic()
+    stopped = False
+    while time.monotonic() - t0 < budget.time_budget_s:
+        if stop.is_set():
+            stopped = True
+            break
+        left = budget.time_budget_s - (time.monotonic() - t0)
+        secs = max(0.05, min(chunk, left))
+        argv = [remote_bin, f"--graph={remote_model}", f"--num_threads={cell.threads}",
+                f"--warmup_runs={max(1, budget.warmups) if not chunks else 1}",
+                f"--warmup_min_secs={0.5 if not chunks else 0}", "--num_runs=1", f"--min_secs={secs:g}",
+                f"--max_secs={secs:g}", f"--use_xnnpack={'true' if cell.backend == 'xnnpack' else 'false'}"]
+        if cell.backend in ("gpu", "nnapi"):
+            argv.append(f"--use_{cell.backend}=true")
+        started = time.monotonic()
+        res = t.dev.shell(argv, timeout=secs + 120, check=False)
+        text = res.stdout + "\n" + res.stderr
+        if res.exit_code != 0:
+            raise MeasurementError(f"benchmark_model exited {res.exit_code}: "
+                                   f"{' | '.join(text.strip().splitlines()[-2:])[:300]}")
+        bm = parse_benchmark_model(text, source=f"{t.serial}: benchmark_model")
+        first = first or bm
+        med = bm.inference.median_us if bm.inference else None
+        chunks.append({"t_ms": round((started - t0) * 1000, 3), "wall_ms": round((time.monotonic() - started) * 1000, 3),
+                       "count": bm.count, "median_ms": None if med is None else med / 1000,
+                       "avg_ms": None if bm.inference_avg_us is None else bm.inference_avg_us / 1000})
+    if first is None:
+        rec = CellRecord.failed("stopped before the first benchmark_model run", "stopped", context=ctx)
+        return Measurement(rec)
+    rec = CellRecord.from_benchmark_model(first, threads=cell.threads, backend=cell.backend, runtime=NATIVE_RUNTIME,
+                                          text_tail="")
+    total = sum(int(c["count"] or 0) for c in chunks)
+    rec = dataclasses.replace(rec, wall_s=round(time.monotonic() - t0, 3), context=ctx, latency_summary_ms=None,
+                              extra={"chunks": chunks, "chunk_s": chunk, "inferences": total, "stopped": stopped,
+                                     "latency_resolution": f"one benchmark_model run of {chunk:g} s per point "
+                                                           f"(its median; benchmark_model prints no per-run "
+                                                           f"latencies)"})
+    return Measurement(rec)

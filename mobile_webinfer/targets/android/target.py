@@ -35,6 +35,14 @@ def free_port() -> int:
         return port
 
 
+PUSH_SLOWEST_BYTES_PER_S = 2_000_000  # a slow USB 2 hub; adb usually pushes 20-40 MB/s
+
+
+def push_timeout_s(size_bytes: int) -> float:
+    """A push's timeout from the file's size (a 600 MB ESRGAN file is not cut at a fixed 120 s)."""
+    return 30.0 + size_bytes / PUSH_SLOWEST_BYTES_PER_S
+
+
 class AndroidTarget:
     """One phone, addressed by serial."""
 
@@ -240,7 +248,7 @@ class AndroidTarget:
         remote = f"{REMOTE_DIR}/{stem}-{h}{dot}{ext}"
         if self._pushed.get(remote) != h:
             self.dev.shell(["mkdir", "-p", REMOTE_DIR])
-            self.dev.push(local, remote)
+            self.dev.push(local, remote, timeout=push_timeout_s(Path(local).stat().st_size))
             if executable:
                 self.dev.shell(["chmod", "755", remote])
             self._pushed[remote] = h
