@@ -102,6 +102,8 @@ class AndroidCommands:
     """The command handlers; expects the attributes :class:`FakePhone` sets up."""
 
     profile: Any
+    heat: Any  # HeatModel | None (heat.py)
+    faults: Any
 
     def _unknown(self, name: str, args: list[str]) -> UnknownCommand:
         return UnknownCommand(shlex.join([name, *args]))
@@ -227,6 +229,10 @@ class AndroidCommands:
                 return Result()
             text = f"Physical density: {p['screen_density']}\n"
             return ok(text + (f"Override density: {self.wm_density}\n" if self.wm_density else ""))
+        if args == ["dismiss-keyguard"]:
+            if not self.faults.keyguard_secure:
+                self.faults.keyguard = False
+            return Result()
         raise self._unknown("wm", args)
 
     def cmd_input(self, args: list[str], ctx: Ctx) -> Result:
@@ -241,6 +247,10 @@ class AndroidCommands:
                 self.awake = False
             elif code == 26:
                 self.awake = not self.awake
+            elif code == 4 and self.faults.ui_dialog:  # BACK dismisses a system dialog (after N presses)
+                self.faults.ui_dialog_presses -= 1
+                if self.faults.ui_dialog_presses <= 0:
+                    self.faults.ui_dialog = None
             return Result()
         if len(args) in (3, 5, 6) and args[0] in ("tap", "swipe") and all(a.isdigit() for a in args[1:]):
             return Result()
@@ -283,6 +293,8 @@ class AndroidCommands:
             if m.group(2) == "mode":
                 return "enabled\n"
             bump = 3000 * self.thermal_status()
+            if self.heat is not None:
+                bump = int((self.heat.temperature() - self.heat.ambient_c) * 1000)
             if name.lower() in ("battery", "bat"):
                 return f"{int(self.battery_temp_c() * 1000)}\n"
             return f"{milli + bump}\n"
@@ -404,6 +416,8 @@ class AndroidCommands:
     def _cpu_cur_khz(self, i: int) -> int:
         p = self.profile
         lo, hi = p["cpu_min_khz"][i], p["cpu_max_khz"][i]
+        if self.heat is not None:  # the heat model: clocks step down with the thermal status
+            return max(lo, int(hi * self.heat.freq_factor()) // 100000 * 100000)
         load = min(1.0, os.getloadavg()[0] / max(1, os.cpu_count() or 1))
         step = 100000
         return int((lo + (hi - lo) * load) // step * step) or lo
@@ -834,13 +848,19 @@ class AndroidCommands:
     def _dumpsys_thermal(self, args: list[str]) -> Result:
         if args:
             raise self._unknown("dumpsys", ["thermalservice", *args])
+        if self.faults.sensors_gone():
+            return ok("Can't find service: thermalservice\n")
         text = read_capture(self.profile["thermal_capture"])
         if self.profile.get("thermal_restore_tabs"):
             text = re.sub(r"^(callbacks:|killed:|broadcasts count:|Temperature\{|CoolingDevice\{|"
                           r"TemperatureThreshold\{|ThermalHAL)", r"\t\1", text, flags=re.M)
         status = self.thermal_status()
         text = re.sub(r"^Thermal Status: \d+", f"Thermal Status: {status}", text, flags=re.M)
-        if status:
+        if self.heat is not None:  # every CPU / skin sensor warms with the model
+            rise = self.heat.temperature() - self.heat.ambient_c
+            text = re.sub(r"(Temperature\{mValue=)([\d.]+)(, mType=[03], mName=[^,]+, mStatus=)\d",
+                          lambda m: f"{m.group(1)}{float(m.group(2)) + rise:.1f}{m.group(3)}{status}", text)
+        elif status:
             text = re.sub(r"(Temperature\{mValue=)([\d.]+)(, mType=[03], mName=[^,]+, mStatus=)\d",
                           lambda m: f"{m.group(1)}{float(m.group(2)) + 3 * status:.1f}{m.group(3)}{status}",
                           text)
@@ -849,12 +869,22 @@ class AndroidCommands:
     def _battery_state(self) -> dict[str, str]:
         ov = self.battery_overrides
         level = ov.get("level", int(self.profile.get("battery_level", 80)))
+        if self.faults.battery_level is not None:
+            level = self.faults.battery_level
         ac = ov.get("ac", 0 if ov.get("unplugged") else 1)
         usb = ov.get("usb", 0)
         status = ov.get("status", 2 if (ac or usb) else 3)
-        return {"AC powered": "true" if ac else "false", "USB powered": "true" if usb else "false",
-                "Wireless powered": "false", "level": str(level), "status": str(status),
-                "temperature": str(int(round(self.battery_temp_c() * 10)))}
+        if ov.get("unplugged") and self.faults.charging_while_unplugged:
+            status = 2  # USB still charges: Android says so although the host asked for "unplugged"
+        state = {"AC powered": "true" if ac else "false", "USB powered": "true" if usb else "false",
+                 "Wireless powered": "false", "level": str(level), "status": str(status),
+                 "temperature": str(int(round(self.battery_temp_c() * 10)))}
+        if self.heat is not None:
+            charge = self.heat.charge()
+            if ov.get("unplugged") and self.faults.charging_while_unplugged:
+                charge = self.heat.charge_uah + (self.heat.charge_uah - charge)  # rising, not falling
+            state["Charge counter"] = str(int(charge))
+        return state
 
     def _dumpsys_battery(self, args: list[str]) -> Result:
         keys = {"ac": "ac", "usb": "usb", "level": "level", "temp": "temp", "status": "status",
@@ -876,8 +906,11 @@ class AndroidCommands:
             raise self._unknown("dumpsys", ["battery", *args])
         state = self._battery_state()
         lines = []
+        gone = self.faults.sensors_gone()
         for line in read_capture(self.profile["battery_capture"]).splitlines():
             m = re.match(r"^(\s+)([A-Za-z ]+): (.*)$", line)
+            if m and m.group(2) == "Charge counter" and gone:
+                continue  # the charge source vanished
             if m and m.group(2) in state:
                 line = f"{m.group(1)}{m.group(2)}: {state[m.group(2)]}"
             lines.append(line)
@@ -914,10 +947,16 @@ class AndroidCommands:
             raise self._unknown("dumpsys", ["window", *args])
         fg = self.foreground if self.foreground and self.running(self.foreground) else None
         comp = self.installed[fg].component if fg else "com.android.launcher3/.uioverrides.QuickstepLauncher"
+        focus = comp
+        if self.faults.keyguard:
+            focus = "NotificationShade"
+        if self.faults.ui_dialog:
+            focus = self.faults.ui_dialog
         return ok("WINDOW MANAGER WINDOWS (dumpsys window windows)\n"
-                  f"  mCurrentFocus=Window{{3c5d7e9 u0 {comp}}}\n"
+                  f"  mCurrentFocus=Window{{3c5d7e9 u0 {focus}}}\n"
                   f"  mFocusedApp=ActivityRecord{{8a1b2c3 u0 {comp} t42}}\n"
-                  f"  mDisplayId=0 mScreenOn={'true' if self.awake else 'false'}\n")
+                  f"  mDisplayId=0 mScreenOn={'true' if self.awake else 'false'}\n"
+                  f"  mShowingLockscreen={str(self.faults.keyguard).lower()} mDreamingLockscreen=false\n")
 
     def _dumpsys_power(self, args: list[str]) -> Result:
         if args:

@@ -36,6 +36,13 @@ class Faults:
     - ``battery_temp_c``: forced battery temperature; ``battery_rise_c_per_s``: it rises by that
       much per second and never falls (``dumpsys battery reset`` included).
     - ``renderer_dies_after_s``: seconds after each browser start, its renderers are SIGKILLed.
+    - ``heat_model`` (start only) turns on the heat / charge model of heat.py; ``time_scale`` (start
+      only) makes its clock run that much faster (test facility, matched by MWI_TEST_TIME_SCALE).
+    - ``sensor_vanishes_after_s``: that many phone seconds after it is set, ``dumpsys thermalservice``
+      answers "Can't find service" and ``dumpsys battery`` loses its ``Charge counter`` line.
+    - ``charging_while_unplugged``: after ``dumpsys battery unplug`` USB still charges (status 2,
+      the charge counter rises).
+    - ``battery_level``: forced battery level (%).
     """
 
     drop_on: list[CommandFault] = field(default_factory=list)
@@ -50,7 +57,17 @@ class Faults:
     battery_temp_c: float | None = None
     battery_rise_c_per_s: float = 0.0
     renderer_dies_after_s: float | None = None
+    heat_model: bool = False
+    time_scale: float = 1.0
+    sensor_vanishes_after_s: float | None = None
+    charging_while_unplugged: bool = False
+    battery_level: int | None = None
+    _vanish_t0: float = 0.0
     reverse_dropped: bool = False   # `adb reverse` answers OKAY but maps nothing (the phone cannot reach the host)
+    keyguard: bool = False          # the lock screen shows (`wm dismiss-keyguard` removes it unless secure)
+    keyguard_secure: bool = False   # a PIN / pattern: no command dismisses it
+    ui_dialog: str | None = None    # a system dialog in focus, e.g. "Application Not Responding: com.x"
+    ui_dialog_presses: int = 1      # KEYCODE_BACK presses it takes to go away
     _t0: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -60,7 +77,8 @@ class Faults:
 
     SETTABLE = ("drop_on", "hang_on", "unauthorized", "offline_for_s", "thermal_status", "thermal_rise_every_s",
                 "thermal_rise_from", "thermal_rise_max", "battery_temp_c", "battery_rise_c_per_s",
-                "renderer_dies_after_s", "reverse_dropped")
+                "renderer_dies_after_s", "reverse_dropped", "keyguard", "keyguard_secure", "ui_dialog",
+                "ui_dialog_presses")
 
     def set(self, name: str, value: Any) -> None:
         """Set one fault by name; command faults accept a pattern, a dict or a list of either."""
@@ -71,6 +89,8 @@ class Faults:
         with self._lock:
             if name in ("thermal_rise_every_s", "battery_rise_c_per_s", "battery_temp_c"):
                 self._t0 = time.monotonic()
+            if name == "sensor_vanishes_after_s":
+                self._vanish_t0 = time.monotonic()
             setattr(self, name, value)
 
     def take(self, kind: str, line: str) -> bool:
@@ -82,6 +102,12 @@ class Faults:
                         fault.times -= 1
                     return True
         return False
+
+    def sensors_gone(self) -> bool:
+        """The sensor-vanishes fault has fired (phone seconds, on the heat model's clock)."""
+        with self._lock:
+            after = self.sensor_vanishes_after_s
+            return after is not None and (time.monotonic() - self._vanish_t0) * self.time_scale >= after
 
     def elapsed(self) -> float:
         return time.monotonic() - self._t0

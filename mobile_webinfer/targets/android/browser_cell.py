@@ -22,6 +22,7 @@ from ...vocab import Budget, Cell
 from ..contract import STALLED, Measurement, page_config, wait_for_page
 from .gate import gate
 from .samples import memory_from_samples, process_kind, summarize_samples
+from .ui import UI_BLOCKED, UiBlocked, check_not_first_run, dismiss_dialogs, ensure_screen_ready
 
 if TYPE_CHECKING:
     from .target import AndroidTarget
@@ -56,24 +57,34 @@ def run_browser_cell(t: AndroidTarget, cell: Cell, manifest: Any, server: Any, b
     cost: Mapping[str, Any] | None = None
     seen_log: set[str] = set()
     unreachable: str | None = None
+    blocked: str | None = None
+    ui_state: dict[str, Any] = {"done": []}
     url = ticket.url(origin=f"http://127.0.0.1:{t.device_port}")
     try:
         with dev.reverse(t.device_port, server.port):
             verify_reverse(dev, t.device_port, server.port)
             force_stop(dev, spec)
+            ui_state = ensure_screen_ready(dev)
             seen_log = set(new_log(dev, set()).splitlines())  # kills before this cell are not ours
             sampler = Sampler(dev, default_probes(spec.package), t.sample_interval_s, rows.append,
                               tags={"key": cell.key})
             t_sampler = time.monotonic()
             with sampler:
                 open_url(dev, spec, url)
-                opened = [time.monotonic(), 0]  # when the URL was opened, how many times it was re-opened
+                opened = [time.monotonic(), 0, 0]  # when the URL was opened, re-opened?, dialogs checked?
 
                 def watch() -> Any:
                     """Between two waits: did the page reach the host at all?  Did a renderer that ran
                     the page die?"""
                     nonlocal renderer_pids
+                    if not ticket.reached and time.monotonic() - opened[0] > DIALOG_CHECK_S and not opened[2]:
+                        # the page has not asked for its config yet: a dialog over the browser?
+                        opened[2] = 1
+                        win = dismiss_dialogs(dev, ui_state["done"])
+                        if ui_state["done"] and win.focus_package == spec.package:
+                            open_url(dev, spec, url)
                     if not ticket.reached and time.monotonic() - opened[0] > REACH_TIMEOUT_S:
+                        check_not_first_run(dev, spec.package)
                         if opened[1]:  # re-created once already: the phone does not reach the host
                             raise ReverseUnavailable(
                                 f"{REVERSE_UNAVAILABLE}: the page never reached the host's page server through "
@@ -82,7 +93,7 @@ def run_browser_cell(t: AndroidTarget, cell: Cell, manifest: Any, server: Any, b
                         dev.session.reverse(dev.serial, f"tcp:{t.device_port}", f"tcp:{server.port}")
                         verify_reverse(dev, t.device_port, server.port)
                         open_url(dev, spec, url)
-                        opened[:] = [time.monotonic(), 1]
+                        opened[:] = [time.monotonic(), 1, 0]
                     procs = pids(dev, spec)
                     renderers = {pid for n, pid in procs.items() if process_kind(spec.package, n) == "renderer"}
                     gone = renderer_pids - renderers
@@ -115,12 +126,16 @@ def run_browser_cell(t: AndroidTarget, cell: Cell, manifest: Any, server: Any, b
                 rows.append(final_meminfo(dev, spec.package, t_sampler))
     except ReverseUnavailable as exc:
         unreachable = str(exc)
+    except UiBlocked as exc:
+        blocked = str(exc)
     finally:
         ticket.close()
         with contextlib.suppress(MwiError):
             force_stop(dev, spec)
-    if unreachable is not None:
-        rec = CellRecord.failed(unreachable, REVERSE_UNAVAILABLE)
+    ctx = dataclasses.replace(ctx, extra={**ctx.extra, "ui": ui_state})
+    if blocked is not None or unreachable is not None:
+        rec = (CellRecord.failed(blocked, UI_BLOCKED) if blocked is not None
+               else CellRecord.failed(unreachable or "", REVERSE_UNAVAILABLE))
         return Measurement(dataclasses.replace(rec, wall_s=round(time.monotonic() - t0, 3), context=ctx,
                                                events=tuple(ticket.events())), samples=rows)
     if crash is None and result is None:
@@ -155,6 +170,7 @@ def final_meminfo(dev: Any, package: str, t0: float) -> dict[str, Any]:
 
 
 REVERSE_UNAVAILABLE = "reverse-unavailable"
+DIALOG_CHECK_S = 8.0  # the page has not fetched its config this long after the URL opened: look at the screen
 REACH_TIMEOUT_S = 30.0  # from opening the URL to the page fetching its config (a cold browser start included)
 
 

@@ -136,7 +136,7 @@ def run_native_chunks(t: AndroidTarget, cell: Cell, remote_bin: str, remote_mode
         secs = max(0.05, min(chunk, left))
         argv = [remote_bin, f"--graph={remote_model}", f"--num_threads={cell.threads}",
                 f"--warmup_runs={max(1, budget.warmups) if not chunks else 1}",
-                f"--warmup_min_secs={0.5 if not chunks else 0}", "--num_runs=1", f"--min_secs={secs:g}",
+                "--warmup_min_secs=0", "--num_runs=1", f"--min_secs={secs:g}",
                 f"--max_secs={secs:g}", f"--use_xnnpack={'true' if cell.backend == 'xnnpack' else 'false'}"]
         if cell.backend in ("gpu", "nnapi"):
             argv.append(f"--use_{cell.backend}=true")
