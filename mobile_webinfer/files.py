@@ -71,13 +71,16 @@ def replace_durably(tmp: Path | str, final: Path | str) -> None:
     fsync_dir(Path(final).parent)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Write `data` to a temp file beside `path`, fsync it, (chmod it,) rename it over `path`."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
         replace_durably(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -15,7 +15,6 @@ Offline, `setup_instructions()` says exactly what to download and where to put i
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -29,7 +28,7 @@ from typing import Any
 
 from ..adb.device import Device
 from ..errors import MwiError, UsageError
-from ..files import atomic_write_json, fsync_dir, mkdir_durably, now_iso
+from ..files import atomic_write_bytes, atomic_write_json, mkdir_durably, now_iso
 from ..paths import cache_dir
 
 DEFAULT_URL_BASE = ("https://storage.googleapis.com/tensorflow-nightly-public/prod/tensorflow/release/lite/tools/"
@@ -211,18 +210,9 @@ def install(data: bytes, abi: str, *, url: str, version: Callable[[Path], tuple[
     check_elf(data, abi, what=url)
     dest = benchmark_model_cache_path(abi)
     mkdir_durably(dest.parent)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o755)
-        os.replace(tmp, dest)
-        fsync_dir(dest.parent)
+        atomic_write_bytes(dest, data, mode=0o755)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         raise BenchmarkModelSetupError(f"cannot store benchmark_model at {dest}: {exc.strerror or exc}") from None
     sha = hashlib.sha256(data).hexdigest()
     ver = version(dest) if version is not None else None

@@ -87,19 +87,62 @@ def _origin_allowed(origin: str | None) -> bool:
     return parts.scheme in ("http", "https") and host_allowed(parts.netloc)
 
 
-class CellTicket:
+class _Ticket:
+    """What a cell and a capability probe share: a per-ticket token, a condition to wait on,
+    the requests rejected, and a page URL on some origin (the host, or a phone's adb reverse)."""
+
+    def __init__(self, server: PageServer, ticket_id: str, token: str):
+        self._server = server
+        self.ticket_id = ticket_id
+        self.token = token
+        self._cond = threading.Condition()
+        self._rejections: list[str] = []
+        self._closed = False
+
+    def _page_url(self, origin: str | None, page: str, params: dict[str, str]) -> str:
+        base = (origin or self._server.base_url).rstrip("/")
+        if urllib.parse.urlsplit(base).scheme not in ("http", "https"):
+            raise UsageError(f"origin must be an http(s) URL, got {origin!r}")
+        return f"{base}/{page}?" + urllib.parse.urlencode(params)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Forget the ticket: later requests for it are answered 404."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._forget()
+
+    def _forget(self) -> None:  # pragma: no cover - each kind of ticket unregisters itself
+        raise NotImplementedError
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _token_ok(self, token: Any) -> bool:
+        return isinstance(token, str) and hmac.compare_digest(token.encode(), self.token.encode())
+
+    def _reject(self, reason: str) -> None:
+        with self._cond:
+            self._rejections.append(reason)
+        log.info("%s %s: rejected: %s", type(self).__name__, self.ticket_id, reason)
+
+
+class CellTicket(_Ticket):
     """One cell in flight on a PageServer: its id, token, events and (soon) its result."""
 
     def __init__(self, server: PageServer, config: CellConfig, token: str):
-        self._server = server
+        super().__init__(server, config.cell, token)
         self.config = config
         self.cell_id = config.cell
-        self.token = token
-        self._cond = threading.Condition()
         self._events: list[dict[str, Any]] = []
-        self._rejections: list[str] = []
         self._result: CellResult | None = None
-        self._closed = False
         self._opened = time.monotonic()
         self._last_event = self._opened
         self._reached: float | None = None
@@ -107,11 +150,7 @@ class CellTicket:
     # -- host side --------------------------------------------------------------------
     def url(self, origin: str | None = None) -> str:
         """The harness URL for this cell (origin: e.g. http://127.0.0.1:DEVICE_PORT via adb reverse)."""
-        base = (origin or self._server.base_url).rstrip("/")
-        if urllib.parse.urlsplit(base).scheme not in ("http", "https"):
-            raise UsageError(f"origin must be an http(s) URL, got {origin!r}")
-        query = urllib.parse.urlencode({"cell": self.cell_id, "token": self.token})
-        return f"{base}/harness.html?{query}"
+        return self._page_url(origin, "harness.html", {"cell": self.cell_id, "token": self.token})
 
     def wait(self, timeout: float, *, stall_timeout: float | None = None) -> CellResult:
         """Block until the page posts its result.
@@ -183,32 +222,10 @@ class CellTicket:
                 self._reached = time.monotonic()
                 self._last_event = self._reached
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def close(self) -> None:
-        """Forget the cell: later requests for it are answered 404."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
+    def _forget(self) -> None:
         self._server._forget(self.cell_id)
 
-    def __enter__(self) -> CellTicket:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # -- called by the handler ---------------------------------------------------------
-    def _token_ok(self, token: Any) -> bool:
-        return isinstance(token, str) and hmac.compare_digest(token.encode(), self.token.encode())
-
-    def _reject(self, reason: str) -> None:
-        with self._cond:
-            self._rejections.append(reason)
-        log.info("cell %s: rejected: %s", self.cell_id, reason)
-
     def _add_event(self, event: dict[str, Any]) -> None:
         event = {k: v for k, v in event.items() if k != "token"}
         event["received_s"] = round(time.monotonic() - self._opened, 4)
@@ -228,7 +245,7 @@ class CellTicket:
             return True
 
 
-class ProbeTicket:
+class ProbeTicket(_Ticket):
     """One capability probe in flight: the page (capabilities.html) posts one JSON object.
 
         probe = srv.open_probe()
@@ -237,19 +254,12 @@ class ProbeTicket:
     """
 
     def __init__(self, server: PageServer, probe_id: str, token: str):
-        self._server = server
+        super().__init__(server, probe_id, token)
         self.probe_id = probe_id
-        self.token = token
-        self._cond = threading.Condition()
         self._payload: dict[str, Any] | None = None
-        self._rejections: list[str] = []
-        self._closed = False
 
     def url(self, origin: str | None = None) -> str:
-        base = (origin or self._server.base_url).rstrip("/")
-        if urllib.parse.urlsplit(base).scheme not in ("http", "https"):
-            raise UsageError(f"origin must be an http(s) URL, got {origin!r}")
-        return f"{base}/capabilities.html?" + urllib.parse.urlencode({"probe": self.probe_id, "token": self.token})
+        return self._page_url(origin, "capabilities.html", {"probe": self.probe_id, "token": self.token})
 
     def wait(self, timeout: float) -> dict[str, Any]:
         t_end = time.monotonic() + timeout
@@ -263,24 +273,8 @@ class ProbeTicket:
                 self._cond.wait(min(left, 1.0))
             return dict(self._payload)
 
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
+    def _forget(self) -> None:
         self._server._forget_probe(self.probe_id)
-
-    def __enter__(self) -> ProbeTicket:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _token_ok(self, token: Any) -> bool:
-        return isinstance(token, str) and hmac.compare_digest(token.encode(), self.token.encode())
-
-    def _reject(self, reason: str) -> None:
-        with self._cond:
-            self._rejections.append(reason)
 
     def _set(self, payload: dict[str, Any]) -> bool:
         with self._cond:
