@@ -58,7 +58,7 @@ PY_STAMP=$(stamp_of pyproject.toml requirements-build.txt)
 if [ "$(cat "$STAMPS/python" 2>/dev/null)" != "$PY_STAMP" ]; then
   say "installing Python packages (first run: a few minutes)"
   "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -e ".[build,test]"
+  "$VENV/bin/python" -m pip install -q -e ".[build,test,cluster]"
   # tensorflowjs' own pins would downgrade TensorFlow: its converter is installed alone.
   "$VENV/bin/python" -m pip install -q --no-deps -r requirements-build.txt
   echo "$PY_STAMP" > "$STAMPS/python"

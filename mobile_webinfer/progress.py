@@ -1,22 +1,38 @@
 """Sweep progress: a rich bar on a terminal; plain periodic lines otherwise (a log, CI).
 
 Off a terminal a line `sweep: cell 3 of 12 done, 0:01:05 elapsed, about 0:03:20 left (...)` is
-printed when a cell ends, at most every `interval_s` seconds (and always for the last cell).
+printed when a cell ends, at most every `interval_s` seconds (and always for the last cell).  So
+that a long cell is not minutes of silence, a heartbeat thread prints
+`sweep: cell 4 of 12 running for 0:01:30: <cell key>` every `heartbeat_s` seconds while a cell
+runs longer than that (one line per running cell: phones are measured in parallel).
+
+The sweep calls the hooks from one thread per target, so every counter is kept under a lock;
+`finish()` stops the heartbeat thread.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from .records import CellRecord
+from .vocab import Cell
+
+
+def _span(seconds: float) -> str:
+    return str(timedelta(seconds=round(seconds)))
+
 
 class SweepProgress:
-    def __init__(self, console: Console | None = None, *, interval_s: float = 15.0):
+    def __init__(self, console: Console | None = None, *, interval_s: float = 15.0,
+                 heartbeat_s: float = 30.0) -> None:
         self.console = console or Console(stderr=True)
         self.interval_s = interval_s
+        self.heartbeat_s = heartbeat_s
         self.total = 0
         self.done = 0
         self._resumed = 0
@@ -25,11 +41,25 @@ class SweepProgress:
         self._p: Progress | None = None
         self._task: TaskID | None = None
         self.failed = 0
+        self._lock = threading.Lock()
+        self._running: dict[str, tuple[float, int]] = {}   # cell key -> (monotonic start, its number n)
+        self._started = 0
+        self._stop = threading.Event()
+        self._beat: threading.Thread | None = None
+
+    def _print(self, text: str) -> None:
+        self.console.print(text, highlight=False, markup=False, soft_wrap=True)
 
     def start(self, total: int, done: int = 0) -> None:
-        self.total, self.done, self._resumed, self._t0 = total, done, done, time.monotonic()
+        with self._lock:
+            self.total, self.done, self._resumed, self._t0 = total, done, done, time.monotonic()
+            self._started = done
         if not self.console.is_terminal:
-            self.console.print(f"sweep: {total} cells ({done} already stored)", highlight=False, markup=False)
+            self._print(f"sweep: {total} cells ({done} already stored)")
+            if self.heartbeat_s > 0 and self._beat is None:
+                self._stop.clear()
+                self._beat = threading.Thread(target=self._heartbeat, name="mwi-progress-heartbeat", daemon=True)
+                self._beat.start()
             return
         self._p = Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                            TextColumn("{task.description}"), console=self.console, transient=False)
@@ -38,35 +68,57 @@ class SweepProgress:
         if done:
             self.console.print(f"resuming: {done} of {total} cells already stored")
 
-    def on_start(self, cell) -> None:
+    def on_start(self, cell: Cell) -> None:
+        with self._lock:
+            self._started += 1
+            self._running[cell.key] = (time.monotonic(), min(self._started, max(self.total, 1)))
         if self._p is not None and self._task is not None:
             self._p.update(self._task, description=f"{cell.model} {cell.runtime}/{cell.backend} "
                                                    f"t{cell.threads} r{cell.repeat}")
 
-    def on_cell(self, cell, rec) -> None:
+    def on_cell(self, cell: Cell, rec: CellRecord) -> None:
         """`rec`: the stored CellRecord (status, error)."""
+        with self._lock:
+            self._running.pop(cell.key, None)
+            if rec.status != "ok":
+                self.failed += 1
+            self.done += 1
         if rec.status != "ok":
-            self.failed += 1
             self.console.print(f"[yellow]{rec.status}[/] {cell.key}: {(rec.error or '')[:200]}")
-        self.done += 1
         if self._p is not None and self._task is not None:
             self._p.advance(self._task)
         elif not self.console.is_terminal:
             self._plain_line(cell)
 
-    def _plain_line(self, cell) -> None:
-        now = time.monotonic()
-        if now - self._last_line < self.interval_s and self.done < self.total:
-            return
-        self._last_line = now
-        elapsed = now - self._t0
-        ran = self.done - self._resumed
-        left = (self.total - self.done) * elapsed / ran if ran > 0 else None
-        est = f", about {timedelta(seconds=round(left))} left" if left is not None else ""
-        self.console.print(f"sweep: cell {self.done} of {self.total} done, {timedelta(seconds=round(elapsed))} "
-                           f"elapsed{est} (last: {cell.key})", highlight=False, markup=False, soft_wrap=True)
+    def _plain_line(self, cell: Cell) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last_line < self.interval_s and self.done < self.total:
+                return
+            self._last_line = now
+            elapsed = now - self._t0
+            ran = self.done - self._resumed
+            left = (self.total - self.done) * elapsed / ran if ran > 0 else None
+            done, total = self.done, self.total
+        est = f", about {_span(left)} left" if left is not None else ""
+        self._print(f"sweep: cell {done} of {total} done, {_span(elapsed)} elapsed{est} (last: {cell.key})")
+
+    def _heartbeat(self) -> None:
+        """Every `heartbeat_s`: a line for each cell that has been running at least that long."""
+        while not self._stop.wait(self.heartbeat_s):
+            now = time.monotonic()
+            with self._lock:
+                long_ones = [(key, now - t0, n) for key, (t0, n) in self._running.items()
+                             if now - t0 >= self.heartbeat_s]
+                total = self.total
+            for key, ran, n in sorted(long_ones, key=lambda x: x[2]):
+                self._print(f"sweep: cell {n} of {total} running for {_span(ran)}: {key}")
 
     def finish(self) -> None:
+        self._stop.set()
+        beat, self._beat = self._beat, None
+        if beat is not None:
+            beat.join(timeout=5)
         if self._p is not None:
             self._p.stop()
             self._p = None

@@ -205,6 +205,7 @@ class CellRecord(_Part):
     first_inference_ms: float | None = None
     warmup_ms: tuple[float, ...] = ()
     latencies_ms: tuple[float, ...] | None = None
+    latency_t_ms: tuple[float, ...] | None = None      # studies: start of each timed latency, ms since the run began
     latency_summary_ms: Mapping[str, Any] | None = None
     # what ran and what it cost
     in_effect: InEffect | None = None
@@ -219,6 +220,7 @@ class CellRecord(_Part):
     browser_version: str | None = None
     sampler_cost: Mapping[str, Any] | None = None
     raw_output_tail: str | None = None
+    node: str | None = None                            # the Ray node that ran the cell (`mwi sweep --cluster`)
     schema_version: int = SCHEMA_VERSION
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -251,6 +253,10 @@ class CellRecord(_Part):
     def to_json(self) -> dict[str, Any]:
         out = super().to_json()
         out["cell"] = self.cell.to_json() if self.cell is not None else None
+        if self.node is None:
+            out.pop("node", None)  # only cluster runs say which node ran a cell
+        if self.latency_t_ms is None:
+            out.pop("latency_t_ms", None)  # only study runs time-stamp their latencies
         out["schema_version"] = SCHEMA_VERSION
         return out
 
@@ -312,13 +318,14 @@ class CellRecord(_Part):
             wasm_build=raw.get("wasm_build"), fully_accelerated=raw.get("fully_accelerated"),
             delegation=raw.get("delegation"), concurrency_override=raw.get("concurrency_override"))
         top = {"status", "error", "setup_ms", "first_inference_ms", "warmup_ms", "latencies_ms", "js_heap_mb",
-               "outputs", "frames", "visibility", "runtime_load_ms", "cell"} | named_eff
+               "outputs", "frames", "visibility", "runtime_load_ms", "cell", "latency_t_ms"} | named_eff
         vis = raw.get("visibility")
         rec = cls(
             status="ok" if status == "ok" else "error",
             setup_ms=raw.get("setup_ms"), first_inference_ms=raw.get("first_inference_ms"),
             runtime_load_ms=raw.get("runtime_load_ms"),
             warmup_ms=tuple(raw.get("warmup_ms") or ()), latencies_ms=tuple(raw.get("latencies_ms") or ()),
+            latency_t_ms=tuple(raw["latency_t_ms"]) if raw.get("latency_t_ms") is not None else None,
             in_effect=eff, js_heap_mb=raw.get("js_heap_mb"), outputs=_frozen(list(raw.get("outputs") or [])),
             frames=raw.get("frames"), visibility=Visibility.from_json(vis) if isinstance(vis, Mapping) else None,
             extra={"page": {k: v for k, v in raw.items() if k not in top}} if set(raw) - top else {})
@@ -357,12 +364,14 @@ class CellRecord(_Part):
 
     @classmethod
     def from_host_native(cls, res: Any, *, runtime: str) -> CellRecord:
-        """From a host-native run (`native.host.NativeResult`)."""
+        """From a host-native run (`native.host.NativeResult` of LiteRT or ONNX Runtime)."""
+        lib = "onnxruntime" if str(res.runtime).startswith("onnxruntime") else "tflite"
         return cls(
             status="ok", setup_ms=res.setup_ms, first_inference_ms=res.first_inference_ms,
             warmup_ms=tuple(res.warmup_ms), latencies_ms=tuple(res.latencies_ms),
+            latency_t_ms=tuple(res.latency_t_ms) if res.latency_t_ms is not None else None,
             in_effect=InEffect(runtime=runtime, backend=res.backend, threads=res.threads,
-                               versions={"tflite": res.runtime}, software_gpu=False),
+                               versions={lib: res.runtime}, software_gpu=False),
             memory=Memory(peak_total_mb=res.peak_rss_mb, source="VmHWM (peak RSS) of the native child process",
                           extra={"rss_before_mb": res.rss_before_mb, "rss_after_load_mb": res.rss_after_load_mb}))
 

@@ -184,11 +184,30 @@ def _sort(k: tuple) -> tuple:
 
 
 def load_rows(run_dir: Path) -> list[dict]:
-    return build_rows(RunStore.open(run_dir).results())
+    store = RunStore.open(run_dir)
+    from .studies.summary import is_study, summarize
+
+    if is_study(store.manifest()):  # a thermal / battery study: one object per run
+        return summarize(Path(run_dir))
+    return build_rows(store.results())
+
+
+STUDY_KINDS = ("thermal", "battery")
+
+
+def is_study_rows(rows: list[dict[str, Any]]) -> bool:
+    return bool(rows) and rows[0].get("kind") in STUDY_KINDS
 
 
 def rows_to_csv(rows: list[dict]) -> str:
     buf = io.StringIO()
+    if is_study_rows(rows):  # a study: its own columns, nested values as JSON
+        keys = list(rows[0])
+        w0 = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
+        w0.writeheader()
+        for r in rows:
+            w0.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in r.items()})
+        return buf.getvalue()
     w = csv.DictWriter(buf, fieldnames=list(ROW_KEYS), extrasaction="ignore")
     w.writeheader()
     for r in rows:
@@ -215,6 +234,43 @@ def _ms(x):
     if x is None:
         return "-"
     return f"{x:.3g}" if x < 100 else f"{x:.0f}"
+
+
+def render_study_table(rows: list[dict[str, Any]], console: Any = None, title: str = "study") -> None:
+    """A thermal or battery study: one line per run (browser against native on one phone)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    if not console.is_terminal:
+        console.width = max(console.width, 160)
+    battery = any(r.get("kind") == "battery" for r in rows)
+    t = Table(title=title, pad_edge=False)
+    cols = ["target", "run", "s", "inferences", "start ms", "end ms", "stability", "throttle at s", "max status",
+            "max C"] + (["mJ / inference [CI95]", "charging"] if battery else []) + ["notes"]
+    for c in cols:
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        ci = r.get("energy_ci95") or (None, None)
+        notes = "; ".join(x for x in (r.get("error"), "partial" if r.get("partial") else None) if x)
+        cells = [str(r.get("target")), f"{r.get('runtime')}/{r.get('backend_in_effect') or r.get('backend')}",
+                 _fmt(r.get("duration_s"), 0), str(r.get("inferences")), _ms(r.get("latency_start_ms")),
+                 _ms(r.get("latency_end_ms")), _fmt(r.get("stability"), 2), _fmt(r.get("time_to_throttle_s"), 0),
+                 _fmt(r.get("max_thermal_status")), _fmt(r.get("max_temp_c"), 1)]
+        if battery:
+            e = r.get("energy_mj_per_inference")
+            cells += ["-" if e is None else f"{e:.3g} [{_fmt(ci[0], 3)}, {_fmt(ci[1], 3)}]",
+                      {True: "YES", False: "no", None: "-"}[r.get("charging_detected")]]
+        t.add_row(*cells, notes)
+    console.print(t)
+
+
+def render_rows(rows: list[dict[str, Any]], console: Any = None, title: str = "in-browser vs native") -> None:
+    """The run's table for people: a sweep's gap table, or a study's one line per run."""
+    if is_study_rows(rows):
+        render_study_table(rows, console, title=title.replace("in-browser vs native", "study"))
+    else:
+        render_table(rows, console, title=title)
 
 
 def render_table(rows: list[dict], console=None, title: str = "in-browser vs native") -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 NATIVE_RUNTIME = "tflite-native"
+ORT_NATIVE_RUNTIME = "ort-native"  # host ONNX Runtime (CPU EP) on the .onnx file ORT Web loads
+NATIVE_RUNTIMES = (NATIVE_RUNTIME, ORT_NATIVE_RUNTIME)
 NATIVE_BROWSER = "native"
 # tflite = @tensorflow/tfjs-tflite (the study's, superseded by litert = LiteRT.js @litertjs/core)
 BROWSER_RUNTIMES = ("tfjs", "tflite", "ort", "litert")
@@ -19,7 +21,8 @@ RUNTIME_BACKENDS = {"tfjs": ("wasm", "webgl", "webgpu", "cpu"), "tflite": ("wasm
 # webnn is not here: its device (cpu / gpu / npu) is chosen per cell, not implied by the name
 GPU_BACKENDS = ("webgl", "webgpu")
 # runtime -> model file format it loads
-RUNTIME_FORMAT = {"tfjs": "tfjs", "tflite": "tflite", "ort": "onnx", "litert": "tflite", NATIVE_RUNTIME: "tflite"}
+RUNTIME_FORMAT = {"tfjs": "tfjs", "tflite": "tflite", "ort": "onnx", "litert": "tflite", NATIVE_RUNTIME: "tflite",
+                  ORT_NATIVE_RUNTIME: "onnx"}
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class Cell:
 
     @property
     def is_native(self) -> bool:
-        return self.runtime == NATIVE_RUNTIME
+        return self.runtime in NATIVE_RUNTIMES
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -27,17 +27,29 @@ def devices(
                                            "device types, cores, memory): this computer's Chromium and every "
                                            "browser on every phone."),
     chromium: str | None = typer.Option(None, "--chromium", help="With --capabilities: the local Chromium binary."),
+    cluster: str | None = typer.Option(None, "--cluster", help="A running Ray cluster's HOST:PORT: the phones of "
+                                                               "every node (rows gain `node`)."),
 ) -> None:
     """Every phone adb sees: state, model, Android, SoC, battery, thermal status, browsers, profile.
 
     Example: mwi devices --json
 
     Example: mwi devices --capabilities --json
+
+    Example: mwi devices --cluster 10.0.0.5:6379 --json
     """
     if ctx.invoked_subcommand is not None:
         return
     if capabilities:
         _capabilities(as_json, chromium)
+        return
+    if cluster is not None:
+        from ..cluster.ray_cluster import cluster_devices
+
+        rows, problems = cluster_devices(cluster)
+        for p in problems:
+            print(f"mwi: warning: {p}", file=sys.stderr)
+        print(json.dumps(rows, indent=2)) if as_json else _table(rows)
         return
     from ..targets.devices import describe_all
 
@@ -164,7 +176,10 @@ def _table(records: list[dict]) -> None:
         print("no phones attached (check the cable, `adb devices`, and USB debugging)")
         return
     t = Table(show_lines=False)
-    for col in ("serial", "state", "model", "android", "soc", "battery", "thermal", "browsers", "profile"):
+    cols: tuple[str, ...] = ("serial", "state", "model", "android", "soc", "battery", "thermal", "browsers",
+                             "profile")
+    cols += ("node",) if any("node" in r for r in records) else ()
+    for col in cols:
         t.add_column(col, overflow="fold", no_wrap=col in ("serial", "state"))
     for r in records:
         batt = "" if r["battery_level"] is None else f"{r['battery_level']}%"
@@ -173,8 +188,9 @@ def _table(records: list[dict]) -> None:
         android = "" if r["android_release"] is None else f"{r['android_release']} (SDK {r['sdk']})"
         browsers = ", ".join(f"{b['name']} {b['version'] or '?'}" for b in r["browsers"])
         model = " ".join(x for x in (r["manufacturer"], r["model"]) if x)
+        node = (str(r["node"])[:12],) if "node" in cols else ()
         t.add_row(r["serial"], r["state"], model, android, r["soc"] or "", batt, r["thermal_status"] or "",
-                  browsers, r["profile"] or "")
+                  browsers, r["profile"] or "", *node)
     console = Console()
     if not console.is_terminal:          # piped: never cut a serial to fit 80 columns
         console = Console(width=200)

@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from ..errors import UsageError
+from ..errors import MwiError, UsageError
 from ..sweep.spec import DEFAULT_REPEATS, SweepSpec, load_spec_file
 from ..vocab import QUICK, Budget
 
@@ -40,6 +40,10 @@ def sweep(
     resume: Path = typer.Option(None, "--resume", help="Finish an interrupted run: RUN_DIR (other options ignored)."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="With --resume: run failed cells again."),
     no_native: bool = typer.Option(False, "--no-native", help="Skip native TFLite cells."),
+    native_runtimes: str = typer.Option(None, "--native-runtimes", help="Native runtimes: tflite-native,ort-native "
+                                        "(default tflite-native; ort-native = host ONNX Runtime, local target only)."),
+    profile_ops: bool = typer.Option(False, "--profile-ops", help="Also record per-operator profiles in separate "
+                                     "processes (never in the latency numbers); see `mwi report RUN_DIR --ops`."),
     iterations: int = typer.Option(None, "--iterations", help="Timed inferences per cell (default 30)."),
     warmups: int = typer.Option(None, "--warmups", help="Warmup inferences per cell, reported apart (default 3)."),
     time_budget: float = typer.Option(None, "--time-budget", help="Seconds of timed inference per cell (default 10; at least 5 inferences are timed)."),
@@ -62,8 +66,11 @@ def sweep(
                                                                 "rose: `rerun` it after cool-down (default) or `flag`."),
     first_run: bool = typer.Option(False, "--first-run", help="Phones: click through browsers' first-run / EULA "
                                                               "screens (uiautomator2, steps from the device profile)."),
-    cell_timeout: float = typer.Option(None, "--cell-timeout", help="Watchdog: longest a cell may take, s "
-                                                                    "(default 300)."),
+    cell_timeout: float = typer.Option(None, "--cell-timeout", help="Ceiling: longest a cell may take, s "
+                                                                    "(default 1800)."),
+    stall_timeout: float = typer.Option(None, "--stall-timeout", help="Watchdog: a page silent this long, s, fails "
+                                                                      "its cell `stalled` (default 120; a page that "
+                                                                      "keeps posting progress is never cut)."),
     webnn_device: str = typer.Option(None, "--webnn-device", help="WebNN cells: MLContext deviceType cpu, gpu or "
                                                                   "npu (default cpu)."),
     thread_policy: str = typer.Option(None, "--thread-policy", help="`as-is` (default) or `exact`: show a runtime "
@@ -77,8 +84,12 @@ def sweep(
     max_infra_failures: int = typer.Option(None, "--max-infra-failures", help="Phones: infrastructure failures "
                                                                               "in a row before a phone is "
                                                                               "quarantined (default 3)."),
+    no_html: bool = typer.Option(False, "--no-html", help="Skip writing the HTML report (RUN_DIR/report/) at the end."),
     no_capabilities: bool = typer.Option(False, "--no-capabilities", help="Skip the per-browser capability probe "
                                                                           "stored in the manifest."),
+    cluster: str = typer.Option(None, "--cluster", help="A running Ray cluster's HOST:PORT: every phone on every "
+                                                        "node (or the --target serials) runs on its own node; the "
+                                                        "run directory is written here (needs the `cluster` extra)."),
 ) -> None:
     """Measure in-browser inference against native TFLite and print the gap table.
 
@@ -87,17 +98,20 @@ def sweep(
 
     Phones: `--target SERIAL` (repeat for several; one worker each, in parallel).
 
+    Phones on many hosts: `--cluster HEAD:6379` (each phone measured on the Ray node it is plugged into).
+
     Example: mwi sweep --quick --models tiny_cnn --runtimes tfjs,ort --backends wasm
     """
-    run_sweep_cli(targets=target, models=_csv(models), runtimes=_csv(runtimes), backends=_csv(backends),
+    run_sweep_cli(cluster=cluster, targets=target, models=_csv(models), runtimes=_csv(runtimes), backends=_csv(backends),
                   threads=_csv(threads, int), repeats=repeats, quick=quick, out=out, resume=resume,
                   retry_failed=retry_failed, native=not no_native, iterations=iterations, warmups=warmups,
                   time_budget=time_budget, chromium=chromium, dry_run=dry_run, spec_file=spec_file,
                   browsers=_csv(browsers), native_backends=_csv(native_backends), benchmark_model=benchmark_model,
+                  native_runtimes=_csv(native_runtimes), profile_ops=profile_ops,
                   max_battery_temp=max_battery_temp, cooldown_timeout=cooldown_timeout, on_hot=on_hot,
-                  on_throttle=on_throttle, cell_timeout=cell_timeout, first_run=first_run, webnn_device=webnn_device,
+                  on_throttle=on_throttle, cell_timeout=cell_timeout, stall_timeout=stall_timeout, first_run=first_run, webnn_device=webnn_device,
                   thread_policy=thread_policy, capabilities=not no_capabilities,
-                  max_infra_failures=max_infra_failures, min_battery=min_battery, on_low_battery=on_low_battery)
+                  html=not no_html, max_infra_failures=max_infra_failures, min_battery=min_battery, on_low_battery=on_low_battery)
 
 
 def build_spec(*, targets: list[str], models: list[str] | None, runtimes: list[str] | None,
@@ -107,9 +121,11 @@ def build_spec(*, targets: list[str], models: list[str] | None, runtimes: list[s
                native_backends: list[str] | None = None, benchmark_model: str | None = None,
                max_battery_temp: float | None = None, cooldown_timeout: float | None = None,
                on_hot: str | None = None, on_throttle: str | None = None, cell_timeout: float | None = None,
+               stall_timeout: float | None = None,
                first_run: bool = False, webnn_device: str | None = None, thread_policy: str | None = None,
                capabilities: bool = True, max_infra_failures: int | None = None, min_battery: float | None = None,
-               on_low_battery: str | None = None) -> SweepSpec:
+               on_low_battery: str | None = None, native_runtimes: list[str] | None = None,
+               profile_ops: bool = False) -> SweepSpec:
     """The spec from a sweep file and flags (a flag given on the command line wins)."""
     base = load_spec_file(spec_file) if spec_file else {}
     if base.get("quick"):
@@ -118,7 +134,8 @@ def build_spec(*, targets: list[str], models: list[str] | None, runtimes: list[s
     if "budget" in base:
         budget = replace(budget, **base.pop("budget"))
     overrides: dict[str, Any] = {k: v for k, v in (("iterations", iterations), ("warmups", warmups),
-                                   ("time_budget_s", time_budget), ("cell_timeout_s", cell_timeout)) if v is not None}
+                                   ("time_budget_s", time_budget), ("cell_timeout_s", cell_timeout),
+                                   ("stall_timeout_s", stall_timeout)) if v is not None}
     if overrides:
         budget = replace(budget, **overrides)
     spec = SweepSpec(**{k: v for k, v in base.items() if k != "budget"})
@@ -128,10 +145,11 @@ def build_spec(*, targets: list[str], models: list[str] | None, runtimes: list[s
     spec.chromium = chromium or spec.chromium
     spec.native = spec.native and native
     spec.quick = quick
+    spec.profile_ops = spec.profile_ops or profile_ops
     flags = {"models": models, "runtimes": runtimes, "backends": backends, "threads": threads, "browsers": browsers,
              "native_backends": native_backends, "benchmark_model": benchmark_model, "on_throttle": on_throttle,
              "webnn_device": webnn_device, "thread_policy": thread_policy,
-             "max_infra_failures": max_infra_failures}
+             "max_infra_failures": max_infra_failures, "native_runtimes": native_runtimes}
     for name, value in flags.items():
         if value:
             setattr(spec, name, value)
@@ -159,7 +177,7 @@ def build_spec(*, targets: list[str], models: list[str] | None, runtimes: list[s
 
 
 def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, dry_run: bool,
-                  **flags: Any) -> None:
+                  cluster: str | None = None, html: bool = True, **flags: Any) -> None:
     """The CLI's sweep: build the spec, run (or print the plan), print the table and the run directory last."""
     from rich.console import Console
 
@@ -180,7 +198,12 @@ def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, 
     if dry_run:
         if resume is not None:
             raise UsageError("--dry-run plans a new sweep; it does not take --resume")
-        cells = resolve_for_dry_run(spec)
+        if cluster is not None:
+            from ..cluster.ray_cluster import cluster_dry_run
+
+            cells = cluster_dry_run(spec, address=cluster)
+        else:
+            cells = resolve_for_dry_run(spec)
         for c in cells:
             console.print(c.key, highlight=False)
         est = estimate_seconds(cells, spec.budget)
@@ -193,11 +216,26 @@ def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, 
 
         signal.signal(signal.SIGTERM, _term)
     progress = SweepProgress()
-    outcome = run_sweep(spec, out_root=Path(out) if out else default_out_root(), resume=resume,
-                        retry_failed=retry_failed, progress=progress, stop=stop)
+    out_root = Path(out) if out else default_out_root()
+    if cluster is not None:
+        from ..cluster.ray_cluster import run_cluster_sweep
+
+        outcome = run_cluster_sweep(spec, address=cluster, out_root=out_root, resume=resume,
+                                    retry_failed=retry_failed, progress=progress, stop=stop)
+    else:
+        outcome = run_sweep(spec, out_root=out_root, resume=resume, retry_failed=retry_failed, progress=progress,
+                            stop=stop)
     store = outcome.store
     rows = build_rows(store.results())
     render_table(rows, console=console)
+    if html:
+        from ..htmlreport import write_report
+
+        try:  # the numbers are stored whatever happens to the report
+            print(f"report: {write_report(store.run_dir)}", flush=True)
+        except MwiError as exc:
+            print(f"mwi: warning: the HTML report was not written: {exc.one_line()} "
+                  f"(mwi report {store.run_dir} tries again)", file=sys.stderr)
     if outcome.failures:
         for name, why in outcome.failures.items():
             print(f"mwi: target {name} failed: {why}; finish with: mwi sweep --resume {store.run_dir}",

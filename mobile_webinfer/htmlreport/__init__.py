@@ -25,7 +25,14 @@ from .compare import Comparison, compare_runs, write_comparison
 from .data import RunData, TargetRun, cell_span, load_run
 from .folder import replace_dir
 from .html import TargetFigures, report_page
-from .parquet import ParquetFiles, ensure_cells, ensure_samples, gfx_frame_times, read_samples
+from .parquet import (
+    PLOT_SAMPLE_COLUMNS,
+    ParquetFiles,
+    ensure_cells,
+    ensure_samples,
+    gfx_frame_times,
+    read_samples,
+)
 from .plots import (
     Image,
     Series,
@@ -54,17 +61,28 @@ def write_parquet_files(run_dir: Path | str) -> ParquetFiles:
 def _series(table: pa.Table, target: str) -> Series:
     import pyarrow.compute as pc
 
-    t = table.filter(pc.equal(table.column("target"), target)) if table.num_rows else table
+    t = table.select([c for c in PLOT_SAMPLE_COLUMNS if c in table.column_names])
+    if t.num_rows:
+        t = t.filter(pc.equal(t.column("target"), target))
 
     def f(name: str) -> np.ndarray:
         return np.asarray(t.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
 
-    def s(name: str) -> np.ndarray:
-        return np.asarray(t.column(name).fill_null("").to_numpy(zero_copy_only=False), dtype=object)
+    def codes(name: str) -> tuple[np.ndarray, tuple[str, ...]]:
+        enc = pc.dictionary_encode(t.column(name).combine_chunks()) if t.num_rows else None
+        if enc is None:
+            return np.zeros(0, dtype=np.int32), ()
+        if pa.types.is_dictionary(enc.type.value_type):  # already a dictionary column
+            enc = enc.cast(pa.string()).dictionary_encode()
+        idx = np.asarray(enc.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int32)
+        return idx, tuple("" if v is None else str(v) for v in enc.dictionary.to_pylist())
 
-    return Series(key=s("key"), runtime=s("runtime"), probe=s("probe"), t_s=f("t_s"), time_s=f("time_s"),
-                  memory_mb=f("memory_mb"), thermal_status=f("thermal_status"), thermal_max_c=f("thermal_max_c"),
-                  battery_temp_c=f("battery_temp_c"), cpu_freq_max_mhz=f("cpu_freq_max_mhz"))
+    key, key_names = codes("key")
+    runtime, runtime_names = codes("runtime")
+    return Series(key=key, key_names=key_names, runtime=runtime, runtime_names=runtime_names, t_s=f("t_s"),
+                  time_s=f("time_s"), memory_mb=f("memory_mb"), thermal_status=f("thermal_status"),
+                  thermal_max_c=f("thermal_max_c"), battery_temp_c=f("battery_temp_c"),
+                  cpu_freq_max_mhz=f("cpu_freq_max_mhz"))
 
 
 def _spans(run: RunData, t: TargetRun) -> list[tuple[float, float, bool]]:

@@ -40,6 +40,11 @@ def _s(v: Any) -> str | None:
     return None if v is None else str(v)
 
 
+def as_mapping(v: object) -> Mapping[str, Any]:
+    """`v` when it is a mapping (a JSON object), else an empty one: manifests are read, never trusted."""
+    return v if isinstance(v, Mapping) else {}
+
+
 @dataclass(frozen=True)
 class GapRow:
     """One configuration (target x browser x model x runtime x backend x threads) of the gap table."""
@@ -206,13 +211,13 @@ def load_run(run_dir: Path | str, *, rows: bool = True) -> RunData:
     for r in records:
         if r.cell is not None:
             names.setdefault(r.cell.target, None)
-    targets_m = manifest.get("targets") if isinstance(manifest.get("targets"), Mapping) else {}
-    versions_m = manifest.get("versions") if isinstance(manifest.get("versions"), Mapping) else {}
+    targets_m = as_mapping(manifest.get("targets"))
+    versions_m = as_mapping(manifest.get("versions"))
     targets = []
     for name in names:
-        fp = targets_m.get(name) if isinstance(targets_m.get(name), Mapping) else {}
+        fp = as_mapping(targets_m.get(name))
         kind = str(fp.get("kind") or ("local" if name == "local" else "android"))
-        ver = versions_m.get(name) if isinstance(versions_m.get(name), Mapping) else {}
+        ver = as_mapping(versions_m.get(name))
         recs = tuple(r for r in records if r.cell is not None and r.cell.target == name)
         targets.append(TargetRun(name=name, kind=kind, fingerprint=fp, versions=ver, records=recs,
                                  rows=tuple(r for r in typed if r.target == name)))

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .data import GapRow, RunData, TargetRun, mean
+from .data import GapRow, RunData, TargetRun, as_mapping, mean
 from .plots import Image, colour
 
 
@@ -210,18 +210,19 @@ def gap_table(t: TargetRun) -> str:
         nat = "<br>".join(f"{esc(n.backend)} t{n.threads}: {ms(n.native_median_ms)}" for n in natives.get(model, []))
         cells = [esc(model), nat or "-"]
         for b, rt, be, th in cols:
-            r = by.get((model, b, rt, be, th))
-            if r is None:
+            row = by.get((model, b, rt, be, th))
+            if row is None:
                 cells.append('<span class="muted">not run</span>')
-            elif r.gap is not None:
-                ci = f"<br><span class='ci'>[{r.gap_ci95[0]:.1f}, {r.gap_ci95[1]:.1f}]</span>" if r.gap_ci95 else ""
-                mark = " *" if r.flags else ""
-                cells.append(f'<div style="background:{gap_colour(r.gap)}" title="{esc(", ".join(r.flags))}">'
-                             f"<b>{r.gap:.1f}x</b>{mark}{ci}</div>")
-            elif r.error:
-                cells.append(f'<span class="failed">{esc(r.error[:90])}</span>')
+            elif row.gap is not None:
+                ci = (f"<br><span class='ci'>[{row.gap_ci95[0]:.1f}, {row.gap_ci95[1]:.1f}]</span>"
+                      if row.gap_ci95 else "")
+                mark = " *" if row.flags else ""
+                cells.append(f'<div style="background:{gap_colour(row.gap)}" title="{esc(", ".join(row.flags))}">'
+                             f"<b>{row.gap:.1f}x</b>{mark}{ci}</div>")
+            elif row.error:
+                cells.append(f'<span class="failed">{esc(row.error[:90])}</span>')
             else:
-                cells.append(f'<span class="muted">{esc(", ".join(r.flags) or "no gap")}</span>')
+                cells.append(f'<span class="muted">{esc(", ".join(row.flags) or "no gap")}</span>')
         body.append(cells)
     return (table(head, body, "gap") + '<p class="muted">Gap = browser median / paired native median (x), CI95 '
             "below; colour from white (1x) to red (30x and beyond); * = flagged (hover, or see the flags). "
@@ -364,7 +365,7 @@ def target_section(t: TargetRun, slug: str, figs: TargetFigures) -> str:
 def report_page(run: RunData, sections: Sequence[tuple[TargetRun, str, TargetFigures]]) -> str:
     m = run.manifest
     nav = "".join(f'<a href="#target-{esc(slug)}">{esc(t.name)}</a>' for t, slug, _ in sections)
-    spec = m.get("spec") if isinstance(m.get("spec"), Mapping) else {}
+    spec = as_mapping(m.get("spec"))
     header = (f"<h1>mwi report: {esc(run.run_id)}</h1>"
               f"<p class='muted'>created {esc(m.get('created_at'))}; {esc(m.get('tool'))} "
               f"{esc(m.get('tool_version'))}; {len(run.records)} cells; models "

@@ -39,7 +39,7 @@ from ..files import replace_durably
 from ..records import CellRecord
 from ..report import ROW_KEYS
 from ..store import SCHEMA_VERSION, read_jsonl
-from .data import RunData
+from .data import RunData, as_mapping
 
 #: bumped when a column is added or changes meaning: older files are rebuilt
 LAYOUT_VERSION = "1"
@@ -242,18 +242,21 @@ SAMPLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("raw", "the stored JSON line (every value the probe reported)"),
 )
 
-_MAX_CPUS = 32
 _DATA_TYPE = pa.struct([
     ("total_pss_kb", _F), ("total_pss_mb", _F), ("status", _I), ("temperature_c", _F), ("level", _F),
     ("utilization", _F), ("new_frames", _I), ("new_janky", _I),
-    ("freq_khz", pa.struct([(f"cpu{i}", _F) for i in range(_MAX_CPUS)])),
 ])
 _LINE_SCHEMA = pa.schema([("schema_version", _I), ("key", _S), ("probe", _S), ("ok", _B), ("error", _S),
                           ("t_s", _F), ("cost_s", _F), ("total_pss_mb", _F), ("data", _DATA_TYPE)])
+#: flat mappings of numbers whose keys differ per phone (sensor names, core names): read apart, on
+#: the lines of their probe only, and reduced to their largest value
+_OPEN_MAPPINGS = {"thermal": "temperatures", "cpu": "freq_khz"}
 
 
 def _split_lines(data: bytes) -> pa.Array:
-    """The lines of `data` (which ends in a newline) as one Arrow string array, without copying in Python."""
+    """The lines of `data` (which ends in a newline) as one Arrow string array, without copying in Python.
+
+    Each line keeps no line break: the newline (and a CR before it) is left out of the values."""
     arr = np.frombuffer(data, dtype=np.uint8)
     nl = np.flatnonzero(arr == 10)
     offsets = np.concatenate([np.zeros(1, dtype=np.int64), (nl + 1).astype(np.int64)])
@@ -287,12 +290,10 @@ def _parse_slow(path: Path) -> tuple[pa.Table, pa.Array]:
         cols["schema_version"].append(sv if isinstance(sv, int) and not isinstance(sv, bool) else None)
         for k in ("t_s", "cost_s", "total_pss_mb"):
             cols[k].append(_num(row.get(k)))
-        d = row.get("data") if isinstance(row.get("data"), Mapping) else {}
+        d = as_mapping(row.get("data"))
         for k in data_cols:
             v = d.get(k)
-            if k == "freq_khz":
-                v = {f"cpu{i}": _num(v.get(f"cpu{i}")) for i in range(_MAX_CPUS)} if isinstance(v, Mapping) else None
-            elif k in ("status", "new_frames", "new_janky"):
+            if k in ("status", "new_frames", "new_janky"):
                 v = v if isinstance(v, int) and not isinstance(v, bool) else None
             else:
                 v = _num(v)
@@ -308,32 +309,76 @@ def _where(mask: pa.Array, values: pa.Array) -> pa.Array:
     return pc.if_else(mask, values, pa.scalar(None, type=values.type))
 
 
-def _thermal_max(raw: pa.Array, is_thermal: pa.Array) -> pa.Array:
-    """Hottest HAL temperature per thermal sample (sensor names differ per phone: inferred)."""
+def _joined_lines(strings: pa.Array | pa.ChunkedArray) -> bytes:
+    """The strings (no nulls) one per line, as bytes, assembled by Arrow (no Python loop)."""
+    if isinstance(strings, pa.ChunkedArray):
+        strings = strings.combine_chunks()
+    if not len(strings):
+        return b""
+    with_nl = pc.binary_join_element_wise(strings, pa.scalar("\n", type=strings.type),
+                                          pa.scalar("", type=strings.type))
+    buffers = with_nl.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=np.int64 if pa.types.is_large_string(with_nl.type) else np.int32)
+    start, end = int(offsets[with_nl.offset]), int(offsets[with_nl.offset + len(with_nl)])
+    return buffers[2].to_pybytes()[start:end]
+
+
+def _max_of_objects_json(objects: pa.Array) -> np.ndarray:
+    """The largest number in each flat JSON object, read one by one (the slow, exact way)."""
+    out = []
+    for text in objects.to_pylist():
+        try:
+            d = json.loads(text)
+        except (TypeError, ValueError):
+            d = None
+        vals = [v for v in map(_num, as_mapping(d).values()) if v is not None]
+        out.append(max(vals) if vals else np.nan)
+    return np.array(out, dtype=np.float64)
+
+
+def _max_of_objects(objects: pa.Array) -> np.ndarray:
+    """The largest number in each flat JSON object (`{"cpu0":2400000,"cpu1":null}`); NaN where none.
+
+    Vectorised: members split at commas, each member's value is what follows its last colon, cast to
+    a number (`null` is none); anything else (a nested value, a string) sends the lot to the exact
+    JSON reading, so an odd file is slower, never wrong."""
+    n = len(objects)
+    if not n:
+        return np.full(0, np.nan)
+    body = pc.utf8_trim(objects, "{} \t\r\n")
+    parts = pc.split_pattern(_where(pc.not_equal(body, ""), body), ",")
+    members = pc.list_flatten(parts)
+    if not len(members):
+        return np.full(n, np.nan)
+    kv = pc.split_pattern(members, ":", max_splits=1, reverse=True)
+    if pc.min(pc.list_value_length(kv)).as_py() != 2:
+        return _max_of_objects_json(objects)
+    name = pc.utf8_trim_whitespace(pc.list_element(kv, 0))
+    text = pc.utf8_trim_whitespace(pc.list_element(kv, 1))
+    if not pc.all(pc.and_(pc.starts_with(name, '"'), pc.ends_with(name, '"'))).as_py():
+        return _max_of_objects_json(objects)
+    try:
+        vals = pc.cast(_where(pc.not_equal(text, "null"), text), _F).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return _max_of_objects_json(objects)
+    parent = np.asarray(pc.list_parent_indices(parts).to_numpy(zero_copy_only=False), dtype=np.int64)
+    vals = np.asarray(vals, dtype=np.float64)
+    out = np.full(n, -np.inf)
+    np.fmax.at(out, parent, np.where(np.isfinite(vals), vals, -np.inf))
+    out[np.isneginf(out)] = np.nan
+    return out
+
+
+def _open_mapping_max(raw: pa.Array, mask: pa.Array, key: str) -> pa.Array:
+    """Per line where `mask`: the largest value of the flat object under `key` (sensor or core names
+    differ per phone, so the object is read on those lines only, after the typed parse)."""
     n = len(raw)
-    idx = np.flatnonzero(np.asarray(is_thermal.fill_null(False)))
+    idx = np.flatnonzero(np.asarray(mask.fill_null(False)))
     out = np.full(n, np.nan)
     if idx.size:
-        lines = pc.take(raw, pa.array(idx)).to_pylist()
-        temps: list[float | None] | None = None
-        try:
-            t = pj.read_json(io.BytesIO("\n".join(lines).encode() + b"\n"))
-            if "data" in t.column_names and pa.types.is_struct(t.schema.field("data").type) and \
-                    t.schema.field("data").type.get_field_index("temperatures") >= 0:
-                temp = pc.struct_field(t.column("data"), "temperatures")
-                if pa.types.is_struct(temp.type) and temp.type.num_fields:
-                    fields = [pc.cast(pc.struct_field(temp, i), _F) for i in range(temp.type.num_fields)]
-                    temps = pc.max_element_wise(*fields, skip_nulls=True).to_pylist()
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-            temps = None
-        if temps is None:  # Arrow could not type them: read those lines one by one
-            temps = []
-            for line in lines:
-                d = json.loads(line).get("data") or {}
-                vals = [_num(v) for v in (d.get("temperatures") or {}).values()] if isinstance(d, Mapping) else []
-                vals2 = [v for v in vals if v is not None]
-                temps.append(max(vals2) if vals2 else None)
-        out[idx] = np.array([np.nan if v is None else v for v in temps], dtype=np.float64)
+        lines = pc.take(raw, pa.array(idx))
+        found = pc.struct_field(pc.extract_regex(lines, '"' + re.escape(key) + r'"\s*:\s*(?P<o>\{[^{}]*\})'), "o")
+        out[idx] = _max_of_objects(pc.fill_null(found, "{}"))
     return pa.array(out, from_pandas=True)
 
 
@@ -344,8 +389,8 @@ def samples_table(run: RunData) -> pa.Table:
     data = data[: data.rfind(b"\n") + 1]  # a torn last line (a crash mid-write) is not a sample
     try:
         raw = _split_lines(data)
-        keep = pc.greater(pc.utf8_length(raw), 0)
-        raw = raw.filter(keep)
+        if pc.any(pc.equal(pc.utf8_length(raw), 0)).as_py():
+            raw = raw.filter(pc.greater(pc.utf8_length(raw), 0))
         table = _parse_fast(data) if len(raw) else _LINE_SCHEMA.empty_table()
         if table.num_rows != len(raw):
             raise pa.ArrowInvalid("line count differs")
@@ -359,19 +404,37 @@ def samples_table(run: RunData) -> pa.Table:
     return _flat(run, table.combine_chunks(), raw)
 
 
+def _codes(values: pa.Array) -> tuple[np.ndarray, list[Any]]:
+    """Dictionary codes of a text column (-1 for null) and its distinct values."""
+    enc = pc.dictionary_encode(values)
+    return np.asarray(enc.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int32), \
+        enc.dictionary.to_pylist()
+
+
+def _dictionary(codes: np.ndarray, values: Sequence[str | None]) -> pa.Array:
+    """A dictionary-encoded text column: row i is `values[codes[i]]`; a code out of range or a None
+    value is null (Parquet takes no null inside a dictionary)."""
+    uniq = sorted({v for v in values if v is not None})
+    pos = {v: i for i, v in enumerate(uniq)}
+    remap = np.array([pos[v] if v is not None else -1 for v in values] + [-1], dtype=np.int32)
+    idx = remap[np.where((codes >= 0) & (codes < len(values)), codes, len(values))]
+    return pa.DictionaryArray.from_arrays(pa.array(idx, mask=idx < 0), pa.array(uniq, type=_S))
+
+
 def _flat(run: RunData, t: pa.Table, raw: pa.Array) -> pa.Table:
     n = t.num_rows
-    probe = t.column("probe").combine_chunks() if n else pa.array([], type=_S)
-    key = t.column("key").combine_chunks() if n else pa.array([], type=_S)
-    enc = pc.dictionary_encode(key) if n else pa.DictionaryArray.from_arrays(
-        pa.array([], type=pa.int32()), pa.array([], type=_S))
-    keys = enc.dictionary.to_pylist()
-    codes = enc.indices
+
+    def col(name: str) -> pa.Array:
+        return t.column(name).combine_chunks() if n else pa.array([], type=_LINE_SCHEMA.field(name).type)
+
+    key = col("key")
+    key_codes, keys = _codes(key)
+    probe_codes, probes = _codes(col("probe"))
     recs = {r.key: r for r in run.records}
     per_key: dict[str, list[Any]] = {k: [] for k in ("target", "browser", "model", "runtime", "backend", "threads",
                                                      "repeat", "anchor")}
-    for k in keys:
-        r = recs.get(k)
+    for k in [*keys, None]:  # the last entry stands for samples without a key (code -1)
+        r = recs.get(k) if isinstance(k, str) else None
         c = r.cell if r is not None else None
         parts = k.split("|") if isinstance(k, str) else []
         if c is not None:
@@ -382,45 +445,47 @@ def _flat(run: RunData, t: pa.Table, raw: pa.Array) -> pa.Table:
             vals = [None] * 7
         for name, v in zip(per_key, [*vals, run.anchor_s(r) if r is not None else None], strict=True):
             per_key[name].append(v)
+    idx = pa.array(np.where(key_codes < 0, len(keys), key_codes).astype(np.int32))
 
     def take(name: str, typ: pa.DataType) -> pa.Array:
-        return pc.take(pa.array(per_key[name], type=typ), codes) if n else pa.array([], type=typ)
+        return pc.take(pa.array(per_key[name], type=typ), idx)
 
-    data = t.column("data").combine_chunks() if n else pa.array([], type=_DATA_TYPE)
+    def take_text(name: str) -> pa.Array:
+        """Few distinct values over a million rows: dictionary codes (pandas reads a category)."""
+        return _dictionary(np.where(key_codes < 0, len(keys), key_codes), per_key[name])
+
+    data = col("data")
 
     def dfield(name: str) -> pa.Array:
         return pc.struct_field(data, name) if n else pa.array([], type=_DATA_TYPE.field(name).type)
 
     def is_probe(name: str) -> pa.Array:
-        return pc.equal(probe, name)
+        return pa.array(probe_codes == probes.index(name) if name in probes else np.zeros(n, dtype=bool))
 
-    t_s = t.column("t_s").combine_chunks() if n else pa.array([], type=_F)
+    def open_max(probe_name: str, scale: float = 1.0) -> pa.Array:
+        out = _open_mapping_max(raw, is_probe(probe_name), _OPEN_MAPPINGS[probe_name]) if n else pa.array([], _F)
+        return pc.divide(out, scale) if scale != 1.0 else out
+
+    t_s = col("t_s")
     mem = pc.coalesce(_where(is_probe("meminfo"), pc.divide(dfield("total_pss_kb"), 1024.0)),
-                      dfield("total_pss_mb"), t.column("total_pss_mb").combine_chunks() if n else pa.array([], _F))
-    freq = dfield("freq_khz")
-    if n:
-        cpu_max = pc.divide(pc.max_element_wise(*[pc.struct_field(freq, i) for i in range(_MAX_CPUS)],
-                                                skip_nulls=True), 1000.0)
-    else:
-        cpu_max = pa.array([], type=_F)
+                      dfield("total_pss_mb"), col("total_pss_mb"))
     cols: dict[str, pa.Array] = {
-        "run_id": pa.array([run.run_id] * n, type=_S).dictionary_encode() if n else
-        pa.array([], type=_S).dictionary_encode(),
+        "run_id": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([run.run_id], _S)),
         "key": key,
-        "target": take("target", _S), "browser": take("browser", _S), "model": take("model", _S),
-        "runtime": take("runtime", _S), "backend": take("backend", _S), "threads": take("threads", _I),
+        "target": take_text("target"), "browser": take_text("browser"), "model": take_text("model"),
+        "runtime": take_text("runtime"), "backend": take_text("backend"), "threads": take("threads", _I),
         "repeat": take("repeat", _I),
-        "probe": probe, "ok": t.column("ok").combine_chunks() if n else pa.array([], type=_B),
-        "error": t.column("error").combine_chunks() if n else pa.array([], type=_S),
+        "probe": _dictionary(probe_codes, probes),
+        "ok": col("ok"), "error": col("error"),
         "t_s": t_s, "time_s": pc.add(take("anchor", _F), t_s),
-        "cost_s": t.column("cost_s").combine_chunks() if n else pa.array([], type=_F),
+        "cost_s": col("cost_s"),
         "memory_mb": mem,
         "thermal_status": _where(is_probe("thermal"), dfield("status")),
-        "thermal_max_c": _thermal_max(raw, is_probe("thermal")) if n else pa.array([], type=_F),
+        "thermal_max_c": open_max("thermal"),
         "battery_temp_c": _where(is_probe("battery"), dfield("temperature_c")),
         "battery_level": _where(is_probe("battery"), dfield("level")),
         "cpu_utilization": _where(is_probe("cpu"), dfield("utilization")),
-        "cpu_freq_max_mhz": _where(is_probe("cpu"), cpu_max),
+        "cpu_freq_max_mhz": open_max("cpu", 1000.0),
         "frames_new": _where(is_probe("gfxinfo"), dfield("new_frames")),
         "frames_janky": _where(is_probe("gfxinfo"), dfield("new_janky")),
         "raw": raw,
@@ -521,6 +586,7 @@ def gfx_frame_times(samples: pa.Table | Path, target: str, *, max_rows: int = 50
     step = max(1, math.ceil(total / max_rows))
     if step > 1:
         raw = pc.take(raw, pa.array(np.arange(0, total, step)))
-    text = "\n".join(x for x in raw.to_pylist() if x).encode()
-    vals = np.array([float(m) for m in _FRAME.findall(text)], dtype=np.float64)
+    text = _joined_lines(raw.drop_null())
+    found = _FRAME.findall(text)
+    vals = np.array(found, dtype="S").astype(np.float64) if found else np.zeros(0)
     return vals, len(raw), total

@@ -58,13 +58,22 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def _log_x(ax: plt.Axes) -> None:
-    """Log x axis without minor tick labels (drawing hundreds of them is most of a figure's cost)."""
-    from matplotlib.ticker import NullFormatter, NullLocator
+def _plain_number(v: float, _pos: object = None) -> str:
+    return f"{v:g}"
+
+
+def _log_x(ax: plt.Axes, fontsize: float | None = None) -> None:
+    """Log x axis with plain labels (1, 10, 100: no mathtext, whose layout is most of a figure's cost)
+    and no minor tick labels."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
     ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, numticks=6))
+    ax.xaxis.set_major_formatter(FuncFormatter(_plain_number))
     ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_minor_formatter(NullFormatter())
+    if fontsize is not None:
+        ax.tick_params(axis="x", labelsize=fontsize)
 
 
 def _height(n: int) -> float:
@@ -74,7 +83,12 @@ def _height(n: int) -> float:
 def _legend_runtimes(ax: plt.Axes, runtimes: Sequence[str]) -> None:
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(color=colour(r), label=r) for r in runtimes], loc="best", fontsize=8, framealpha=.8)
+    _legend_outside(ax, handles=[Patch(color=colour(r), label=r) for r in runtimes])
+
+
+def _legend_outside(ax: plt.Axes, **kw: object) -> None:
+    """The legend right of the axes, top-aligned, so it never covers a bar (leave right <= 0.83)."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False, borderaxespad=0, **kw)
 
 
 def _cut(shown: int, total: int) -> str:
@@ -103,11 +117,12 @@ def gap_chart(t: TargetRun, slug: str) -> Image | None:
     _log_x(ax)
     ax.set_yticks(y, [f"{r.model}  {r.config_label}" + (f" [{r.browser}]" if len(t.browsers) > 1 else "")
                       for r in rows], fontsize=7)
+    ax.tick_params(axis="y", length=0)
     ax.invert_yaxis()
     ax.set_xlabel("browser / native median latency (x, log scale; whiskers: CI95)")
     ax.set_title(f"{t.name}: in-browser vs native gap")
     _legend_runtimes(ax, sorted({r.runtime for r in rows}))
-    fig.subplots_adjust(left=0.34, right=0.97, top=1 - 0.5 / _height(len(rows)), bottom=0.7 / _height(len(rows)))
+    fig.subplots_adjust(left=0.3, right=0.85, top=1 - 0.5 / _height(len(rows)), bottom=0.7 / _height(len(rows)))
     return Image(f"{slug}-gap.png", _png(fig), f"gap chart of {t.name}",
                  "Each bar: median browser latency over the paired native median; 1x (dashed) means no gap."
                  + _cut(len(rows), len(every)))
@@ -115,59 +130,117 @@ def gap_chart(t: TargetRun, slug: str) -> Image | None:
 
 # --- latency distributions ----------------------------------------------------------------------
 
-def latency_figures(t: TargetRun, slug: str, *, max_models: int = 12) -> list[Image]:
-    out = []
-    for mi, model in enumerate(t.models[:max_models]):
-        groups: dict[tuple[str, str, str, int], list[float]] = {}
-        firsts: dict[tuple[str, str, str, int], list[float]] = {}
-        warm: dict[tuple[str, str, str, int], list[float]] = {}
-        summary_only: set[tuple[str, str, str, int]] = set()
-        for rec in t.records:
-            c = rec.cell
-            if c is None or c.model != model or not rec.ok:
-                continue
-            k = (c.browser, c.runtime, c.backend, c.threads)
-            if not rec.latencies_ms:
-                summary_only.add(k)
-            groups.setdefault(k, []).extend(rec.samples_ms())
-            if rec.first_inference_ms is not None:
-                firsts.setdefault(k, []).append(rec.first_inference_ms)
-            warm.setdefault(k, []).extend(x for x in rec.warmup_ms if x is not None)
-        keys = sorted((k for k in groups if groups[k]), key=lambda k: (k[1] != NATIVE_RUNTIME, k))
-        if not keys:
+_LatKey = tuple[str, str, str, int]   # browser, runtime, backend, threads
+
+
+@dataclass
+class _Latencies:
+    timed: list[float]
+    firsts: list[float]
+    warmups: list[float]
+    summary_only: bool = False
+
+
+def _latency_label(k: _LatKey, many_browsers: bool, summary: bool) -> str:
+    b, rt, be, th = k
+    return (f"{rt}/{be} t{th}" + (f" [{b}]" if many_browsers and rt != NATIVE_RUNTIME else "")
+            + (" (summary)" if summary else ""))
+
+
+def latency_figures(t: TargetRun, slug: str, *, models_per_figure: int = 12) -> list[Image]:
+    """One figure per target (per 12 models): a small panel per model, configurations on a shared y axis.
+
+    Each row is drawn as three collections for all configurations at once (whisker min-max, box
+    quartiles, median), so a 10-model, 200-configuration target is one figure, not ten."""
+    by_model: dict[str, dict[_LatKey, _Latencies]] = {}
+    for rec in t.records:
+        c = rec.cell
+        if c is None or not rec.ok:
             continue
-        fig, ax = plt.subplots(figsize=(9, _height(len(keys)) + .4))
-        data = [groups[k] for k in keys]
-        bp = ax.boxplot(data, orientation="horizontal", widths=.6, showfliers=False, whis=(0, 100), patch_artist=True,
-                        )
-        for patch, k in zip(bp["boxes"], keys, strict=True):
-            patch.set_facecolor(colour(k[1]))
-            patch.set_alpha(.6)
-        for i, k in enumerate(keys, start=1):
-            if warm.get(k):
-                ax.scatter(warm[k], [i + .3] * len(warm[k]), s=10, marker="o", facecolors="none",
-                           edgecolors="grey", label="warmups" if i == 1 else None, zorder=3)
-            if firsts.get(k):
-                ax.scatter(firsts[k], [i] * len(firsts[k]), s=30, marker="x", color="#d62728",
-                           label="first inference" if i == 1 else None, zorder=4)
-        many = len({k[0] for k in keys if k[1] != NATIVE_RUNTIME}) > 1
-        ax.set_yticks(range(1, len(keys) + 1),
-                      [f"{rt}/{be} t{th}" + (f" [{b}]" if many and rt != NATIVE_RUNTIME else "")
-                       + (" (summary)" if k in summary_only else "") for k in keys for b, rt, be, th in [k]],
-                      fontsize=7)
-        ax.invert_yaxis()
-        _log_x(ax)
-        ax.set_xlabel("latency per inference (ms, log scale)")
-        ax.set_title(f"{t.name}: {model} latency distribution (boxes: timed runs)")
-        handles, labels = ax.get_legend_handles_labels()
-        if handles:
-            ax.legend(fontsize=7, loc="lower right")
-        h = _height(len(keys)) + .4
-        fig.subplots_adjust(left=0.28, right=0.98, top=1 - 0.45 / h, bottom=0.65 / h)
-        out.append(Image(f"{slug}-latency-{mi}.png", _png(fig), f"latency distribution of {model} on {t.name}",
-                         f"{model}: boxes are the timed inferences of every repeat pooled (whiskers: min and max); x = first inference, "
-                         "o = warmups (apart from the boxes). '(summary)': benchmark_model printed a median only."))
+        lat = by_model.setdefault(c.model, {}).setdefault((c.browser, c.runtime, c.backend, c.threads),
+                                                           _Latencies([], [], []))
+        if not rec.latencies_ms:
+            lat.summary_only = True
+        lat.timed.extend(rec.samples_ms())
+        if rec.first_inference_ms is not None:
+            lat.firsts.append(rec.first_inference_ms)
+        lat.warmups.extend(x for x in rec.warmup_ms if x is not None)
+    models = [m for m in t.models if any(v.timed for v in by_model.get(m, {}).values())]
+    models += sorted(m for m in by_model if m not in models and any(v.timed for v in by_model[m].values()))
+    out = []
+    for part, start in enumerate(range(0, len(models), models_per_figure)):
+        chunk = models[start:start + models_per_figure]
+        img = _latency_panels(t, chunk, by_model, f"{slug}-latency-{part}.png")
+        if img is not None:
+            out.append(img)
     return out
+
+
+def _latency_panels(t: TargetRun, models: Sequence[str], by_model: dict[str, dict[_LatKey, _Latencies]],
+                    name: str) -> Image | None:
+    keys = sorted({k for m in models for k, v in by_model[m].items() if v.timed},
+                  key=lambda k: (k[1] != NATIVE_RUNTIME, k))
+    if not keys:
+        return None
+    summary = {k for m in models for k, v in by_model[m].items() if v.summary_only}
+    many = len({k[0] for k in keys if k[1] != NATIVE_RUNTIME}) > 1
+    ncols = min(len(models), 3 if len(keys) > 6 else 4)
+    nrows = math.ceil(len(models) / ncols)
+    panel_h = 0.17 * len(keys) + 0.75
+    fig_h = nrows * panel_h + 0.9
+    fig_w = min(12.0, 5.0 + 3.0 * ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(fig_w, fig_h), sharey=True, squeeze=False)
+    row = {k: i for i, k in enumerate(keys)}
+    box_lw = max(2.0, min(7.0, panel_h * 72 / (len(keys) + 1) * 0.55))
+    for ax, model in zip(axes.flat, models, strict=False):
+        groups = by_model[model]
+        ks = [k for k in keys if k in groups and groups[k].timed]
+        y = np.array([row[k] for k in ks], dtype=float)
+        q = np.array([np.percentile(groups[k].timed, (0, 25, 50, 75, 100)) for k in ks])
+        cols = [colour(k[1]) for k in ks]
+        ax.hlines(y, q[:, 0], q[:, 4], colors=cols, lw=.9)
+        ax.hlines(y, q[:, 1], np.maximum(q[:, 3], q[:, 1] * 1.0001), colors=cols, lw=box_lw, alpha=.6)
+        ax.scatter(q[:, 2], y, marker="|", s=box_lw * 12, color="black", zorder=3, linewidths=1)
+        wx = [x for k in ks for x in groups[k].warmups]
+        wy = [row[k] + .3 for k in ks for _ in groups[k].warmups]
+        fx = [x for k in ks for x in groups[k].firsts]
+        fy = [row[k] for k in ks for _ in groups[k].firsts]
+        if wx:
+            ax.scatter(wx, wy, s=9, marker="o", facecolors="none", edgecolors="grey", lw=.6, zorder=3)
+        if fx:
+            ax.scatter(fx, fy, s=16, marker="x", color="#d62728", lw=.9, zorder=4)
+        _log_x(ax, fontsize=7)
+        ax.set_title(model, fontsize=9, pad=3)
+        ax.grid(axis="x", color="#e6e6e6", lw=.6)
+        ax.set_axisbelow(True)
+    for ax in list(axes.flat)[len(models):]:
+        ax.set_visible(False)
+    axes[0, 0].set_yticks(range(len(keys)), [_latency_label(k, many, k in summary) for k in keys], fontsize=7)
+    axes[0, 0].set_ylim(len(keys) - .4, -.6)
+    for ax in axes[:, 0]:
+        ax.tick_params(axis="y", length=0, labelsize=7)
+    for col in range(ncols):  # the x label under the lowest panel of each column
+        shown_axes = [ax for ax in axes[:, col] if ax.get_visible()]
+        if shown_axes:
+            shown_axes[-1].set_xlabel("ms per inference (log)", fontsize=8)
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=colour(r), lw=5, alpha=.6, label=r)
+               for r in sorted({k[1] for k in keys}, key=lambda r: (r != NATIVE_RUNTIME, r))]
+    handles += [Line2D([], [], marker="|", ls="", color="black", ms=8, label="median"),
+                Line2D([], [], marker="x", ls="", color="#d62728", label="first inference"),
+                Line2D([], [], marker="o", ls="", mfc="none", mec="grey", ms=4, label="warmups")]
+    fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 8), fontsize=8, frameon=False,
+               bbox_to_anchor=(0.5, 1 - 0.05 / fig_h))
+    fig.suptitle(f"{t.name}: latency distributions, one panel per model", fontsize=10, y=1 - 0.3 / fig_h)
+    fig.subplots_adjust(left=2.0 / fig_w, right=0.98, top=1 - 0.75 / fig_h, bottom=0.45 / fig_h,
+                        wspace=.08, hspace=0.42 / panel_h + .1)
+    shown = ", ".join(models)
+    return Image(name, _png(fig), f"latency distributions on {t.name} ({shown})",
+                 f"{shown}: per configuration, the line spans min to max of the timed inferences of every repeat "
+                 "pooled, the thick bar the middle half (quartiles), | the median; x = first inference, "
+                 "o = warmups (apart from the timed runs). '(summary)': benchmark_model printed a median only. "
+                 "Each panel has its own x scale.")
 
 
 # --- setup ------------------------------------------------------------------------------------
@@ -189,9 +262,9 @@ def setup_chart(t: TargetRun, slug: str) -> Image | None:
     _log_x(ax)
     ax.set_xlabel("milliseconds (log scale; medians over repeats)")
     ax.set_title(f"{t.name}: setup time")
-    ax.legend(fontsize=7, loc="lower right")
+    _legend_outside(ax)
     h = _height(len(rows))
-    fig.subplots_adjust(left=0.34, right=0.97, top=1 - 0.5 / h, bottom=0.7 / h)
+    fig.subplots_adjust(left=0.3, right=0.8, top=1 - 0.5 / h, bottom=0.7 / h)
     return Image(f"{slug}-setup.png", _png(fig), f"setup time on {t.name}",
                  "Model load and runtime set-up per configuration (bars), first inference (x)."
                  + _cut(len(rows), len(every)))
@@ -220,16 +293,19 @@ def memory_chart(t: TargetRun, slug: str) -> Image | None:
     if rest.any():
         ax.barh(y, rest, left=left, color="#999999", label="total (no per-process split)")
     if len(rows) <= 60:
-        for yi, r in zip(y, rows, strict=True):
-            if r.memory_ratio:
-                ax.text((r.peak_memory_mb or 0) * 1.01, yi, f"{r.memory_ratio:.0f}x model", va="center", fontsize=6)
+        for yi, r, end in zip(y, rows, left + rest, strict=True):
+            if r.memory_ratio:  # right of the longer of the stack (per-type peaks) and the total peak
+                ax.text(max(float(end), r.peak_memory_mb or 0.0) * 1.01 + 2, float(yi), f"{r.memory_ratio:.0f}x model",
+                        va="center", fontsize=6)
     ax.set_yticks(y, [f"{r.model}  {r.config_label}" for r in rows], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("peak memory (MB; stacked by process type; each type's own peak)")
     ax.set_title(f"{t.name}: peak memory by process type")
-    ax.legend(fontsize=7, loc="lower right")
+    totals = np.maximum(left + rest, np.array([r.peak_memory_mb or 0.0 for r in rows]))
+    ax.set_xlim(0, max(1.0, float(totals.max())) * (1.22 if len(rows) <= 60 else 1.05))  # room for "Nx model"
+    _legend_outside(ax)
     h = _height(len(rows))
-    fig.subplots_adjust(left=0.34, right=0.93, top=1 - 0.5 / h, bottom=0.7 / h)
+    fig.subplots_adjust(left=0.3, right=0.8, top=1 - 0.5 / h, bottom=0.7 / h)
     return Image(f"{slug}-memory.png", _png(fig), f"peak memory on {t.name}",
                  "Peak memory per process type, stacked; the label is the ratio of the peak to the model file."
                  + _cut(len(rows), len(every)))
@@ -237,11 +313,13 @@ def memory_chart(t: TargetRun, slug: str) -> Image | None:
 
 @dataclass(frozen=True)
 class Series:
-    """Columns of one target's samples as numpy arrays (NaN where a probe did not report it)."""
+    """Columns of one target's samples as numpy arrays (NaN where a probe did not report it); text
+    columns as integer codes into their names (-1: none)."""
 
     key: np.ndarray
+    key_names: tuple[str, ...]
     runtime: np.ndarray
-    probe: np.ndarray
+    runtime_names: tuple[str, ...]
     t_s: np.ndarray
     time_s: np.ndarray
     memory_mb: np.ndarray
@@ -271,7 +349,7 @@ def memory_over_time(t: TargetRun, s: Series, slug: str) -> Image | None:
         if n >= MAX_LINES:
             break
         sl = _thin(b - a, 500)
-        rt = str(rts[a])
+        rt = s.runtime_names[rts[a]] if rts[a] >= 0 else "?"
         ax.plot(ts[a:b][sl], mem[a:b][sl], color=colour(rt), lw=.9, alpha=.7,
                 label=rt if rt not in shown else None)
         shown.add(rt)
@@ -351,13 +429,16 @@ def frames_chart(t: TargetRun, frame_ms: np.ndarray, read: int, total: int, slug
     if not rows and not frame_ms.size:
         return None
     panels = (1 if frame_ms.size else 0) + (1 if rows else 0)
-    fig, axes = plt.subplots(1, panels, figsize=(11, max(3.2, min(_height(len(rows)), 20))), squeeze=False)
+    fig_h = max(3.4, min(_height(len(rows)) + 0.4, 20))
+    fig, axes = plt.subplots(1, panels, figsize=(11, fig_h), squeeze=False,
+                             gridspec_kw={"width_ratios": [1.0, 1.35][:panels] if panels == 2 else [1.0]})
     i = 0
     if frame_ms.size:
         ax = axes[0, i]
         i += 1
         clipped = np.clip(frame_ms, 0, 100)
-        ax.hist(clipped, bins=50, color="#4e79a7")
+        counts, edges = np.histogram(clipped, bins=50, range=(0, 100))
+        ax.stairs(counts, edges, fill=True, color="#4e79a7")
         ax.axvline(16.7, color="black", ls="--", lw=.8)
         ax.set_xlabel("frame duration (ms; 100 = 100 or more; dashed: 60 Hz)")
         ax.set_ylabel("frames")
@@ -371,11 +452,19 @@ def frames_chart(t: TargetRun, frame_ms: np.ndarray, read: int, total: int, slug
         ax.barh(y - .2, np.nan_to_num(j), height=.4, color="#4e79a7", label="janky UI frames (gfxinfo)")
         ax.barh(y + .2, np.nan_to_num(p), height=.4, color="#f28e2b", label="page frames > 50 ms (in-page rAF)")
         ax.set_yticks(y, [f"{r.model} {r.config_label}" for r in rows], fontsize=7)
+        ax.tick_params(axis="y", length=0)
         ax.invert_yaxis()
+        top = float(np.nanmax(np.concatenate([j, p, [0.0]])))
+        ax.set_xlim(0, max(1.0, top * 1.1))
+        if top == 0:
+            ax.text(.5, .5, "no janky UI frame and no page frame over 50 ms in any cell", transform=ax.transAxes,
+                    ha="center", va="center", fontsize=8, color="#555555")
         ax.set_xlabel("share of frames (%)")
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.09 - 0.5 / fig_h), ncol=2,
+                  frameon=False)
         ax.set_title("jank while the model runs, by source", fontsize=9)
-    fig.subplots_adjust(left=0.22 if rows else 0.08, right=0.98, top=0.9, bottom=0.14, wspace=.55)
+    fig.subplots_adjust(left=0.06 if frame_ms.size else 0.3, right=0.98, top=1 - 0.35 / fig_h,
+                        bottom=(1.0 if rows else 0.55) / fig_h, wspace=.55 if rows else .2)
     return Image(f"{slug}-frames.png", _png(fig), f"frames on {t.name}",
                  "Left: frame times of the browser's own UI (dumpsys gfxinfo framestats). Right: the share of "
                  "janky UI frames and of page frames longer than 50 ms (the page's requestAnimationFrame).")

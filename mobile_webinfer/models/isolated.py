@@ -26,10 +26,15 @@ def call_isolated(fn: Callable[..., Any], *args: Any, timeout: float | None = No
     with tempfile.TemporaryDirectory(prefix="mwi-isolated-") as td:
         src, dst = Path(td) / "in.pkl", Path(td) / "out.pkl"
         src.write_bytes(pickle.dumps((fn.__module__, fn.__qualname__, args)))
+        env = dict(os.environ)
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # the child's stderr is captured: shown only on failure
         proc = subprocess.run([sys.executable, "-m", __name__, str(src), str(dst)], capture_output=True,
-                              text=True, timeout=timeout, env=dict(os.environ))
+                              text=True, timeout=timeout, env=env)
         if not dst.is_file():
-            tail = " | ".join(proc.stderr.strip().splitlines()[-3:])[:400]
+            from .build import is_native_chatter
+
+            lines = [ln for ln in proc.stderr.strip().splitlines() if not is_native_chatter(ln)]
+            tail = " | ".join(lines[-3:])[:400]
             how = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit {proc.returncode}"
             raise ModelError(f"{fn.__qualname__} in a child process died ({how}; out of memory?): {tail}")
         status, value = pickle.loads(dst.read_bytes())

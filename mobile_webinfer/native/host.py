@@ -62,6 +62,7 @@ class NativeResult:
     rss_after_load_mb: float
     peak_rss_mb: float
     outputs: list[np.ndarray] = field(repr=False)
+    latency_t_ms: list[float] | None = None  # studies: start of each timed inference, ms since the first
 
     def to_json(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "outputs"}
@@ -92,8 +93,9 @@ def _peak_rss_mb() -> float:
 def run_inprocess(model_path: Path, inputs: list[np.ndarray], *, threads: int, backend: str = "xnnpack",
                   warmups: int = 3, iterations: int = 30, min_iterations: int = 5,
                   time_budget_s: float = 20.0, output_names: list[str] | None = None,
-                  input_names: list[str] | None = None) -> NativeResult:
-    """Load, run once (first inference), warm up, then time `iterations` invocations."""
+                  input_names: list[str] | None = None, record_timestamps: bool = False) -> NativeResult:
+    """Load, run once (first inference), warm up, then time `iterations` invocations (with
+    `record_timestamps`, also when each began: ms since the first timed one)."""
     if backend not in HOST_BACKENDS:
         raise ModelError(f"host backend {backend!r} not available here (have: {', '.join(HOST_BACKENDS)})")
     mod, version = _interpreter_module()
@@ -132,16 +134,20 @@ def run_inprocess(model_path: Path, inputs: list[np.ndarray], *, threads: int, b
         invoke()
         warm.append((time.perf_counter() - t) * 1000)
     lat: list[float] = []
-    t_budget = time.perf_counter() + time_budget_s
+    stamps: list[float] | None = [] if record_timestamps else None
+    t_first = time.perf_counter()
+    t_budget = t_first + time_budget_s
     while len(lat) < iterations and (len(lat) < min_iterations or time.perf_counter() < t_budget):
         t = time.perf_counter()
         invoke()
         lat.append((time.perf_counter() - t) * 1000)
+        if stamps is not None:
+            stamps.append(round((t - t_first) * 1000, 4))
     peak = _peak_rss_mb()
     return NativeResult(backend=backend, threads=int(threads), runtime=version, setup_ms=setup_ms,
                         first_inference_ms=first_ms, warmup_ms=warm, latencies_ms=lat,
                         rss_before_mb=rss0, rss_after_load_mb=rss1, peak_rss_mb=peak,
-                        outputs=[np.array(o) for o in outputs])
+                        outputs=[np.array(o) for o in outputs], latency_t_ms=stamps)
 
 
 def _ordered(details: list[dict], names: list[str] | None) -> list[dict]:
@@ -157,7 +163,7 @@ def _ordered(details: list[dict], names: list[str] | None) -> list[dict]:
 def run_isolated(model_path: Path, input_paths: list[tuple[Path, str, list[int]]], *, threads: int,
                  backend: str = "xnnpack", warmups: int = 3, iterations: int = 30, min_iterations: int = 5,
                  time_budget_s: float = 20.0, timeout_s: float = 300.0, output_names: list[str] | None = None,
-                 input_names: list[str] | None = None) -> NativeResult:
+                 input_names: list[str] | None = None, record_timestamps: bool = False) -> NativeResult:
     """`run_inprocess` in a fresh child process.  input_paths: (raw file, dtype, shape) per input."""
     with tempfile.TemporaryDirectory(prefix="mwi-native-") as tmp:
         out = Path(tmp) / "result.npz"
@@ -165,7 +171,7 @@ def run_isolated(model_path: Path, input_paths: list[tuple[Path, str, list[int]]
             "model": str(model_path), "inputs": [[str(p), dt, list(sh)] for p, dt, sh in input_paths],
             "threads": threads, "backend": backend, "warmups": warmups, "iterations": iterations,
             "min_iterations": min_iterations, "time_budget_s": time_budget_s, "out": str(out),
-            "output_names": output_names, "input_names": input_names,
+            "output_names": output_names, "input_names": input_names, "record_timestamps": record_timestamps,
         }
         env = dict(os.environ)
         try:
@@ -175,7 +181,8 @@ def run_isolated(model_path: Path, input_paths: list[tuple[Path, str, list[int]]
         except subprocess.TimeoutExpired:
             raise CommandTimeout(f"host TFLite run of {model_path.name} exceeded {timeout_s:.0f} s") from None
         if proc.returncode != 0:
-            lines = (proc.stderr or proc.stdout).strip().splitlines()
+            # LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate" is no error: the message is the last other line
+            lines = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if not ln.startswith("INFO: ")]
             msg = lines[-1] if lines else f"exit code {proc.returncode}"
             if proc.returncode < 0:
                 msg = f"TFLite process died with signal {-proc.returncode}: {msg}"

@@ -21,7 +21,8 @@ def main() -> int:
         res = run_inprocess(Path(spec["model"]), inputs, threads=spec["threads"], backend=spec["backend"],
                             warmups=spec["warmups"], iterations=spec["iterations"],
                             min_iterations=spec["min_iterations"], time_budget_s=spec["time_budget_s"],
-                            output_names=spec.get("output_names"), input_names=spec.get("input_names"))
+                            output_names=spec.get("output_names"), input_names=spec.get("input_names"),
+                            record_timestamps=bool(spec.get("record_timestamps")))
     except MwiError as exc:
         print(exc.one_line(), file=sys.stderr)
         return 1

@@ -34,6 +34,8 @@ class SweepSpec:
     repeats: int = DEFAULT_REPEATS
     native: bool = True
     native_backends: list[str] | None = None
+    native_runtimes: list[str] = field(default_factory=lambda: ["tflite-native"])  # + ort-native: host ORT, cpu
+    profile_ops: bool = False      # per-operator profiles in separate processes (never in the latency numbers)
     browsers: list[str] | None = None
     budget: Budget = field(default_factory=Budget)
     chromium: str | None = None
@@ -72,6 +74,11 @@ class SweepSpec:
             self.budget = replace(b, min_iterations=b.iterations)
         if not self.targets:
             raise UsageError("no targets given")
+        from ..vocab import NATIVE_RUNTIMES
+
+        bad = [r for r in self.native_runtimes if r not in NATIVE_RUNTIMES]
+        if bad:
+            raise UsageError(f"unknown native runtime {bad[0]!r}; choose from {', '.join(NATIVE_RUNTIMES)}")
         if self.on_throttle not in ("rerun", "flag"):
             raise UsageError("on_throttle must be `rerun` or `flag`")
         if not 1 <= self.max_infra_failures <= 100:
@@ -98,17 +105,22 @@ def plan_cells(spec: SweepSpec, target: str, browsers: list[str], native_backend
     """Every cell of one target, in the order they run: per model the native cells first (they
     give the reference outputs), then the browser cells repeat by repeat, so slow drift (heat,
     background load) spreads over every configuration instead of landing on one."""
-    from ..vocab import NATIVE_BROWSER, NATIVE_RUNTIME
+    from ..vocab import NATIVE_BROWSER, NATIVE_RUNTIME, ORT_NATIVE_RUNTIME
 
     cells: list[Cell] = []
     threads = sorted(set(spec.threads))
+    native_rts = list(getattr(spec, "native_runtimes", None) or [NATIVE_RUNTIME])
     for model in spec.models:
-        if spec.native:
+        if spec.native and NATIVE_RUNTIME in native_rts:
             for nb in native_backends:
                 ts = threads if nb in ("cpu", "xnnpack") else [threads[0]]
                 for t in ts:
                     for r in range(spec.repeats):
                         cells.append(Cell(target, NATIVE_BROWSER, model, NATIVE_RUNTIME, nb, t, r))
+        if spec.native and ORT_NATIVE_RUNTIME in native_rts and target == "local":  # host ONNX Runtime only
+            for t in threads:
+                for r in range(spec.repeats):
+                    cells.append(Cell(target, NATIVE_BROWSER, model, ORT_NATIVE_RUNTIME, "cpu", t, r))
         for r in range(spec.repeats):
             for browser in browsers:
                 for runtime in spec.runtimes:

@@ -19,9 +19,10 @@ from typing import Any
 
 from ..errors import BrowserError, MwiError
 from ..native import host as native_host
+from ..native import ort_host
 from ..probes.hostmem import HOST
 from ..records import CellRecord, Context
-from ..vocab import GPU_BACKENDS, NATIVE_RUNTIME, RUNTIME_FORMAT, Budget, Cell, PageOptions
+from ..vocab import GPU_BACKENDS, ORT_NATIVE_RUNTIME, RUNTIME_FORMAT, Budget, Cell, PageOptions
 from .contract import Measurement, check_stop, page_config, wait_for_page
 
 MEMORY_INTERVAL_S = 0.2  # host /proc reads are cheap: sample Chromium's memory five times a second
@@ -165,19 +166,21 @@ class LocalTarget:
 
     # -- native cells --------------------------------------------------------------------
     def _native_cell(self, cell: Cell, manifest: Any, budget: Budget) -> Measurement:
-        """Host TFLite in a child process."""
-        model_path = manifest.file(RUNTIME_FORMAT[NATIVE_RUNTIME])
+        """Host LiteRT (tflite-native) or ONNX Runtime (ort-native) in a child process."""
+        fmt = RUNTIME_FORMAT[cell.runtime]
+        model_path = manifest.file(fmt)
         inputs = [(manifest.dir / s["path"], s["dtype"], s["shape"]) for s in manifest.data["sample_inputs"]]
-        io = manifest.data.get("io_names", {}).get("tflite", {})
+        io = manifest.data.get("io_names", {}).get(fmt, {})
         t0 = time.monotonic()
         thermal_start = host_thermal()
-        res = native_host.run_isolated(model_path, inputs, threads=cell.threads, backend=cell.backend,
+        runner = ort_host.run_isolated if cell.runtime == ORT_NATIVE_RUNTIME else native_host.run_isolated
+        res = runner(model_path, inputs, threads=cell.threads, backend=cell.backend,
                                        warmups=budget.warmups, iterations=budget.iterations,
                                        min_iterations=budget.min_iterations, time_budget_s=budget.time_budget_s,
                                        timeout_s=budget.cell_timeout_s, output_names=io.get("outputs"),
                                        input_names=io.get("inputs"), record_timestamps=budget.timestamps)
         rec = dataclasses.replace(
-            CellRecord.from_host_native(res, runtime=NATIVE_RUNTIME), wall_s=round(time.monotonic() - t0, 3),
+            CellRecord.from_host_native(res, runtime=cell.runtime), wall_s=round(time.monotonic() - t0, 3),
             context=Context(extra={"thermal_start": thermal_start, "thermal_end": host_thermal()}))
         return Measurement(rec, outputs=list(res.outputs))
 

@@ -133,6 +133,7 @@ class CellConfig:
     cell: str = ""
     webnn_device: str = "cpu"
     thread_policy: str = "as-is"
+    record_timestamps: bool = False  # studies: the page also posts latency_t_ms (start of each timed inference)
 
     def __post_init__(self) -> None:
         check_config(self)
@@ -148,6 +149,7 @@ class CellConfig:
             "min_iterations": self.min_iterations, "time_budget_ms": self.time_budget_ms,
             "topk": self.topk, "raw_output_max": self.raw_output_max, "sample_count": self.sample_count,
             "webnn_device": self.webnn_device, "thread_policy": self.thread_policy,
+            "record_timestamps": self.record_timestamps,
         }
 
 
@@ -215,7 +217,7 @@ def config_for(manifest: Any, runtime: str, backend: str, threads: int = 1, *, w
                iterations: int = 50, min_iterations: int | None = None, time_budget_ms: float = 20_000.0,
                topk: int = 5, raw_output_max: int = 1024, sample_count: int = 64,
                models_url: str = "/models", model_name: str | None = None, webnn_device: str = "cpu",
-               thread_policy: str = "as-is") -> CellConfig:
+               thread_policy: str = "as-is", record_timestamps: bool = False) -> CellConfig:
     """A CellConfig for one model (a ModelManifest with ``.dir``/``.data``, or its manifest dict).
 
     URLs are ``{models_url}/{model dir name}/{file}``, as PageServer serves a models dir.
@@ -260,7 +262,8 @@ def config_for(manifest: Any, runtime: str, backend: str, threads: int = 1, *, w
     return CellConfig(runtime=runtime, backend=backend, threads=threads, model=model, warmups=warmups,
                       iterations=iterations, min_iterations=min_iterations, time_budget_ms=time_budget_ms,
                       topk=topk, raw_output_max=raw_output_max, sample_count=sample_count,
-                      webnn_device=webnn_device, thread_policy=thread_policy)
+                      webnn_device=webnn_device, thread_policy=thread_policy,
+                      record_timestamps=record_timestamps)
 
 
 # ---- result ------------------------------------------------------------------------------
@@ -611,6 +614,10 @@ def validate_result(payload: Any, *, config: CellConfig | None = None) -> CellRe
                      n_warm if n_warm is not None else 1 << 20, required=ok)
     lo, hi = (config.min_iterations, config.iterations) if config else (1, 1 << 24)
     lat = _pos_list(v, "latencies_ms", lo if ok else 0, hi, required=ok)
+    stamps = v.get("latency_t_ms", "list", required=False, nullable=True)
+    if stamps is not None and (len(stamps) != len(lat) or not all(_finite(x) and x >= 0 for x in stamps)):
+        raise InvalidResult(f"latency_t_ms must hold one non-negative time per latency ({len(lat)}), "
+                            f"got {len(stamps)} entries")
     heap = v.get("js_heap_mb", "dict", required=ok, nullable=True)
     if heap is not None:
         for k, x in heap.items():

@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--battery-temp", type=float, default=None, metavar="C")
     ap.add_argument("--battery-rise", type=float, default=0.0, metavar="C_PER_S")
     ap.add_argument("--renderer-dies-after", type=float, default=None, metavar="S")
+    ap.add_argument("--heat-model", action="store_true", help="heat / charge model driven by load (heat.py)")
+    ap.add_argument("--time-scale", type=float, default=1.0, metavar="X",
+                    help="test facility: the heat / charge clock runs X times faster (MWI_TEST_TIME_SCALE)")
     ap.add_argument("--chromium-flag", action="append", default=None,
                     help="flags for the launched Chromium (default: SwiftShader WebGL + WebGPU)")
     ap.add_argument("-v", "--verbose", action="store_true")
@@ -45,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     faults = Faults(thermal_status=args.thermal_status, thermal_rise_every_s=args.thermal_rise_every,
                     battery_temp_c=args.battery_temp, battery_rise_c_per_s=args.battery_rise,
                     renderer_dies_after_s=args.renderer_dies_after, offline=args.offline, unauthorized=args.unauthorized,
-                    offline_for_s=args.offline_for)
+                    offline_for_s=args.offline_for, heat_model=args.heat_model, time_scale=args.time_scale)
     faults.set("drop_on", args.drop_on)
     faults.set("hang_on", args.hang_on)
     flags = tuple(args.chromium_flag) if args.chromium_flag is not None else GPU_FLAGS

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,8 +107,11 @@ def _partitions(flags: list[bool]) -> int:
     return sum(1 for i, f in enumerate(flags) if f and (i == 0 or not flags[i - 1]))
 
 
-def run(args: BenchArgs, host_model_path: str, device_model_path: str) -> tuple[str, int]:
-    """Run the benchmark; (log text, exit status)."""
+def run(args: BenchArgs, host_model_path: str, device_model_path: str, *,
+        slowdown: Callable[[], float] | None = None,
+        on_inference: Callable[[], None] | None = None) -> tuple[str, int]:
+    """Run the benchmark; (log text, exit status).  With a heat model: each inference is stretched
+    to ``slowdown()`` times its real length (a slept remainder) and reported to ``on_inference``."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     out: list[str] = []
@@ -210,6 +214,12 @@ def run(args: BenchArgs, host_model_path: str, device_model_path: str) -> tuple[
             interp.invoke()
             for detail in interp.get_output_details():
                 interp.get_tensor(detail["index"])
+            if slowdown is not None:  # spin (a slower CPU is busy, and sleep() is too coarse for 0.1 ms)
+                until = t + (time.perf_counter() - t) * slowdown()
+                while time.perf_counter() < until:
+                    pass
+            if on_inference is not None:
+                on_inference()
             samples.append((time.perf_counter() - t) * 1e6)
         info("INFO: " + _stats_line(samples, warmup=True))
         info("")

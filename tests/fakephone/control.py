@@ -15,7 +15,7 @@ from typing import Any
 from .phone import FakePhone
 
 OPS = ("ping", "commands", "services", "sync_ops", "clear_log", "set_fault", "faults", "go_offline", "come_online",
-       "drop_connection", "kill_renderer", "freeze_renderer", "browsers", "settings")
+       "drop_connection", "kill_renderer", "freeze_renderer", "browsers", "settings", "heat", "battery_overrides")
 
 
 class LocalControl:
@@ -75,6 +75,14 @@ class LocalControl:
 
     def settings(self) -> dict[str, dict[str, str]]:
         return {ns: dict(values) for ns, values in self.phone.settings.items()}
+
+    def heat(self) -> dict[str, Any] | None:
+        """The heat / charge model's state (None without ``heat_model``)."""
+        return self.phone.heat.snapshot() if self.phone.heat is not None else None
+
+    def battery_overrides(self) -> dict[str, int]:
+        """What ``dumpsys battery set|unplug`` changed (empty after ``dumpsys battery reset``)."""
+        return dict(self.phone.battery_overrides)
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -171,3 +179,9 @@ class RemoteControl:
 
     def settings(self) -> dict[str, dict[str, str]]:
         return self._call("settings")
+
+    def heat(self) -> dict[str, Any] | None:
+        return self._call("heat")
+
+    def battery_overrides(self) -> dict[str, int]:
+        return self._call("battery_overrides")

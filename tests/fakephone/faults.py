@@ -78,7 +78,7 @@ class Faults:
     SETTABLE = ("drop_on", "hang_on", "unauthorized", "offline_for_s", "thermal_status", "thermal_rise_every_s",
                 "thermal_rise_from", "thermal_rise_max", "battery_temp_c", "battery_rise_c_per_s",
                 "renderer_dies_after_s", "reverse_dropped", "keyguard", "keyguard_secure", "ui_dialog",
-                "ui_dialog_presses")
+                "ui_dialog_presses", "sensor_vanishes_after_s", "charging_while_unplugged", "battery_level")
 
     def set(self, name: str, value: Any) -> None:
         """Set one fault by name; command faults accept a pattern, a dict or a list of either."""

@@ -25,6 +25,7 @@ from .bench import BenchUsage, parse_args as parse_bench_args, run as run_bench
 from .browser import ChromiumInstance
 from .commands import AndroidCommands, Ctx, Hang, Result, ShellExit, UnknownCommand, fail
 from .faults import Faults
+from .heat import HeatModel
 from .fs import FakeFs, FsError
 from .profiles import Profile, load_profile, read_capture
 from .shell import GLOB_MARK, STATUS_MARK, AndOr, Redirect, ShellSyntaxError, glob_regex, parse, unglob
@@ -78,6 +79,9 @@ class FakePhone(AndroidCommands):
         self.battery_overrides: dict[str, int] = {}
         self.gfx_reset: set[str] = set()
         self.installed = {b.package: b for b in p.browsers}
+        self.heat: HeatModel | None = (HeatModel(time_scale=self.faults.time_scale,
+                                                 charge_uah=float(p.get("charge_counter_uah", 2_400_000)))
+                                       if self.faults.heat_model else None)
         self._add_logcat("main", "I", "ActivityManager", "System now ready")
 
     # ---- lifecycle ----------------------------------------------------------------------
@@ -645,7 +649,16 @@ class FakePhone(AndroidCommands):
         except FsError:
             return fail(f"INFO: STARTING!\nERROR: Could not open '{bargs.graph}'.\n"
                         "ERROR: Benchmarking failed.\n", 1)
-        text, code = run_bench(bargs, str(host), bargs.graph)
+        heat = self.heat
+        if heat is None:
+            text, code = run_bench(bargs, str(host), bargs.graph)
+        else:  # load heats the phone; a hot phone's clocks step down and each inference takes longer
+            heat.load(True)
+            try:
+                text, code = run_bench(bargs, str(host), bargs.graph, slowdown=lambda: 1 / heat.freq_factor(),
+                                       on_inference=heat.inference)
+            finally:
+                heat.load(False)
         return Result(b"", text.encode(), code)
 
     # ---- state helpers ----------------------------------------------------------------
@@ -693,7 +706,7 @@ class FakePhone(AndroidCommands):
         return self.faults.current_battery_temp_c(base)
 
     def thermal_status(self) -> int:
-        return self.faults.current_thermal_status(0)
+        return self.faults.current_thermal_status(self.heat.status() if self.heat is not None else 0)
 
     def running(self, package: str) -> ChromiumInstance | None:
         with self._lock:

@@ -41,6 +41,9 @@ def test_report_of_a_real_local_sweep_in_chromium(tmp_path):
     proc = run_mwi("sweep", "--quick", "--models", "tiny_cnn", "--runtimes", "tfjs", "--backends", "wasm",
                    "--threads", "1", "--repeats", "1", "--out", str(tmp_path))
     run_dir = Path(proc.stdout.strip().splitlines()[-1])
+    from tests.report.test_console import assert_no_chatter
+
+    assert_no_chatter(proc.stderr)  # no TensorFlow / LiteRT start-up chatter from the native cells
     last = run_mwi("report", str(run_dir)).stdout.strip().splitlines()[-1]
     assert Path(last) == run_dir / "report" / "index.html"
     _check_in_chromium(Path(last), ["local"], tmp_path / "report-local.png")

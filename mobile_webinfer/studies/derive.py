@@ -1,0 +1,265 @@
+"""Pure figures of one study run from its stored record and sample rows.
+
+Time axis: study seconds since the run's sampler started (real seconds x the test time scale,
+which is 1 outside tests).  Latencies come as points (t_s, ms, weight): one per inference
+(browser page, host TFLite) or one per benchmark_model chunk on a phone (its median, weighted
+by the chunk's inference count: benchmark_model prints a summary, not each run).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..records import CellRecord
+
+#: runs longer than this use the first / last minute for start / end latency, else a fifth
+FIFTH_UNTIL_S = 300.0
+
+
+@dataclass(frozen=True)
+class Point:
+    t_s: float
+    ms: float
+    weight: int = 1
+    span_s: float = 0.0  # a chunk's length: its inferences are spread evenly over it
+
+
+def inferences_in(points: Sequence[Point], lo: float, hi: float) -> float:
+    """Inferences that ran between lo and hi (a chunk's share by overlap)."""
+    n = 0.0
+    for p in points:
+        if p.span_s > 0:
+            overlap = min(hi, p.t_s + p.span_s) - max(lo, p.t_s)
+            n += p.weight * max(0.0, overlap) / p.span_s
+        elif lo <= p.t_s <= hi:
+            n += p.weight
+    return n
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One stored probe row of a study, typed."""
+
+    t_s: float
+    probe: str
+    ok: bool
+    phase: str = "run"
+    error: str | None = None
+    status: int | None = None
+    temps_c: Mapping[str, float] = field(default_factory=dict)
+    freqs_khz: Mapping[str, int] = field(default_factory=dict)
+    charge_uah: float | None = None
+    voltage_mv: float | None = None
+    current_ma: float | None = None
+    level: float | None = None
+    charging: bool | None = None
+    energy_uj: float | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Sample:
+        data = row.get("data") if isinstance(row.get("data"), Mapping) else {}
+        assert isinstance(data, Mapping)
+
+        def num(key: str) -> float | None:
+            v = data.get(key)
+            return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+        temps = data.get("temperatures") or {}
+        freqs = data.get("freq_khz") or {}
+        status = data.get("status")
+        charging = data.get("charging")
+        return cls(t_s=float(row.get("t_s") or 0.0), probe=str(row.get("probe")), ok=bool(row.get("ok")),
+                   phase=str(row.get("phase") or "run"), error=row.get("error"),
+                   status=status if row.get("probe") == "thermal" and isinstance(status, int)
+                   and not isinstance(status, bool) else None,  # the battery's `status` is another thing
+                   temps_c={str(k): float(v) for k, v in temps.items() if isinstance(v, (int, float))},
+                   freqs_khz={str(k): int(v) for k, v in freqs.items() if isinstance(v, (int, float))},
+                   charge_uah=num("charge_counter_uah"), voltage_mv=num("voltage_mv"),
+                   current_ma=num("current_ma"), level=num("level"),
+                   charging=charging if isinstance(charging, bool) else None, energy_uj=num("energy_uj"))
+
+
+def samples_of(rows: Iterable[Mapping[str, Any]], key: str, phase: str = "run") -> list[Sample]:
+    return sorted((Sample.from_row(r) for r in rows if r.get("key") == key and r.get("phase") == phase),
+                  key=lambda s: s.t_s)
+
+
+def latency_points(rec: CellRecord, *, offset_s: float, scale: float) -> list[Point]:
+    """Per-inference points (latency_t_ms) or per-chunk points (extra `chunks`)."""
+    chunks = rec.extra.get("chunks")
+    if isinstance(chunks, (list, tuple)) and chunks:
+        return [Point(offset_s + float(c["t_ms"]) / 1000 * scale, float(c["median_ms"]), int(c["count"]),
+                      float(c.get("wall_ms") or 0.0) / 1000 * scale)
+                for c in chunks if c.get("median_ms") is not None and c.get("count")]
+    lat, ts = rec.latencies_ms or (), rec.latency_t_ms or ()
+    return [Point(offset_s + t / 1000 * scale, ms) for t, ms in zip(ts, lat, strict=False)]
+
+
+def weighted_median(points: Sequence[Point]) -> float | None:
+    pts = sorted(points, key=lambda p: p.ms)
+    total = sum(p.weight for p in pts)
+    if not total:
+        return None
+    acc = 0
+    for p in pts:
+        acc += p.weight
+        if acc * 2 >= total:
+            return p.ms
+    return pts[-1].ms
+
+
+def start_end(points: Sequence[Point]) -> tuple[float | None, float | None, float]:
+    """Median latency over the first and the last fifth of the run (a minute for runs over 5 min)."""
+    if not points:
+        return None, None, 0.0
+    t0, t1 = points[0].t_s, points[-1].t_s
+    span = t1 - t0
+    window = 60.0 if span > FIFTH_UNTIL_S else span / 5
+    first = [p for p in points if p.t_s <= t0 + window] or [points[0]]
+    last = [p for p in points if p.t_s >= t1 - window] or [points[-1]]
+    return weighted_median(first), weighted_median(last), window
+
+
+def time_to_throttle(samples: Sequence[Sample]) -> float | None:
+    """First time the thermal status rose above NONE (0), in study seconds since the run began."""
+    for s in samples:
+        if s.ok and s.status is not None and s.status > 0:
+            return round(s.t_s, 3)
+    return None
+
+
+def throttle_timeline(samples: Sequence[Sample]) -> list[list[float]]:
+    """[[t_s, status], ...] at every change of the thermal status."""
+    out: list[list[float]] = []
+    for s in samples:
+        if s.ok and s.status is not None and (not out or out[-1][1] != s.status):
+            out.append([round(s.t_s, 3), s.status])
+    return out
+
+
+def peak_temps(samples: Sequence[Sample]) -> dict[str, float]:
+    peaks: dict[str, float] = {}
+    for s in samples:
+        for name, c in s.temps_c.items():
+            if math.isfinite(c):
+                peaks[name] = max(peaks.get(name, c), c)
+    return peaks
+
+
+def freq_range(samples: Sequence[Sample]) -> dict[str, list[int]]:
+    """Per core: [first, min] frequency seen (kHz): a core that stepped down shows min < first."""
+    out: dict[str, list[int]] = {}
+    for s in samples:
+        for core, khz in s.freqs_khz.items():
+            if core not in out:
+                out[core] = [khz, khz]
+            else:
+                out[core][1] = min(out[core][1], khz)
+    return out
+
+
+# -- energy ----------------------------------------------------------------------------------
+UAH_TO_MJ_PER_V = 3.6  # 1 uAh at 1 V = 3.6 mJ
+
+
+@dataclass(frozen=True)
+class Energy:
+    mj_per_inference: float | None
+    ci95: tuple[float, float] | None
+    mah_per_1000: float | None
+    mah_per_1000_ci95: tuple[float, float] | None
+    run_drop_uah: float | None
+    idle_drop_uah: float | None
+    voltage_v: float | None
+    inferences: int
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"energy_mj_per_inference": self.mj_per_inference,
+                "energy_ci95": list(self.ci95) if self.ci95 else None,
+                "mah_per_1000_inferences": self.mah_per_1000,
+                "mah_per_1000_ci95": list(self.mah_per_1000_ci95) if self.mah_per_1000_ci95 else None,
+                "charge_drop_uah": self.run_drop_uah, "idle_drop_uah": self.idle_drop_uah,
+                "voltage_v": self.voltage_v, "energy_note": self.note}
+
+
+def _charge(samples: Sequence[Sample]) -> list[tuple[float, float]]:
+    return [(s.t_s, s.charge_uah) for s in samples if s.ok and s.charge_uah is not None]
+
+
+def _slope(series: Sequence[tuple[float, float]]) -> float | None:
+    """Least-squares slope (units per second); charge counters step, so a fit beats two endpoints."""
+    if len(series) < 2:
+        return None
+    xs, ys = [t for t, _ in series], [c for _, c in series]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx <= 0:
+        return None
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+
+
+_T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}
+
+
+def energy(run: Sequence[Sample], idle: Sequence[Sample], points: Sequence[Point], *,
+           segments: int = 5, duration_s: float | None = None) -> Energy:
+    """(charge used in the run minus the idle baseline over the same time) x voltage / inferences.
+
+    Only the inferences between the first and the last charge reading count (chunks by overlap), so
+    a sampler that started early or ended late does not bias it.
+    CI95: the run is cut in `segments` equal time slices; each slice's (charge drop - idle rate x its
+    length) x V / its inferences is one estimate; mean +- t x sd / sqrt(k)."""
+    n = sum(p.weight for p in points)
+    rc, ic = _charge(run), _charge(idle)
+    volts = [s.voltage_mv for s in run if s.ok and s.voltage_mv]
+    v = statistics.fmean(volts) / 1000 if volts else None
+    if len(rc) < 2 or not n or v is None:
+        why = "no charge counter readings" if len(rc) < 2 else ("no inferences" if not n else "no voltage")
+        return Energy(None, None, None, None, None, None, v, n, note=why)
+    span = rc[-1][0] - rc[0][0]
+    run_rate = _slope(rc) or 0.0            # uAh per s (negative while discharging)
+    idle_rate = _slope(ic) if len(ic) >= 2 else None
+    note = None
+    if idle_rate is None:
+        idle_rate, note = 0.0, "no idle baseline: the whole charge drop is counted"
+    run_drop = -run_rate * span
+    idle_drop = -idle_rate * span
+    n_span = inferences_in(points, rc[0][0], rc[-1][0])  # the inferences between the charge readings used
+    if n_span <= 0:
+        return Energy(None, None, None, None, None, None, v, n, note="no inference between two charge readings")
+    uah = (idle_rate - run_rate) * span / n_span
+    est: list[float] = []
+    segments = max(2, min(segments, len(rc) // 3))  # each slice needs a few readings for its slope
+    t0 = rc[0][0]
+    width = span / segments if span > 0 else 0
+    for k in range(segments if width > 0 else 0):
+        lo, hi = t0 + k * width, t0 + (k + 1) * width
+        seg = [(t, c) for t, c in rc if lo <= t <= hi]
+        m = inferences_in(points, lo, hi)
+        r = _slope(seg)
+        if r is None or not m:
+            continue
+        est.append((-r + idle_rate) * width / m)
+    ci: tuple[float, float] | None = None
+    if len(est) >= 2:
+        sd = statistics.stdev(est)
+        half = _T95.get(len(est) - 1, 2.0) * sd / math.sqrt(len(est))
+        ci = (uah - half, uah + half)
+    mj = uah * UAH_TO_MJ_PER_V * v
+    return Energy(round(mj, 4), (round(ci[0] * UAH_TO_MJ_PER_V * v, 4), round(ci[1] * UAH_TO_MJ_PER_V * v, 4))
+                  if ci else None, round(uah, 6), (round(ci[0], 6), round(ci[1], 6)) if ci else None,
+                  round(run_drop, 1), round(idle_drop, 1), round(v, 4), n, note)
+
+
+def charging_seen(samples: Sequence[Sample]) -> bool:
+    """The phone charged although unplugged: status charging, or the charge counter rose."""
+    if any(s.ok and s.charging for s in samples):
+        return True
+    rc = _charge(samples)
+    slope = _slope(rc)
+    return bool(slope is not None and len(rc) >= 3 and slope > 0 and rc[-1][1] > rc[0][1])

@@ -1,0 +1,103 @@
+"""Thermal and battery studies against the fake phone's heat / charge model (fast clock)."""
+
+import threading
+
+import pytest
+
+from mobile_webinfer.errors import DeviceError
+from mobile_webinfer.studies.run import run_study
+from mobile_webinfer.studies.spec import StudySpec, parse_runs
+from mobile_webinfer.studies.summary import summarize
+from tests.fakephone.heat import FREQ_FACTOR, HeatModel
+
+SCALE = 30.0  # a "2 minute" run takes 4 s
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch, bm_binary):
+    monkeypatch.setenv("MWI_CACHE", str(tmp_path / "cache"))  # locks and the restore journal
+    return tmp_path
+
+
+def _spec(kind, serial, bm, runs="tflite-native/xnnpack", duration=120.0):
+    return StudySpec(kind=kind, target=serial, model="tiny_cnn", runs=parse_runs(runs), duration_s=duration,
+                     benchmark_model=str(bm), time_scale=SCALE, cooldown_timeout_s=5)
+
+
+def test_thermal_study_throttles_mid_run(adb_server, fake_phone, env, bm_binary):
+    phone = fake_phone("pixel", heat_model=True, time_scale=SCALE)  # a process of its own: its spinning never starves the study
+    out = run_study(_spec("thermal", phone.serial, bm_binary), out_root=env / "out")
+    assert not out.partial, out.reason
+    (s,) = summarize(out.store.run_dir)
+    assert out.store.manifest()["kind"] == "thermal"
+    expected_t = HeatModel.time_to_status1(30.0, 20.0, 60.0)  # 30.6 phone s of load
+    heat = phone.control.heat()
+    # continuous load reaches LIGHT after 30.6 phone s; benchmark_model chunks leave the phone idle between
+    # them (process start, model load: 30-60% of a 0.5 s chunk on this shared host), which the model turns
+    # into a later first throttle; the study also starts its clock before the first chunk (push, gate)
+    assert expected_t - 3 <= s["time_to_throttle_s"] <= expected_t * 3.5, (s["throttle_timeline"], heat)
+    # the model: latency x 1 / FREQ_FACTOR[status]; cold (status 0) in the first fifth, so the stability is
+    # the factor of the statuses seen in the last fifth
+    end = s["duration_s"] - s["window_s"]
+    timeline = s["throttle_timeline"]
+    last = {st for t, st in timeline if t >= end} | {next(st for t, st in reversed(timeline) if t < end)}
+    assert timeline[0][1] == 0 and max(last) >= 2
+    # real host timings on a shared machine: 25% either side of the model
+    assert FREQ_FACTOR[max(last)] * 0.75 <= s["stability"] <= FREQ_FACTOR[min(last)] * 1.25, (s["stability"], last)
+    assert s["max_temp_c"] > 40
+    assert s["inferences"] > 100 and s["throttle_timeline"][0][1] == 0
+    assert any(first > low for first, low in s["cpu_freq_first_min_khz"].values())  # clocks stepped down
+
+
+def test_battery_study_energy_matches_charge_model(adb_server, fake_phone, env, bm_binary):
+    phone = fake_phone("pixel", heat_model=True, time_scale=SCALE)  # a process of its own: its spinning never starves the study
+    out = run_study(_spec("battery", phone.serial, bm_binary, duration=90.0), out_root=env / "out")
+    assert not out.partial, out.reason
+    (s,) = summarize(out.store.run_dir)
+    heat = phone.control.heat()
+    implied = heat["uah_per_inference"] * 3.6 * 4.248  # mJ: the capture's voltage
+    assert s["energy_mj_per_inference"] == pytest.approx(implied, rel=0.10), s
+    assert s["charging_detected"] is False and s["energy_ci95"] is not None
+    assert phone.control.battery_overrides() == {}  # `dumpsys battery reset` ran
+    assert "dumpsys battery unplug" in phone.commands and "dumpsys battery reset" in phone.commands
+
+
+def test_charging_while_unplugged_is_flagged(adb_server, fake_phone, env, bm_binary):
+    phone = fake_phone("pixel", heat_model=True, time_scale=SCALE)
+    phone.control.set_fault("charging_while_unplugged", True)
+    out = run_study(_spec("battery", phone.serial, bm_binary, duration=30.0), out_root=env / "out")
+    (s,) = summarize(out.store.run_dir)
+    assert s["charging_detected"] is True and s["energy_mj_per_inference"] is None
+    assert "Wi-Fi" in s["battery_note"]
+
+
+def test_low_battery_refused_before_anything_changes(adb_server, fake_phone, env, bm_binary):
+    phone = fake_phone("pixel", heat_model=True, time_scale=SCALE)
+    phone.control.set_fault("battery_level", 20)
+    with pytest.raises(DeviceError, match="battery at 20%"):
+        run_study(_spec("battery", phone.serial, bm_binary), out_root=env / "out")
+    assert "dumpsys battery unplug" not in phone.commands
+    assert not (env / "out" / "runs").exists()
+
+
+def test_sensor_vanishing_stops_the_study_partial(adb_server, fake_phone, env, bm_binary):
+    phone = fake_phone("pixel", heat_model=True, time_scale=SCALE)  # a process of its own: its spinning never starves the study
+    phone.control.set_fault("sensor_vanishes_after_s", 40.0)
+    out = run_study(_spec("thermal", phone.serial, bm_binary, runs="tflite-native/xnnpack,tflite-native/cpu"),
+                    out_root=env / "out")
+    assert out.partial and "thermal" in out.reason
+    rows = summarize(out.store.run_dir)
+    assert len(rows) == 1 and rows[0]["partial"] and "thermal" in rows[0]["stop_reason"]
+    assert rows[0]["inferences"] > 0  # the chunks done before the stop are kept
+
+
+def test_ctrl_c_mid_battery_study_restores_the_phone(adb_server, fake_phone, env, bm_binary):
+    phone = fake_phone("pixel", heat_model=True, time_scale=SCALE)  # a process of its own: its spinning never starves the study
+    before = phone.control.settings()
+    stop = threading.Event()
+    threading.Timer(5.0, stop.set).start()  # inside the run, after the 3 s idle baseline
+    out = run_study(_spec("battery", phone.serial, bm_binary), out_root=env / "out", stop=stop)
+    assert out.partial and "interrupted" in out.reason
+    assert phone.control.battery_overrides() == {}
+    assert phone.control.settings() == before
+    assert not list((env / "cache" / "restore").glob("*.json"))  # nothing left to restore
