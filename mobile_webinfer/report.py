@@ -20,10 +20,10 @@ from typing import Any
 from .records import CellRecord, load_records
 from .stats import ratio_ci, stability_flags, summarize
 from .store import RunStore
-from .vocab import GPU_BACKENDS, NATIVE_RUNTIME
+from .vocab import GPU_BACKENDS, NATIVE_RUNTIME, NATIVE_RUNTIMES, ORT_NATIVE_RUNTIME
 
 ROW_KEYS = ("target", "browser", "model", "runtime", "backend", "threads", "browser_median_ms", "browser_ci95_ms",
-            "native_median_ms", "native_backend", "gap", "gap_ci95", "first_inference_ms", "setup_ms",
+            "native_median_ms", "native_backend", "native_runtime", "gap", "gap_ci95", "first_inference_ms", "setup_ms",
             "peak_memory_mb", "model_mb", "memory_ratio", "max_abs_diff", "top1_match", "n", "repeats", "cv",
             "thermal_status_max", "battery_temp_start_c", "battery_temp_max_c", "cooldown_s", "janky_frame_share",
             "peak_memory_by_type_mb", "page_long_frame_share", "page_max_frame_ms", "wall_s", "overhead_s",
@@ -71,13 +71,16 @@ def _threads_in_effect(recs: list[CellRecord], requested: int) -> int:
     return ints[0] if ints else requested
 
 
-def build_rows(records: Iterable[CellRecord | Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One row per target x browser x model x runtime x backend x threads (stored dicts or typed records)."""
+def build_rows(records: Iterable[CellRecord | Mapping[str, Any]], *,
+               pair_ort_with: str = NATIVE_RUNTIME) -> list[dict[str, Any]]:
+    """One row per target x browser x model x runtime x backend x threads (stored dicts or typed records).
+    `ort` browser cells pair with native LiteRT unless `pair_ort_with` is `ort-native` (host ONNX Runtime)."""
     groups = _group(load_records(records))
-    native: dict[tuple[Any, ...], dict[str, list[CellRecord]]] = defaultdict(dict)
+    natives: dict[str, dict[tuple[Any, ...], dict[str, list[CellRecord]]]] = {r: defaultdict(dict)
+                                                                             for r in NATIVE_RUNTIMES}
     for (tgt, _b, model, runtime, backend, threads), recs in groups.items():
-        if runtime == NATIVE_RUNTIME:
-            native[(tgt, model, threads)][backend] = recs
+        if runtime in NATIVE_RUNTIMES:
+            natives[runtime][(tgt, model, threads)][backend] = recs
     rows = []
     native_cache: dict[tuple[Any, ...], Any] = {}
     for (tgt, browser, model, runtime, backend, threads), recs in sorted(groups.items(), key=lambda kv: _sort(kv[0])):
@@ -137,10 +140,14 @@ def build_rows(records: Iterable[CellRecord | Mapping[str, Any]]) -> list[dict[s
         row["overhead_s"] = round(_median(over), 3) if over else None
         if s is not None:
             row.update(n=s.n, cv=round(s.cv, 4))
-            if runtime == NATIVE_RUNTIME:
+            if runtime in NATIVE_RUNTIMES:
                 row["native_median_ms"] = s.median
                 row["native_backend"] = backend
+                row["native_runtime"] = runtime
             else:
+                nat_rt = ORT_NATIVE_RUNTIME if (runtime == "ort" and pair_ort_with == ORT_NATIVE_RUNTIME) \
+                    else NATIVE_RUNTIME
+                native = natives[nat_rt]
                 row["browser_median_ms"] = s.median
                 row["browser_ci95_ms"] = list(s.ci95)
                 t_eff = _threads_in_effect(ok, threads)
@@ -157,7 +164,7 @@ def build_rows(records: Iterable[CellRecord | Mapping[str, Any]]) -> list[dict[s
                     pick = "xnnpack" if "xnnpack" in nat_by_backend else ("cpu" if "cpu" in nat_by_backend else None)
                 if pick:
                     nrecs = [r for r in nat_by_backend[pick] if r.ok and r.samples_ms()]
-                    nkey = (tgt, model, pick, id(nat_by_backend[pick]))
+                    nkey = (tgt, model, nat_rt, pick, id(nat_by_backend[pick]))
                     if nkey not in native_cache:
                         native_cache[nkey] = summarize([r.samples_ms() for r in nrecs], seed=1)
                     ns = native_cache[nkey]
@@ -166,6 +173,7 @@ def build_rows(records: Iterable[CellRecord | Mapping[str, Any]]) -> list[dict[s
                     if ns is not None and ns.median > 0:
                         row["native_median_ms"] = ns.median
                         row["native_backend"] = pick
+                        row["native_runtime"] = nat_rt
                         row["gap"] = s.median / ns.median
                         ci = ratio_ci(s, ns)
                         row["gap_ci95"] = list(ci) if ci else None
@@ -180,16 +188,16 @@ def build_rows(records: Iterable[CellRecord | Mapping[str, Any]]) -> list[dict[s
 
 def _sort(k: tuple) -> tuple:
     tgt, browser, model, runtime, backend, threads = k
-    return (tgt, model, runtime != NATIVE_RUNTIME, browser, runtime, backend, threads)
+    return (tgt, model, runtime not in NATIVE_RUNTIMES, browser, runtime, backend, threads)
 
 
-def load_rows(run_dir: Path) -> list[dict]:
+def load_rows(run_dir: Path, *, pair_ort_with: str = NATIVE_RUNTIME) -> list[dict]:
     store = RunStore.open(run_dir)
     from .studies.summary import is_study, summarize
 
     if is_study(store.manifest()):  # a thermal / battery study: one object per run
         return summarize(Path(run_dir))
-    return build_rows(store.results())
+    return build_rows(store.results(), pair_ort_with=pair_ort_with)
 
 
 STUDY_KINDS = ("thermal", "battery")
@@ -281,7 +289,7 @@ def render_table(rows: list[dict], console=None, title: str = "in-browser vs nat
     console = console or Console()
     if not console.is_terminal:
         console.width = max(console.width, 200)
-    many = len({(r["target"], r["browser"]) for r in rows if r["runtime"] != NATIVE_RUNTIME}) > 1
+    many = len({(r["target"], r["browser"]) for r in rows if r["runtime"] not in NATIVE_RUNTIMES}) > 1
     phones = any(r.get("janky_frame_share") is not None or r.get("thermal_status_max") is not None for r in rows)
     t = Table(title=title, show_lines=False, pad_edge=False)
     cols = (["target / browser"] if many else []) + [
@@ -307,8 +315,8 @@ def render_table(rows: list[dict], console=None, title: str = "in-browser vs nat
         if r["error"]:
             tail = (tail + "; " if tail else "") + f"ERROR: {r['error'][:160]}"
         nat = _ms(r["native_median_ms"])
-        if r["runtime"] != NATIVE_RUNTIME and r["native_backend"]:
-            nat += f" {r['native_backend']}"
+        if r["runtime"] not in NATIVE_RUNTIMES and r["native_backend"]:
+            nat += f" {r['native_backend']}" + (" (ort-native)" if r.get("native_runtime") == ORT_NATIVE_RUNTIME else "")
         cells = ([f"{r['target']} / {r['browser']}"] if many else []) + [
             r["model"], f"{r['runtime']}/{r.get('backend_in_effect') or r['backend']}"
             + (f" (asked {r['backend']})" if r.get("backend_in_effect") not in (None, r["backend"]) else ""),
@@ -321,3 +329,6 @@ def render_table(rows: list[dict], console=None, title: str = "in-browser vs nat
         cells.append(tail)
         t.add_row(*cells)
     console.print(t)
+    if any(r["runtime"] == "tflite" for r in rows):
+        console.print("tflite = @tensorflow/tfjs-tflite, the study's runtime (superseded by litert, LiteRT.js: "
+                      "the same .tflite file as native LiteRT)", highlight=False)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,7 @@ from .plots import (
     memory_over_time,
     setup_chart,
 )
+from .timing import phase
 
 __all__ = ["Comparison", "ParquetFiles", "compare_runs", "write_comparison", "write_parquet_files", "write_report"]
 
@@ -98,17 +100,44 @@ def _spans(run: RunData, t: TargetRun) -> list[tuple[float, float, bool]]:
     return out
 
 
-def _figures(run: RunData, t: TargetRun, slug: str, samples: pa.Table, samples_path: Path) -> TargetFigures:
-    series = _series(samples, t.name)
-    if "raw" in samples.column_names:
-        frame_ms, read, total = gfx_frame_times(samples, t.name)
-    else:
-        frame_ms, read, total = gfx_frame_times(samples_path, t.name)
-    return TargetFigures(
-        gap=gap_chart(t, slug), latency=tuple(latency_figures(t, slug)), setup=setup_chart(t, slug),
-        memory=memory_chart(t, slug), memory_time=memory_over_time(t, series, slug),
-        conditions=conditions_timeline(t, series, _spans(run, t), slug),
-        frames=frames_chart(t, frame_ms, read, total, slug))
+@dataclass(frozen=True)
+class _RowFigures:
+    """The figures drawn from the gap rows and records alone (no samples needed)."""
+
+    gap: Image | None
+    latency: tuple[Image, ...]
+    setup: Image | None
+    memory: Image | None
+
+
+def _row_figures(t: TargetRun, slug: str) -> _RowFigures:
+    with phase("figures: gap"):
+        gap = gap_chart(t, slug)
+    with phase("figures: latency"):
+        latency = tuple(latency_figures(t, slug))
+    with phase("figures: setup"):
+        setup = setup_chart(t, slug)
+    with phase("figures: memory"):
+        memory = memory_chart(t, slug)
+    return _RowFigures(gap, latency, setup, memory)
+
+
+def _figures(run: RunData, t: TargetRun, slug: str, rows: _RowFigures, samples: pa.Table,
+             samples_path: Path) -> TargetFigures:
+    with phase("figures: sample series"):
+        series = _series(samples, t.name)
+        if "raw" in samples.column_names:
+            frame_ms, read, total = gfx_frame_times(samples, t.name)
+        else:
+            frame_ms, read, total = gfx_frame_times(samples_path, t.name)
+    with phase("figures: memory over time"):
+        memory_time = memory_over_time(t, series, slug)
+    with phase("figures: conditions"):
+        conditions = conditions_timeline(t, series, _spans(run, t), slug)
+    with phase("figures: frames"):
+        frames = frames_chart(t, frame_ms, read, total, slug)
+    return TargetFigures(gap=rows.gap, latency=rows.latency, setup=rows.setup, memory=rows.memory,
+                         memory_time=memory_time, conditions=conditions, frames=frames)
 
 
 def _images(figs: TargetFigures) -> list[Image]:
@@ -134,27 +163,41 @@ def write_report(run_dir: Path | str) -> Path:
 
     worker = threading.Thread(target=samples_job, name="mwi-samples-parquet")
     worker.start()
+    slugs: list[str] = []
+    row_figs: list[_RowFigures] = []
     try:
-        run = load_run(run_dir)
+        with phase("records + gap rows (build_rows)"):
+            run = load_run(run_dir)
         ensure_cells(run)
+        # drawn while samples.parquet is built: Arrow's parsing runs without the GIL, so on two
+        # cores these figures cost no wall time
+        for t in run.targets:
+            slug = safe_name(t.name)
+            while slug in slugs:
+                slug += "_"
+            slugs.append(slug)
+            row_figs.append(_row_figures(t, slug))
     finally:
-        worker.join()
+        with phase("waiting for samples.parquet"):
+            worker.join()
     if failure:
         raise failure[0]
     samples_path, _new, table = result["samples"]
-    samples = table if table is not None else read_samples(samples_path)
+    with phase("samples: read Parquet (fresh file)"):
+        samples = table if table is not None else read_samples(samples_path)
     sections = []
     images: list[Image] = []
-    used: set[str] = set()
-    for t in run.targets:
-        slug = safe_name(t.name)
-        while slug in used:
-            slug += "_"
-        used.add(slug)
-        figs = _figures(run, t, slug, samples, samples_path)
+    for t, slug, rows in zip(run.targets, slugs, row_figs, strict=True):
+        figs = _figures(run, t, slug, rows, samples, samples_path)
         images += _images(figs)
         sections.append((t, slug, figs))
-    text = report_page(run, sections)
+    with phase("page + write files"):
+        text = report_page(run, sections)
+        _write_folder(run_dir, images, text)
+    return run_dir / REPORT_DIR / "index.html"
+
+
+def _write_folder(run_dir: Path, images: list[Image], text: str) -> None:
     tmp = run_dir / f".{REPORT_DIR}.tmp.{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -168,5 +211,4 @@ def write_report(run_dir: Path | str) -> Path:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return run_dir / REPORT_DIR / "index.html"
 

@@ -40,9 +40,10 @@ from ..records import CellRecord
 from ..report import ROW_KEYS
 from ..store import SCHEMA_VERSION, read_jsonl
 from .data import RunData, as_mapping
+from .timing import phase
 
 #: bumped when a column is added or changes meaning: older files are rebuilt
-LAYOUT_VERSION = "1"
+LAYOUT_VERSION = "2"  # 2: text columns of samples.parquet dictionary-encoded; CPU frequency over any core count
 META_KEY = b"mwi_parquet_layout"
 
 # --- cells.parquet -----------------------------------------------------------------------------
@@ -346,6 +347,8 @@ def _max_of_objects(objects: pa.Array) -> np.ndarray:
     if not n:
         return np.full(0, np.nan)
     body = pc.utf8_trim(objects, "{} \t\r\n")
+    if pc.any(pc.or_(pc.match_substring(body, "{"), pc.match_substring(body, "["))).as_py():
+        return _max_of_objects_json(objects)  # a nested value: not a flat mapping
     parts = pc.split_pattern(_where(pc.not_equal(body, ""), body), ",")
     members = pc.list_flatten(parts)
     if not len(members):
@@ -353,10 +356,7 @@ def _max_of_objects(objects: pa.Array) -> np.ndarray:
     kv = pc.split_pattern(members, ":", max_splits=1, reverse=True)
     if pc.min(pc.list_value_length(kv)).as_py() != 2:
         return _max_of_objects_json(objects)
-    name = pc.utf8_trim_whitespace(pc.list_element(kv, 0))
-    text = pc.utf8_trim_whitespace(pc.list_element(kv, 1))
-    if not pc.all(pc.and_(pc.starts_with(name, '"'), pc.ends_with(name, '"'))).as_py():
-        return _max_of_objects_json(objects)
+    text = pc.utf8_trim_whitespace(pc.list_element(kv, 1))  # a name holding "," or a string value: no cast
     try:
         vals = pc.cast(_where(pc.not_equal(text, "null"), text), _F).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -385,13 +385,16 @@ def _open_mapping_max(raw: pa.Array, mask: pa.Array, key: str) -> pa.Array:
 def samples_table(run: RunData) -> pa.Table:
     """Every probe sample of the run as flat columns (empty, with every column, when there are none)."""
     path = run.run_dir / "samples.jsonl"
-    data = path.read_bytes() if path.is_file() else b""
-    data = data[: data.rfind(b"\n") + 1]  # a torn last line (a crash mid-write) is not a sample
+    with phase("samples: read, split lines"):
+        data = path.read_bytes() if path.is_file() else b""
+        data = data[: data.rfind(b"\n") + 1]  # a torn last line (a crash mid-write) is not a sample
     try:
-        raw = _split_lines(data)
-        if pc.any(pc.equal(pc.utf8_length(raw), 0)).as_py():
-            raw = raw.filter(pc.greater(pc.utf8_length(raw), 0))
-        table = _parse_fast(data) if len(raw) else _LINE_SCHEMA.empty_table()
+        with phase("samples: read, split lines"):
+            raw = _split_lines(data)
+            if pc.any(pc.equal(pc.utf8_length(raw), 0)).as_py():
+                raw = raw.filter(pc.greater(pc.utf8_length(raw), 0))
+        with phase("samples: parse JSON (Arrow)"):
+            table = _parse_fast(data) if len(raw) else _LINE_SCHEMA.empty_table()
         if table.num_rows != len(raw):
             raise pa.ArrowInvalid("line count differs")
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
@@ -401,7 +404,8 @@ def samples_table(run: RunData) -> pa.Table:
         if isinstance(newest, int) and newest > SCHEMA_VERSION:
             raise StoreError(f"{path}: schema_version {newest} is newer than this mwi reads ({SCHEMA_VERSION}); "
                              f"upgrade mobile-webinfer")
-    return _flat(run, table.combine_chunks(), raw)
+    with phase("samples: flatten columns"):
+        return _flat(run, table.combine_chunks(), raw)
 
 
 def _codes(values: pa.Array) -> tuple[np.ndarray, list[Any]]:
@@ -531,7 +535,10 @@ def write_parquet(table: pa.Table, path: Path) -> None:
     table = table.replace_schema_metadata(meta)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        pq.write_table(table, tmp, compression="zstd", row_group_size=256 * 1024)
+        # `raw` (every line unique) gets neither a dictionary nor min/max statistics: both cost time, gain nothing
+        plain = [n for n in table.column_names if n != "raw"]
+        pq.write_table(table, tmp, compression="zstd", row_group_size=256 * 1024, use_dictionary=plain,
+                       write_statistics=plain)
         replace_durably(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -542,7 +549,8 @@ def ensure_cells(run: RunData) -> tuple[Path, bool]:
     path = run.run_dir / "cells.parquet"
     if is_fresh(path, _sources(run.run_dir, samples=False)):
         return path, False
-    write_parquet(cells_table(run), path)
+    with phase("cells: table + write Parquet"):
+        write_parquet(cells_table(run), path)
     return path, True
 
 
@@ -552,7 +560,8 @@ def ensure_samples(run: RunData) -> tuple[Path, bool, pa.Table | None]:
     if is_fresh(path, _sources(run.run_dir, samples=True)):
         return path, False, None
     table = samples_table(run)
-    write_parquet(table, path)
+    with phase("samples: write Parquet"):
+        write_parquet(table, path)
     return path, True, table
 
 

@@ -51,9 +51,60 @@ class Image:
     caption: str
 
 
+def _hbars(ax: plt.Axes, y: np.ndarray, right: np.ndarray, colors: Sequence[str] | str,
+           left: np.ndarray | float = 0.0, thickness: float = 0.8, alpha: float = 1.0) -> None:
+    """Horizontal bars as one line collection (thick butt-capped segments), not one patch per bar:
+    drawing a hundred bars costs one artist.  `thickness` is in y data units (row pitch 1); the line
+    width in points is fitted to the final layout in `_png`.  Bars of zero width are not drawn."""
+    from matplotlib.collections import LineCollection
+
+    right = np.asarray(right, dtype=float)
+    lefts = np.broadcast_to(np.asarray(left, dtype=float), right.shape)
+    keep = np.isfinite(right) & np.isfinite(lefts) & (right != lefts)
+    cols = np.broadcast_to(np.asarray(colors, dtype=object), right.shape)[keep]
+    segs = np.stack([np.column_stack([lefts[keep], y[keep]]), np.column_stack([right[keep], y[keep]])], axis=1)
+    lc = LineCollection(list(segs), colors=list(cols), linewidths=1.0, capstyle="butt", alpha=alpha, zorder=2)
+    lc.set_gid(f"hbars:{thickness}")
+    ax.add_collection(lc, autolim=True)
+    ax.autoscale_view()
+
+
+def _fit_hbars(fig: Figure) -> None:
+    """Give every `_hbars` collection the line width (points) of its thickness at the final layout."""
+    from matplotlib.collections import LineCollection
+
+    for ax in fig.axes:
+        lo, hi = ax.get_ylim()
+        if hi == lo:
+            continue
+        pts_per_unit = ax.get_position().height * fig.get_figheight() * 72 / abs(hi - lo)
+        for c in ax.collections:
+            gid = c.get_gid() or ""
+            if isinstance(c, LineCollection) and gid.startswith("hbars:"):
+                c.set_linewidth(float(gid.split(":", 1)[1]) * pts_per_unit)
+
+
+def _fit_log_ticks(fig: Figure) -> None:
+    """Log x axes: ticks at 1-2-5 (or every digit) when the data spans few decades, so a 1x-4x
+    axis is not labelled "1" alone; decades only when it spans many."""
+    from matplotlib.ticker import LogLocator
+
+    for ax in fig.axes:
+        if ax.get_xscale() != "log":
+            continue
+        lo, hi = sorted(ax.get_xlim())
+        decades = math.log10(hi / lo) if lo > 0 and hi > lo else 3.0
+        subs = tuple(range(1, 10)) if decades < 0.7 else (1.0, 2.0, 5.0) if decades <= 2.2 else (1.0,)
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=subs, numticks=12))
+
+
 def _png(fig: Figure) -> bytes:
+    _fit_hbars(fig)
+    _fit_log_ticks(fig)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
+    # glyphs unhinted: a fifth less time per label (text is most of a figure's cost), no visible loss at 90 dpi
+    with matplotlib.rc_context({"text.hinting": "no_hinting"}):
+        fig.savefig(buf, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
     plt.close(fig)
     return buf.getvalue()
 
@@ -95,6 +146,12 @@ def _cut(shown: int, total: int) -> str:
     return f" Shown: the first {shown} of {total} configurations; the tables below hold all." if shown < total else ""
 
 
+def _log_floor(values: np.ndarray) -> float:
+    """Where bars start on a log axis: the power of ten at or below the smallest positive value."""
+    v = values[np.isfinite(values) & (values > 0)]
+    return float(10 ** math.floor(math.log10(v.min()))) if v.size else 0.1
+
+
 def _thin(n: int, limit: int = MAX_POINTS) -> slice:
     return slice(None, None, max(1, math.ceil(n / limit)))
 
@@ -111,14 +168,16 @@ def gap_chart(t: TargetRun, slug: str) -> Image | None:
     gaps = np.array([r.gap for r in rows], dtype=float)
     lo = np.array([r.gap_ci95[0] if r.gap_ci95 else r.gap for r in rows], dtype=float)
     hi = np.array([r.gap_ci95[1] if r.gap_ci95 else r.gap for r in rows], dtype=float)
-    ax.barh(y, gaps, color=[colour(r.runtime) for r in rows], alpha=.85)
+    floor = _log_floor(np.concatenate([gaps, lo]))
+    _hbars(ax, y, gaps, [colour(r.runtime) for r in rows], left=floor, alpha=.85)
     ax.errorbar(gaps, y, xerr=[gaps - lo, hi - gaps], fmt="none", ecolor="black", elinewidth=1, capsize=2)
     ax.axvline(1.0, color="black", lw=.8, ls="--")
     _log_x(ax)
+    ax.set_xlim(left=floor)
+    ax.set_ylim(len(rows) - .5, -.5)
     ax.set_yticks(y, [f"{r.model}  {r.config_label}" + (f" [{r.browser}]" if len(t.browsers) > 1 else "")
                       for r in rows], fontsize=7)
     ax.tick_params(axis="y", length=0)
-    ax.invert_yaxis()
     ax.set_xlabel("browser / native median latency (x, log scale; whiskers: CI95)")
     ax.set_title(f"{t.name}: in-browser vs native gap")
     _legend_runtimes(ax, sorted({r.runtime for r in rows}))
@@ -184,7 +243,7 @@ def _latency_panels(t: TargetRun, models: Sequence[str], by_model: dict[str, dic
         return None
     summary = {k for m in models for k, v in by_model[m].items() if v.summary_only}
     many = len({k[0] for k in keys if k[1] != NATIVE_RUNTIME}) > 1
-    ncols = min(len(models), 3 if len(keys) > 6 else 4)
+    ncols = min(len(models), 5 if len(models) >= 9 else 3 if len(keys) > 6 else 4)  # fewer rows: fewer labels
     nrows = math.ceil(len(models) / ncols)
     panel_h = 0.17 * len(keys) + 0.75
     fig_h = nrows * panel_h + 0.9
@@ -252,17 +311,24 @@ def setup_chart(t: TargetRun, slug: str) -> Image | None:
         return None
     fig, ax = plt.subplots(figsize=(9, _height(len(rows))))
     y = np.arange(len(rows))
-    ax.barh(y, [r.setup_ms or 0 for r in rows], color=[colour(r.runtime) for r in rows], alpha=.85,
-            label="setup (load + init)")
-    fi = [r.first_inference_ms for r in rows]
-    ax.scatter([x if x is not None else np.nan for x in fi], y, marker="x", color="#d62728", s=20,
-               label="first inference", zorder=3)
+    setup = np.array([r.setup_ms or np.nan for r in rows], dtype=float)
+    fi = np.array([np.nan if r.first_inference_ms is None else r.first_inference_ms for r in rows], dtype=float)
+    floor = _log_floor(np.concatenate([setup, fi]))
+    _hbars(ax, y, setup, [colour(r.runtime) for r in rows], left=floor, alpha=.85)
+    ax.scatter(fi, y, marker="x", color="#d62728", s=20, label="first inference", zorder=3)
     ax.set_yticks(y, [f"{r.model}  {r.config_label}" for r in rows], fontsize=7)
-    ax.invert_yaxis()
+    ax.tick_params(axis="y", length=0)
+    ax.set_ylim(len(rows) - .5, -.5)
     _log_x(ax)
+    ax.set_xlim(left=floor)
+    from matplotlib.patches import Patch
+
+    handles, _labels = ax.get_legend_handles_labels()
+    runtimes = sorted({r.runtime for r in rows}, key=lambda r: (r != NATIVE_RUNTIME, r))
+    handles += [Patch(color=colour(r), alpha=.85, label=f"setup, {r}") for r in runtimes]
     ax.set_xlabel("milliseconds (log scale; medians over repeats)")
     ax.set_title(f"{t.name}: setup time")
-    _legend_outside(ax)
+    _legend_outside(ax, handles=handles)
     h = _height(len(rows))
     fig.subplots_adjust(left=0.3, right=0.8, top=1 - 0.5 / h, bottom=0.7 / h)
     return Image(f"{slug}-setup.png", _png(fig), f"setup time on {t.name}",
@@ -285,25 +351,32 @@ def memory_chart(t: TargetRun, slug: str) -> Image | None:
     fig, ax = plt.subplots(figsize=(9, _height(len(rows))))
     y = np.arange(len(rows))
     left = np.zeros(len(rows))
+    from matplotlib.patches import Patch
+
+    handles = []
     for k in kinds:
         vals = np.array([r.peak_memory_by_type_mb.get(k, 0.0) for r in rows])
-        ax.barh(y, vals, left=left, color=PROCESS_COLOURS.get(k, PROCESS_COLOURS["other"]), label=k)
+        c = PROCESS_COLOURS.get(k, PROCESS_COLOURS["other"])
+        _hbars(ax, y, left + vals, c, left=left.copy())
+        handles.append(Patch(color=c, label=k))
         left += vals
     rest = np.array([0.0 if r.peak_memory_by_type_mb else (r.peak_memory_mb or 0.0) for r in rows])
     if rest.any():
-        ax.barh(y, rest, left=left, color="#999999", label="total (no per-process split)")
+        _hbars(ax, y, left + rest, "#999999", left=left.copy())
+        handles.append(Patch(color="#999999", label="total (no per-process split)"))
     if len(rows) <= 60:
         for yi, r, end in zip(y, rows, left + rest, strict=True):
             if r.memory_ratio:  # right of the longer of the stack (per-type peaks) and the total peak
                 ax.text(max(float(end), r.peak_memory_mb or 0.0) * 1.01 + 2, float(yi), f"{r.memory_ratio:.0f}x model",
                         va="center", fontsize=6)
     ax.set_yticks(y, [f"{r.model}  {r.config_label}" for r in rows], fontsize=7)
-    ax.invert_yaxis()
+    ax.tick_params(axis="y", length=0)
+    ax.set_ylim(len(rows) - .5, -.5)
     ax.set_xlabel("peak memory (MB; stacked by process type; each type's own peak)")
     ax.set_title(f"{t.name}: peak memory by process type")
     totals = np.maximum(left + rest, np.array([r.peak_memory_mb or 0.0 for r in rows]))
     ax.set_xlim(0, max(1.0, float(totals.max())) * (1.22 if len(rows) <= 60 else 1.05))  # room for "Nx model"
-    _legend_outside(ax)
+    _legend_outside(ax, handles=handles)
     h = _height(len(rows))
     fig.subplots_adjust(left=0.3, right=0.8, top=1 - 0.5 / h, bottom=0.7 / h)
     return Image(f"{slug}-memory.png", _png(fig), f"peak memory on {t.name}",
@@ -449,19 +522,22 @@ def frames_chart(t: TargetRun, frame_ms: np.ndarray, read: int, total: int, slug
         y = np.arange(len(rows))
         j = np.array([np.nan if r.janky_frame_share is None else 100 * r.janky_frame_share for r in rows])
         p = np.array([np.nan if r.page_long_frame_share is None else 100 * r.page_long_frame_share for r in rows])
-        ax.barh(y - .2, np.nan_to_num(j), height=.4, color="#4e79a7", label="janky UI frames (gfxinfo)")
-        ax.barh(y + .2, np.nan_to_num(p), height=.4, color="#f28e2b", label="page frames > 50 ms (in-page rAF)")
+        from matplotlib.patches import Patch
+
+        _hbars(ax, y - .2, np.nan_to_num(j), "#4e79a7", thickness=.4)
+        _hbars(ax, y + .2, np.nan_to_num(p), "#f28e2b", thickness=.4)
+        ax.set_ylim(len(rows) - .5, -.5)
         ax.set_yticks(y, [f"{r.model} {r.config_label}" for r in rows], fontsize=7)
         ax.tick_params(axis="y", length=0)
-        ax.invert_yaxis()
         top = float(np.nanmax(np.concatenate([j, p, [0.0]])))
         ax.set_xlim(0, max(1.0, top * 1.1))
         if top == 0:
             ax.text(.5, .5, "no janky UI frame and no page frame over 50 ms in any cell", transform=ax.transAxes,
                     ha="center", va="center", fontsize=8, color="#555555")
         ax.set_xlabel("share of frames (%)")
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.09 - 0.5 / fig_h), ncol=2,
-                  frameon=False)
+        ax.legend(handles=[Patch(color="#4e79a7", label="janky UI frames (gfxinfo)"),
+                           Patch(color="#f28e2b", label="page frames > 50 ms (in-page rAF)")],
+                  fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.09 - 0.5 / fig_h), ncol=2, frameon=False)
         ax.set_title("jank while the model runs, by source", fontsize=9)
     fig.subplots_adjust(left=0.06 if frame_ms.size else 0.3, right=0.98, top=1 - 0.35 / fig_h,
                         bottom=(1.0 if rows else 0.55) / fig_h, wspace=.55 if rows else .2)
@@ -491,10 +567,10 @@ def comparison_chart(labels: Sequence[str], ratios: Sequence[float], cis: Sequen
     ax.set_yticks(y, list(labels[:n]), fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("median B / median A (log scale; whiskers: CI95)")
-    ax.set_title(title)
+    ax.set_title(title.replace(" vs ", "\nvs "), fontsize=9)
     if any(sig):
         ax.legend(fontsize=7, loc="best")
     h = _height(n)
-    fig.subplots_adjust(left=0.4, right=0.97, top=1 - 0.5 / h, bottom=0.7 / h)
+    fig.subplots_adjust(left=0.4, right=0.97, top=1 - 0.8 / h, bottom=0.7 / h)
     return Image("compare.png", _png(fig), "ratio of medians per matched cell", title)
 

@@ -29,6 +29,7 @@ from . import convert
 from .archs import Arch
 from .catalog import check_model_name, get_arch, validate_model_name
 from .inputs import make_inputs, write_bin
+from .isolated import native_chatter_filtered
 from .manifest import SCHEMA_VERSION, ModelManifest, file_entry, write_manifest
 from .manifest import load_manifest_for_build as load_manifest
 
@@ -145,67 +146,11 @@ def ensure_built(name: str, *, models_dir: Path | None = None, force: bool = Fal
         return build_arch(arch, root, want, seed, progress or (lambda _s: None))
 
 
-#: start-up and delegate chatter that TensorFlow / LiteRT print from C++ straight to fd 2 (absl logs
-#: before absl::InitializeLog ignore TF_CPP_MIN_LOG_LEVEL): kept off the terminal; other lines pass
-NATIVE_CHATTER = (
-    "All log messages before absl::InitializeLog()", "cudart_stub.cc", "Could not find cuda drivers",
-    "oneDNN custom operations are on", "TF_ENABLE_ONEDNN_OPTS", "Unable to register cuDNN", "Unable to register cuFFT",
-    "Unable to register cuBLAS", "computation_placer.cc", "This TensorFlow binary is optimized",
-    "To enable the following instructions", "rebuild TensorFlow with the appropriate compiler flags",
-    "Created TensorFlow Lite XNNPACK delegate", "TF-TRT Warning", "cuda_executor.cc", "cuda_diagnostics",
-    "failed call to cuInit", "port.cc:153] oneDNN", "cpu_feature_guard.cc",
-)
-
-
-def is_native_chatter(line: str) -> bool:
-    return any(marker in line for marker in NATIVE_CHATTER)
-
-
-@contextlib.contextmanager
-def native_chatter_filtered() -> Iterator[None]:
-    """Capture what native code writes to fd 2 while the block runs; afterwards pass every line on
-    except TensorFlow's / LiteRT's known start-up chatter (all of it on an exception or MWI_DEBUG).
-
-    Python's own `sys.stderr` (progress bars, warnings) keeps writing to the terminal meanwhile."""
-    import sys
-
-    if os.environ.get("MWI_DEBUG"):
-        yield
-        return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real fd 2 (an embedding host): nothing to filter
-        yield
-        return
-    failed = False
-    old_stderr = sys.stderr
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        py_stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding="utf-8", errors="replace")
-        sys.stderr = py_stderr
-        try:
-            yield
-        except BaseException:
-            failed = True
-            raise
-        finally:
-            sys.stderr = old_stderr
-            py_stderr.close()
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            text = sink.read().decode("utf-8", errors="replace")
-            keep = [ln for ln in text.splitlines() if ln.strip() and (failed or not is_native_chatter(ln))]
-            if keep:
-                print("\n".join(keep), file=sys.stderr, flush=True)
-
-
 def build_arch(arch: Arch, root: Path, formats: Sequence[str], seed: int = DEFAULT_SEED,
                progress: Progress | None = None) -> ModelManifest:
     """Build ``arch`` into ``root/<name>`` unconditionally (callers hold the model lock).
 
-    TensorFlow's C++ start-up chatter is kept off the terminal (`native_chatter_filtered`)."""
+    TensorFlow's C++ start-up chatter is kept off the terminal (`isolated.native_chatter_filtered`)."""
     with native_chatter_filtered():
         return _build_arch(arch, root, formats, seed, progress)
 

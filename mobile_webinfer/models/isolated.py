@@ -1,4 +1,5 @@
-"""Run one converter function in a fresh Python process (used for big models).
+"""Run one converter function in a fresh Python process (used for big models); keep TensorFlow's
+native start-up chatter off the terminal (`native_chatter_filtered`).
 
 ``python -m mobile_webinfer.models.isolated IN OUT``: IN holds a pickled
 (module, function, args); OUT receives a pickled ("ok", result) or ("error", exception).
@@ -8,17 +9,71 @@ script in the child, which deadlocks scripts that build models at top level.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import pickle
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError
+
+#: start-up and delegate chatter that TensorFlow / LiteRT print from C++ straight to fd 2 (absl logs
+#: before absl::InitializeLog ignore TF_CPP_MIN_LOG_LEVEL): kept off the terminal; other lines pass
+NATIVE_CHATTER = (
+    "All log messages before absl::InitializeLog()", "cudart_stub.cc", "Could not find cuda drivers",
+    "oneDNN custom operations are on", "TF_ENABLE_ONEDNN_OPTS", "Unable to register cuDNN", "Unable to register cuFFT",
+    "Unable to register cuBLAS", "computation_placer.cc", "This TensorFlow binary is optimized",
+    "To enable the following instructions", "rebuild TensorFlow with the appropriate compiler flags",
+    "Created TensorFlow Lite XNNPACK delegate", "TF-TRT Warning", "cuda_executor.cc", "cuda_diagnostics",
+    "failed call to cuInit", "port.cc:153] oneDNN", "cpu_feature_guard.cc",
+)
+
+
+def is_native_chatter(line: str) -> bool:
+    return any(marker in line for marker in NATIVE_CHATTER)
+
+
+@contextlib.contextmanager
+def native_chatter_filtered() -> Iterator[None]:
+    """Capture what native code writes to fd 2 while the block runs; afterwards pass every line on
+    except TensorFlow's / LiteRT's known start-up chatter (all of it on an exception or MWI_DEBUG).
+
+    Python's own `sys.stderr` (progress bars, warnings) keeps writing to the terminal meanwhile."""
+    if os.environ.get("MWI_DEBUG"):
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real fd 2 (an embedding host): nothing to filter
+        yield
+        return
+    failed = False
+    old_stderr = sys.stderr
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        py_stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding="utf-8", errors="replace")
+        sys.stderr = py_stderr
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            sys.stderr = old_stderr
+            py_stderr.close()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read().decode("utf-8", errors="replace")
+            keep = [ln for ln in text.splitlines() if ln.strip() and (failed or not is_native_chatter(ln))]
+            if keep:
+                print("\n".join(keep), file=sys.stderr, flush=True)
 
 
 def call_isolated(fn: Callable[..., Any], *args: Any, timeout: float | None = None) -> Any:
@@ -31,8 +86,6 @@ def call_isolated(fn: Callable[..., Any], *args: Any, timeout: float | None = No
         proc = subprocess.run([sys.executable, "-m", __name__, str(src), str(dst)], capture_output=True,
                               text=True, timeout=timeout, env=env)
         if not dst.is_file():
-            from .build import is_native_chatter
-
             lines = [ln for ln in proc.stderr.strip().splitlines() if not is_native_chatter(ln)]
             tail = " | ".join(lines[-3:])[:400]
             how = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit {proc.returncode}"

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from mobile_webinfer.models.build import is_native_chatter, native_chatter_filtered
+from mobile_webinfer.models.isolated import is_native_chatter, native_chatter_filtered
 from tests.sweep_helpers import run_mwi
 
 CHATTER = ("absl::InitializeLog", "cudart_stub", "Could not find cuda drivers", "oneDNN custom operations",

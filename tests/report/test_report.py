@@ -164,3 +164,25 @@ def test_readme_documents_every_parquet_column():
     missing = [n for n in names if f"`{n}`" not in text]
     assert not missing, f"README does not document: {missing}"
     assert "pd.read_parquet" in text
+
+
+def test_largest_value_of_open_mappings_matches_a_json_reading():
+    """Sensor and core names differ per phone: the vectorised reading of `temperatures` / `freq_khz`
+    agrees with json.loads on every shape, falling back to it for anything unusual."""
+    import json
+    import math
+
+    import pyarrow as pa
+
+    from mobile_webinfer.htmlreport.parquet import _max_of_objects
+
+    objects = ['{"cpu0":2400000,"cpu1":null,"cpu7":1.8e6}', "{}", '{"a": null}', '{ "skin-therm" : -3.5 , "bat":33}',
+               '{"x":1}', '{"a:b":7}']
+    for batch in (objects, objects + ['{"s":"hot"}'], objects + ['{"n":{"deep":1}}'], objects + ['{"odd, name":40.5}'],
+                  objects + ['{"l":[1,2]}']):
+        got = _max_of_objects(pa.array(batch, type=pa.large_string()))
+        for text, value in zip(batch, got, strict=True):
+            d = json.loads(text)
+            nums = [v for v in d.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            want = max(nums) if nums else math.nan
+            assert (math.isnan(want) and math.isnan(value)) or value == want, (text, value)
