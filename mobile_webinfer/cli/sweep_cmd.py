@@ -226,6 +226,14 @@ def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, 
         outcome = run_sweep(spec, out_root=out_root, resume=resume, retry_failed=retry_failed, progress=progress,
                             stop=stop)
     store = outcome.store
+    if spec.profile_ops and cluster is None and "local" in spec.targets:
+        from ..sweep.op_profiles import profile_host_native, profile_local_browsers
+
+        try:  # separate processes after the latency cells: profiles never feed the latency numbers
+            profile_host_native(store.run_dir, spec.models, spec.threads)
+            profile_local_browsers(store.run_dir, spec, stop=stop)
+        except MwiError as exc:
+            print(f"mwi: warning: per-operator profiles not taken: {exc.one_line()}", file=sys.stderr)
     rows = build_rows(store.results())
     render_table(rows, console=console)
     if html:

@@ -149,8 +149,16 @@ def _images(figs: TargetFigures) -> list[Image]:
 def write_report(run_dir: Path | str) -> Path:
     """Write `RUN_DIR/report/index.html` (and bring the Parquet files up to date); returns its path.
 
-    Bad input (not a directory, not a run) raises a one-line `StoreError`."""
+    Bad input (not a directory, not a run) raises a one-line `StoreError`.  A thermal or battery
+    study gets its own page (latency over time, sensors, energy)."""
+    from ..store import RunStore
+    from ..studies.summary import is_study
+
     run_dir = Path(run_dir)
+    if is_study(RunStore.open(run_dir).manifest()):
+        from .study import write_study_report
+
+        return write_study_report(run_dir)
     light = load_run(run_dir, rows=False)   # records only: enough to build samples.parquet meanwhile
     result: dict[str, tuple[Path, bool, pa.Table | None]] = {}
     failure: list[BaseException] = []

@@ -174,6 +174,8 @@ class Runner:
         if not todo:
             return
         in_a_row = 0  # consecutive infrastructure failures: the failure budget
+        unstored: list[Cell] = []  # cells given up on while the phone was away (resumable)
+        last_lost: TargetLost | None = None
         with PageServer(models_dir=models_dir()) as server, target.conditions():
             self._probe_capabilities(target, server)
             for cell in todo:
@@ -190,6 +192,8 @@ class Runner:
                     if in_a_row >= self.spec.max_infra_failures:
                         self._quarantine(target, todo, exc, in_a_row)
                         raise
+                    unstored.append(cell)
+                    last_lost = exc
                     continue  # the cell stays unstored (resumable); the next one tries to recover again
                 in_a_row = in_a_row + 1 if rec.infra else 0
                 self.store.append_result(rec.to_json())
@@ -200,6 +204,9 @@ class Runner:
                                       f"(last: {rec.error})")
                     self._quarantine(target, todo, lost, in_a_row)
                     raise lost
+        if unstored and last_lost is not None:  # never a silent exit 0 with cells left unmeasured
+            raise TargetLost(f"{target.name}: {len(unstored)} cell(s) not measured while the phone was away "
+                             f"(last: {last_lost.one_line()})")
 
     def _quarantine(self, target: Target, rest: list[Cell], why: TargetLost, failures: int) -> None:
         """A phone past its failure budget: every cell of `rest` it has not stored is recorded

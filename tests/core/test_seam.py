@@ -124,6 +124,7 @@ LAYERS = [
     {"probes", "browsers", "web", "models", "native"},
     {"targets"},
     {"sweep", "studies"},
+    {"cluster"},  # phones on many hosts: proxies over sweep's runner (the one package that imports ray)
     {"report"},
     {"htmlreport"},  # the HTML report is drawn from the report's rows
     {"cli"},

@@ -16,7 +16,15 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ...errors import MeasurementError, MwiError, UsageError
-from ...parsers.process_kills import BENIGN, CRASH, LOW_MEMORY, DeathVerdict, death_verdict, parse_process_kills
+from ...parsers.process_kills import (
+    BENIGN,
+    CRASH,
+    LOW_MEMORY,
+    UNEXPLAINED,
+    DeathVerdict,
+    death_verdict,
+    parse_process_kills,
+)
 from ...records import CellRecord
 from ...vocab import Budget, Cell
 from ..contract import STALLED, Measurement, page_config, wait_for_page
@@ -106,8 +114,10 @@ def run_browser_cell(t: AndroidTarget, cell: Cell, manifest: Any, server: Any, b
                         return ticket.wait(timeout=1.0)
                     verdict = death_verdict(parse_process_kills(new_log(dev, seen_log)), spec.package,
                                             pids=gone or None)
-                    if procs and renderers and verdict.benign:
-                        renderer_pids -= gone  # a spare renderer was let go; the page's one lives on
+                    if procs and renderers and verdict.cause in (BENIGN, UNEXPLAINED):
+                        # a spare renderer let go, or a renderer swapped on navigation (no kill line):
+                        # the page's renderer lives on; if it was the page's, the stall watchdog sees it
+                        renderer_pids -= gone
                         return None
                     return _Crashed(crash_reason(procs, sorted(gone), verdict))
 
