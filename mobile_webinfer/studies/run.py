@@ -212,8 +212,8 @@ def _run_locked(spec: StudySpec, target: Target, out_root: Path, stop: threading
         if spec.kind == "battery" and spec.target != "local":
             held.enter_context(unplugged(dev, spec.target))
         if spec.kind == "battery":
-            say(f"idle baseline: {spec.duration_s:g} s with no inference")
-            _idle(spec, dev, probes, watch, stop)
+            say(f"idle baseline: {spec.duration_s:g} s with the page open and no inference")
+            _idle(spec, target, server, dev, probes, watch, stop)
             partial_reason = watch.reason
         for run in spec.runs:
             if partial_reason or stop.is_set():
@@ -227,9 +227,42 @@ def _run_locked(spec: StudySpec, target: Target, out_root: Path, stop: threading
     return StudyOutcome(store, partial_reason is not None, partial_reason)
 
 
-def _idle(spec: StudySpec, dev: ShellLike, probes: list[Probe], watch: _Watch, stop: threading.Event) -> None:
-    with _sampler(dev, probes, spec, watch, {"key": "idle", "phase": "idle"}):
-        stop.wait(spec.real_duration_s)
+def _idle(spec: StudySpec, target: Target, server: Any, dev: ShellLike, probes: list[Probe], watch: _Watch,
+          stop: threading.Event) -> None:
+    """The baseline: as long as a run, the screen as during the runs and, when the study has a browser
+    run, that browser open on an idle page of ours (pages/idle.html), so that a run's energy is the
+    inference's, not the browser's or the screen's."""
+    browser_runs = [r for r in spec.runs if not r.native]
+    with contextlib.ExitStack() as page:
+        if browser_runs:
+            page.enter_context(_idle_page(spec, target, server, browser_runs[0]))
+        with _sampler(dev, probes, spec, watch, {"key": "idle", "phase": "idle"}):
+            stop.wait(spec.real_duration_s)
+
+
+@contextlib.contextmanager
+def _idle_page(spec: StudySpec, target: Target, server: Any, run: RunSpec) -> Iterator[None]:
+    browser = _cell(spec, target, run).browser
+    if spec.target == "local":
+        from ..browsers.local_chromium import LocalChromium
+
+        with LocalChromium(None) as chromium:
+            chromium.new_page().goto(f"{server.base_url}/idle.html", wait_until="load")
+            yield
+        return
+    from ..browsers.android import force_stop, open_url
+    from ..browsers.specs import get_spec
+
+    dev = getattr(target, "dev")  # noqa: B009 - AndroidTarget's connected phone
+    port = getattr(target, "device_port")  # noqa: B009
+    bspec = get_spec(browser)
+    with dev.reverse(port, server.port):
+        force_stop(dev, bspec)
+        open_url(dev, bspec, f"http://127.0.0.1:{port}/idle.html")
+        try:
+            yield
+        finally:
+            force_stop(dev, bspec)
 
 
 def _one_run(spec: StudySpec, target: Target, run: RunSpec, model: Any, server: Any, dev: ShellLike,

@@ -101,3 +101,19 @@ def test_ctrl_c_mid_battery_study_restores_the_phone(adb_server, fake_phone, env
     assert phone.control.battery_overrides() == {}
     assert phone.control.settings() == before
     assert not list((env / "cache" / "restore").glob("*.json"))  # nothing left to restore
+
+
+@pytest.mark.browser
+def test_battery_baseline_keeps_the_browser_open_on_an_idle_page(adb_server, fake_phone, env, bm_binary):
+    """The idle baseline is as long as a run, with the study's browser open on a page of ours and no
+    inference, so that a browser run's energy is the inference's, not the browser's."""
+    phone = fake_phone("pixel", heat_model=True, time_scale=SCALE)
+    out = run_study(_spec("battery", phone.serial, bm_binary, runs="tfjs/wasm", duration=30.0), out_root=env / "out")
+    assert not out.partial, out.reason
+    cmds = phone.commands
+    idle = [i for i, c in enumerate(cmds) if c.startswith("am start") and "idle.html" in c]
+    cell = [i for i, c in enumerate(cmds) if c.startswith("am start") and "harness.html" in c]
+    assert idle and cell and idle[0] < cell[0]  # the baseline ran first, on the idle page
+    assert any(c.startswith("am force-stop com.android.chrome") for c in cmds[idle[0]:cell[0]])
+    (s,) = summarize(out.store.run_dir)
+    assert s["runtime"] == "tfjs" and s["inferences"] > 0
