@@ -443,6 +443,13 @@ async function run() {
     heap.sample();
     stage('warmup', { n: cfg.warmups });
 
+    if (cfg.profile_ops) {   // a separate profiled page load (mwi sweep --profile-ops): the store keeps no latency of it
+      doing = 'op profile';
+      if (!runner.profile) throw new CellError('unsupported', `${cfg.runtime} has no per-operator profiler in this harness`);
+      result.op_profile = await runner.profile(Math.max(1, Math.min(cfg.iterations, 20)));
+      stage('op_profile', { runs: result.op_profile.runs.length });
+    }
+
     doing = 'timed inferences';
     const frames = new FrameMonitor();
     frames.start();

@@ -14,6 +14,10 @@ def report(
     as_json: bool = typer.Option(False, "--json", help="Print JSON to stdout only (rows, or the comparison list)."),
     as_csv: bool = typer.Option(False, "--csv", help="Print CSV to stdout only."),
     no_html: bool = typer.Option(False, "--no-html", help="Skip the HTML report (Parquet files are still written)."),
+    ops: bool = typer.Option(False, "--ops", help="The per-operator gap table (from `mwi sweep --profile-ops`); "
+                                                  "with --json: its rows."),
+    pair_ort_with: str = typer.Option("tflite-native", "--pair-ort-with",
+                                      help="Native baseline of `ort` browser cells: tflite-native or ort-native."),
 ) -> None:
     """Print the browser-vs-native table of a finished (or partial) run, write RUN_DIR/report/index.html,
     cells.parquet and samples.parquet, and print the HTML path last.  With two or more runs: the ratio of
@@ -21,11 +25,12 @@ def report(
 
     Example: mwi report out/runs/20261126-101500-local-ab12
     Example: mwi report out/runs/RUN_A out/runs/RUN_B --json
+    Example: mwi report out/runs/RUN --ops --pair-ort-with ort-native
     """
     from ..errors import UsageError
     from ..htmlreport import compare_runs, write_comparison, write_parquet_files, write_report
     from ..htmlreport.compare import render_comparison
-    from ..report import load_rows, render_table, rows_to_csv
+    from ..report import load_rows, render_rows, rows_to_csv
 
     if len(run_dirs) > 1:
         if as_csv:
@@ -39,13 +44,26 @@ def report(
             typer.echo(write_comparison(run_dirs, comps))
         return
     run_dir = run_dirs[0]
-    rows = load_rows(run_dir)
+    if pair_ort_with not in ("tflite-native", "ort-native"):
+        raise UsageError("--pair-ort-with must be tflite-native or ort-native")
+    if ops:
+        from ..sweep.op_profiles import op_gap_rows, render_op_table
+
+        op_rows = op_gap_rows(run_dir, pair_ort_with=pair_ort_with)
+        if not op_rows:
+            raise UsageError(f"{run_dir} has no per-operator profiles (run the sweep with --profile-ops)")
+        if as_json:
+            typer.echo(json.dumps(op_rows, indent=2))
+        else:
+            render_op_table(op_rows)
+        return
+    rows = load_rows(run_dir, pair_ort_with=pair_ort_with)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
     elif as_csv:
         typer.echo(rows_to_csv(rows), nl=False)
     else:
-        render_table(rows, title=f"in-browser vs native: {run_dir}")
+        render_rows(rows, title=f"in-browser vs native: {run_dir}")
         if no_html:
             files = write_parquet_files(run_dir)
             typer.echo(f"{files.cells}\n{files.samples}")

@@ -155,7 +155,7 @@ def write_report(run_dir: Path | str) -> Path:
     from ..studies.summary import is_study
 
     run_dir = Path(run_dir)
-    if is_study(RunStore.open(run_dir).manifest()):
+    if (run_dir / "manifest.json").is_file() and is_study(RunStore.open(run_dir).manifest()):
         from .study import write_study_report
 
         return write_study_report(run_dir)

@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from ..errors import BrowserError, MwiError
+from ..errors import BrowserError, MeasurementError, MwiError
 from ..native import host as native_host
 from ..native import ort_host
 from ..probes.hostmem import HOST
@@ -116,8 +116,18 @@ class LocalTarget:
         return self._browser_cell(cell, model, server, budget, stop)
 
     # -- browser cells -------------------------------------------------------------------
+    def profile_browser_cell(self, cell: Cell, manifest: Any, server: Any, budget: Budget,
+                             stop: threading.Event) -> dict[str, Any]:
+        """A separate page load with the runtime's per-operator profiler on: its raw `op_profile`
+        (the cell's own latencies are not kept: profiling slows every kernel down)."""
+        m = self._browser_cell(cell, manifest, server, budget, stop, profile_ops=True)
+        prof = (m.record.extra.get("page") or {}).get("op_profile")
+        if not m.record.ok or not isinstance(prof, dict):
+            raise MeasurementError(f"{cell.key}: no per-operator profile: {m.record.error or 'the page posted none'}")
+        return prof
+
     def _browser_cell(self, cell: Cell, manifest: Any, server: Any, budget: Budget,
-                      stop: threading.Event) -> Measurement:
+                      stop: threading.Event, profile_ops: bool = False) -> Measurement:
         """Open the harness for `cell` in a fresh headless Chromium, sampling the memory of
         every Chromium process; the watchdog and the stop event end a page that never reports."""
         from ..browsers.local_chromium import LocalChromium
@@ -126,6 +136,8 @@ class LocalTarget:
         from ..web.protocol import PageReportedError
 
         config = page_config(manifest, cell, budget, self.page)
+        if profile_ops:
+            config = dataclasses.replace(config, profile_ops=True)
         gpu = cell.backend in GPU_BACKENDS
         thermal_start = host_thermal()
         t0 = time.monotonic()

@@ -134,6 +134,7 @@ class CellConfig:
     webnn_device: str = "cpu"
     thread_policy: str = "as-is"
     record_timestamps: bool = False  # studies: the page also posts latency_t_ms (start of each timed inference)
+    profile_ops: bool = False  # a separate profiled page load: the page also posts op_profile (never latencies)
 
     def __post_init__(self) -> None:
         check_config(self)
@@ -149,7 +150,7 @@ class CellConfig:
             "min_iterations": self.min_iterations, "time_budget_ms": self.time_budget_ms,
             "topk": self.topk, "raw_output_max": self.raw_output_max, "sample_count": self.sample_count,
             "webnn_device": self.webnn_device, "thread_policy": self.thread_policy,
-            "record_timestamps": self.record_timestamps,
+            "record_timestamps": self.record_timestamps, "profile_ops": self.profile_ops,
         }
 
 

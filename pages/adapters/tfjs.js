@@ -89,6 +89,25 @@ export async function setup(cfg, env, inputs) {
       tf.dispose(list);
       return values;
     },
+    // tf.profile over `n` inferences (outputs read back inside, as in infer): per kernel its name and
+    // kernelTimeMs (wasm / cpu: wall time around the kernel; webgl / webgpu: GPU timer queries)
+    async profile(n) {
+      const runs = [];
+      for (let i = 0; i < n; i++) {
+        const p = await tf.profile(async () => {
+          const outs = await run();
+          const list = Array.isArray(outs) ? outs : [outs];
+          for (const t of list) await t.data();
+          tf.dispose(list);
+        });
+        runs.push({
+          newBytes: p.newBytes, peakBytes: p.peakBytes,
+          kernels: p.kernels.map((k) => ({ name: k.name, kernelTimeMs: k.kernelTimeMs, extraInfo: k.extraInfo,
+                                           inputShapes: k.inputShapes, outputShapes: k.outputShapes })),
+        });
+      }
+      return { source: 'tfjs', runs };
+    },
     check() {
       if (lost) throw new CellError('context_lost', lost);
       if (tf.getBackend() !== cfg.backend) {

@@ -1,0 +1,84 @@
+"""Per-operator profile parsers over real exports: benchmark_model text from public repositories
+(tests/ops/fixtures, each with its provenance header), and the operator classes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mobile_webinfer.errors import ParseError
+from mobile_webinfer.parsers import strip_capture_header
+from mobile_webinfer.parsers.op_classes import classify
+from mobile_webinfer.parsers.op_profile import parse_benchmark_op_profile, parse_ort_profile, parse_tfjs_profile
+from mobile_webinfer.sweep.op_profiles import class_totals
+
+FIX = Path(__file__).parent / "fixtures"
+ALL = sorted(p.name for p in FIX.glob("*.txt"))
+
+
+def body(name: str) -> str:
+    return strip_capture_header((FIX / name).read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_fixture_names_its_source(name):
+    head = (FIX / name).read_text(encoding="utf-8").splitlines()
+    assert head[0].startswith("# source: ") and "@" in head[0] and "# ---" in head
+
+
+def test_tab_layout_run_order_and_summary_mobilenet_v1():
+    p = parse_benchmark_op_profile(body("riscv_qemu_mobilenet_v1_op_profiling_tabs.txt"))
+    assert len(p.ops) == 31 and p.runs == 50 and p.total_ms == pytest.approx(2949.9)
+    assert p.ops[0].op_type == "CONV_2D" and p.ops[0].ms == pytest.approx(60.957)
+    assert p.ops[-1].name == "[MobilenetV1/Predictions/Reshape_1]:30"
+    assert [(t.op_type, t.count) for t in p.by_type][:2] == [("CONV_2D", 15), ("DEPTHWISE_CONV_2D", 13)]
+    # the run order sums to the summary by node type, and to the whole inference
+    per_type = {t.op_type: t.ms for t in p.by_type}
+    assert sum(o.ms for o in p.ops if o.op_type == "CONV_2D") == pytest.approx(per_type["CONV_2D"], abs=0.01)
+    assert p.op_sum_ms == pytest.approx(p.total_ms, rel=1e-3)
+    classes = class_totals(p)
+    assert classes["convolution"][0] == 15 and classes["depthwise"][0] == 13
+    assert set(classes) == {"convolution", "depthwise", "pooling", "reshape/transpose", "softmax"}
+
+
+def test_partial_nnapi_run_order_without_timings():
+    p = parse_benchmark_op_profile(body("android_nnapi_deeplabv3_op_profiling_run_order_PARTIAL.txt"))
+    assert len(p.ops) == 8 and p.runs is None and p.total_ms is None and p.by_type == ()
+    assert p.ops[0].name == "[MobilenetV2/expanded_conv_16/project/add_fold, aspp0/Relu]:71"
+    assert set(class_totals(p)) == {"delegate-partition", "pooling", "resize", "reduction"}
+    assert p.op_sum_ms == pytest.approx(52.063, abs=1e-3)
+
+
+def test_benchmark_text_without_op_profile_is_refused_in_one_line():
+    with pytest.raises(ParseError, match="enable_op_profiling") as e:
+        parse_benchmark_op_profile("INFO: count=50 first=1 curr=1 min=1 max=1 avg=1 std=0\n")
+    assert "\n" not in str(e.value)
+
+
+def test_ort_and_tfjs_bad_input():
+    with pytest.raises(ParseError, match="not JSON"):
+        parse_ort_profile("{")
+    with pytest.raises(ParseError, match="nothing left"):
+        parse_ort_profile(json.dumps([{"cat": "Session", "name": "model_run", "ts": 0, "dur": 5}]), skip_runs=1)
+    with pytest.raises(ParseError, match="kernels"):
+        parse_tfjs_profile(json.dumps({"newBytes": 0}))
+    with pytest.raises(ParseError, match="kernelTimeMs"):
+        parse_tfjs_profile(json.dumps({"kernels": [{"name": "Conv2D", "kernelTimeMs": {"error": "no timer"}}]}))
+
+
+@pytest.mark.parametrize("op_type,name,cls", [
+    ("Conv2D", "", "convolution"), ("CONV_2D", "", "convolution"), ("Conv", "", "convolution"),
+    ("FusedConv2D", "", "convolution"), ("Convolution (NHWC, F32) GEMM", "", "convolution"),
+    ("Convolution (NHWC, QC8) IGEMM", "", "convolution"), ("Convolution (NHWC, F32) DWConv", "", "depthwise"),
+    ("DEPTHWISE_CONV_2D", "", "depthwise"), ("DepthwiseConv2dNative", "", "depthwise"),
+    ("Conv", "block_1_depthwise/depthwise depthwise", "depthwise"),
+    ("FULLY_CONNECTED", "", "matmul"), ("Gemm", "", "matmul"), ("_FusedMatMul", "", "matmul"),
+    ("Fully Connected (NC, F32) GEMM", "", "matmul"), ("Add (ND, QS8)", "", "elementwise"),
+    ("Relu6", "", "elementwise"), ("MaxPool", "", "pooling"), ("AVERAGE_POOL_2D", "", "pooling"),
+    ("GlobalAveragePool", "", "pooling"), ("Mean", "", "pooling"), ("Reshape", "", "reshape/transpose"),
+    ("Transpose (ND, X32)", "", "reshape/transpose"), ("SOFTMAX", "", "softmax"), ("NoSuchOp", "", "other"),
+])
+def test_operator_classes(op_type, name, cls):
+    assert classify(op_type, name) == cls

@@ -1,0 +1,72 @@
+"""`mwi sweep --profile-ops` on the local target (real headless Chromium, tiny_cnn): profiles and
+their raw exports are stored apart, never in the latency records; `mwi report --ops --json` gives
+the contract rows; `--pair-ort-with ort-native` pairs ort cells with host ONNX Runtime."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mobile_webinfer.parsers.op_profile import parse_tfjs_profile
+from mobile_webinfer.sweep.op_profiles import load_profiles
+from tests.sweep_helpers import read_results, run_mwi
+
+pytestmark = pytest.mark.browser
+CONTRACT = ("target", "model", "runtime", "backend", "threads", "op_class", "count", "browser_ms", "native_ms",
+            "ratio", "share", "excess_ms")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("ops")
+    proc = run_mwi("sweep", "--quick", "--models", "tiny_cnn", "--runtimes", "tfjs,ort", "--backends", "wasm",
+                   "--threads", "1", "--repeats", "1", "--native-runtimes", "tflite-native,ort-native",
+                   "--profile-ops", "--no-html", "--out", str(out))
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
+def test_profiles_are_stored_apart_from_latency_records(run_dir):
+    recs = read_results(run_dir)
+    keys = sorted(r["key"] for r in recs)
+    assert keys == sorted(["local|native|tiny_cnn|tflite-native|xnnpack|t1|r0",
+                           "local|native|tiny_cnn|ort-native|cpu|t1|r0",
+                           "local|chromium|tiny_cnn|tfjs|wasm|t1|r0", "local|chromium|tiny_cnn|ort|wasm|t1|r0"])
+    assert all("op_profile" not in json.dumps(r) for r in recs)  # no profiled page load became a cell
+    profs = {(p.runtime, p.backend): p for p in load_profiles(run_dir)}
+    assert set(profs) == {("tfjs", "wasm"), ("ort-native", "cpu")}
+    raw = run_dir / profs[("tfjs", "wasm")].raw
+    p = parse_tfjs_profile(raw.read_text())  # the page's own tf.profile kernel list, kept raw
+    assert p.runs and p.runs >= 3 and any(o.op_type == "FusedConv2D" for o in p.ops)
+    assert (run_dir / profs[("ort-native", "cpu")].raw).read_text().lstrip().startswith("[")
+
+
+def test_ort_native_agrees_with_litert_in_the_sweep(run_dir):
+    ort = next(r for r in read_results(run_dir) if "|ort-native|" in r["key"])
+    assert ort["status"] == "ok" and ort["agreement"]["max_abs_diff"] < 1e-5
+
+
+def test_report_ops_json_contract(run_dir):
+    rows = json.loads(run_mwi("report", str(run_dir), "--ops", "--json").stdout)
+    assert rows and all(all(k in r for k in CONTRACT) for r in rows)
+    tfjs = [r for r in rows if r["runtime"] == "tfjs"]
+    assert sum(r["op_class"] == "runtime-overhead" for r in tfjs) == 1
+    assert tfjs[-1]["op_class"] == "runtime-overhead"
+    ops = [r for r in tfjs if r["op_class"] != "runtime-overhead"]
+    assert {r["native_runtime"] for r in tfjs} == {"ort-native"}  # LiteRT's Python API cannot profile
+    paired = [r["excess_ms"] for r in ops if r["excess_ms"] is not None]
+    assert paired == sorted(paired, reverse=True) and "convolution" in {r["op_class"] for r in ops}
+    # the shares of the operators and the overhead make up the unprofiled whole inference
+    assert sum(r["share"] for r in tfjs) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_pair_ort_with_ort_native(run_dir):
+    default = json.loads(run_mwi("report", str(run_dir), "--json", "--no-html").stdout)
+    paired = json.loads(run_mwi("report", str(run_dir), "--json", "--no-html", "--pair-ort-with",
+                                "ort-native").stdout)
+    row = lambda rows: next(r for r in rows if r["runtime"] == "ort")  # noqa: E731
+    assert (row(default)["native_runtime"], row(default)["native_backend"]) == ("tflite-native", "xnnpack")
+    assert (row(paired)["native_runtime"], row(paired)["native_backend"]) == ("ort-native", "cpu")
+    tf = lambda rows: next(r for r in rows if r["runtime"] == "tfjs")  # noqa: E731
+    assert tf(paired)["native_runtime"] == "tflite-native"  # only ort cells change pairing
