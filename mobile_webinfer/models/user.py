@@ -259,7 +259,7 @@ def _add_locked(file: Path, kind: str, name: str, task: str, force: bool, root: 
         if refs:
             outputs = [{"name": o["name"], "shape": list(r.shape), "dtype": str(r.dtype)} for o, r in zip(outputs, refs, strict=True)]
         reference_outputs = []
-        for j, (o, r) in enumerate(zip(outputs, refs, strict=True)):
+        for j, (o, r) in enumerate(zip(outputs, refs, strict=False)):
             p = f"reference_output_{j}.bin"
             write_bin(r, tmp / p)
             reference_outputs.append({"name": o["name"], "path": p, "shape": list(r.shape), "dtype": str(r.dtype)})
