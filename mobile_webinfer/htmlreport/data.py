@@ -17,7 +17,7 @@ from ..errors import StoreError
 from ..records import CellRecord, load_records
 from ..report import build_rows
 from ..store import RunStore
-from ..vocab import GPU_BACKENDS, NATIVE_RUNTIME
+from ..vocab import GPU_BACKENDS, NATIVE_RUNTIMES
 
 CPU_BACKENDS = ("wasm", "cpu")
 
@@ -106,7 +106,7 @@ class GapRow:
 
     @property
     def native(self) -> bool:
-        return self.runtime == NATIVE_RUNTIME
+        return self.runtime in NATIVE_RUNTIMES
 
     @property
     def kind(self) -> str:

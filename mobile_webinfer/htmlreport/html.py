@@ -207,7 +207,8 @@ def gap_table(t: TargetRun) -> str:
         + (f"<br><span class='muted'>{esc(b)}</span>" if many else "") for b, rt, be, th in cols]
     body = []
     for model in t.models:
-        nat = "<br>".join(f"{esc(n.backend)} t{n.threads}: {ms(n.native_median_ms)}" for n in natives.get(model, []))
+        nat = "<br>".join(f"{esc(n.runtime.removesuffix('-native'))} {esc(n.backend)} t{n.threads}: "
+                          f"{ms(n.native_median_ms)}" for n in natives.get(model, []))
         cells = [esc(model), nat or "-"]
         for b, rt, be, th in cols:
             row = by.get((model, b, rt, be, th))

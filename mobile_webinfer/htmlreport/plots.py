@@ -21,10 +21,11 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from ..parsers.thermal import STATUS_NAMES  # noqa: E402
-from ..vocab import NATIVE_RUNTIME  # noqa: E402
+from ..vocab import NATIVE_RUNTIME, NATIVE_RUNTIMES, ORT_NATIVE_RUNTIME  # noqa: E402
 from .data import TargetRun  # noqa: E402
 
-RUNTIME_COLOURS: dict[str, str] = {NATIVE_RUNTIME: "#404040", "tfjs": "#1f77b4", "tflite": "#ff7f0e",
+RUNTIME_COLOURS: dict[str, str] = {NATIVE_RUNTIME: "#404040", ORT_NATIVE_RUNTIME: "#7f7f7f",
+                                   "tfjs": "#1f77b4", "tflite": "#ff7f0e",
                                    "ort": "#2ca02c", "litert": "#9467bd"}
 _SPARE = ("#8c564b", "#e377c2", "#17becf", "#bcbd22", "#d62728")
 PROCESS_COLOURS: dict[str, str] = {"browser": "#4e79a7", "renderer": "#f28e2b", "gpu": "#59a14f",
@@ -202,7 +203,7 @@ class _Latencies:
 
 def _latency_label(k: _LatKey, many_browsers: bool, summary: bool) -> str:
     b, rt, be, th = k
-    return (f"{rt}/{be} t{th}" + (f" [{b}]" if many_browsers and rt != NATIVE_RUNTIME else "")
+    return (f"{rt}/{be} t{th}" + (f" [{b}]" if many_browsers and rt not in NATIVE_RUNTIMES else "")
             + (" (summary)" if summary else ""))
 
 
@@ -238,11 +239,11 @@ def latency_figures(t: TargetRun, slug: str, *, models_per_figure: int = 12) -> 
 def _latency_panels(t: TargetRun, models: Sequence[str], by_model: dict[str, dict[_LatKey, _Latencies]],
                     name: str) -> Image | None:
     keys = sorted({k for m in models for k, v in by_model[m].items() if v.timed},
-                  key=lambda k: (k[1] != NATIVE_RUNTIME, k))
+                  key=lambda k: (k[1] not in NATIVE_RUNTIMES, k))
     if not keys:
         return None
     summary = {k for m in models for k, v in by_model[m].items() if v.summary_only}
-    many = len({k[0] for k in keys if k[1] != NATIVE_RUNTIME}) > 1
+    many = len({k[0] for k in keys if k[1] not in NATIVE_RUNTIMES}) > 1
     ncols = min(len(models), 5 if len(models) >= 9 else 3 if len(keys) > 6 else 4)  # fewer rows: fewer labels
     nrows = math.ceil(len(models) / ncols)
     panel_h = 0.17 * len(keys) + 0.75
@@ -285,7 +286,7 @@ def _latency_panels(t: TargetRun, models: Sequence[str], by_model: dict[str, dic
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=colour(r), lw=5, alpha=.6, label=r)
-               for r in sorted({k[1] for k in keys}, key=lambda r: (r != NATIVE_RUNTIME, r))]
+               for r in sorted({k[1] for k in keys}, key=lambda r: (r not in NATIVE_RUNTIMES, r))]
     handles += [Line2D([], [], marker="|", ls="", color="black", ms=8, label="median"),
                 Line2D([], [], marker="x", ls="", color="#d62728", label="first inference"),
                 Line2D([], [], marker="o", ls="", mfc="none", mec="grey", ms=4, label="warmups")]
@@ -324,7 +325,7 @@ def setup_chart(t: TargetRun, slug: str) -> Image | None:
     from matplotlib.patches import Patch
 
     handles, _labels = ax.get_legend_handles_labels()
-    runtimes = sorted({r.runtime for r in rows}, key=lambda r: (r != NATIVE_RUNTIME, r))
+    runtimes = sorted({r.runtime for r in rows}, key=lambda r: (r not in NATIVE_RUNTIMES, r))
     handles += [Patch(color=colour(r), alpha=.85, label=f"setup, {r}") for r in runtimes]
     ax.set_xlabel("milliseconds (log scale; medians over repeats)")
     ax.set_title(f"{t.name}: setup time")
