@@ -12,8 +12,6 @@ mailed: `index.html` (inline CSS, no script, no network) and its PNG figures.
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from ..files import atomic_write_bytes, atomic_write_text, fsync_dir, mkdir_durably, safe_name
+from ..files import safe_name
 from .compare import Comparison, compare_runs, write_comparison
 from .data import RunData, TargetRun, cell_span, load_run
-from .folder import replace_dir
+from .folder import REPORT_DIR, write_report_folder
 from .html import TargetFigures, report_page
 from .parquet import (
     PLOT_SAMPLE_COLUMNS,
@@ -49,7 +47,6 @@ from .timing import phase
 
 __all__ = ["Comparison", "ParquetFiles", "compare_runs", "write_comparison", "write_parquet_files", "write_report"]
 
-REPORT_DIR = "report"
 
 
 def write_parquet_files(run_dir: Path | str) -> ParquetFiles:
@@ -201,22 +198,6 @@ def write_report(run_dir: Path | str) -> Path:
         sections.append((t, slug, figs))
     with phase("page + write files"):
         text = report_page(run, sections)
-        _write_folder(run_dir, images, text)
+        write_report_folder(run_dir, images, text)
     return run_dir / REPORT_DIR / "index.html"
-
-
-def _write_folder(run_dir: Path, images: list[Image], text: str) -> None:
-    tmp = run_dir / f".{REPORT_DIR}.tmp.{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    mkdir_durably(tmp)
-    try:
-        for img in images:
-            atomic_write_bytes(tmp / img.name, img.png)
-        atomic_write_text(tmp / "index.html", text)
-        fsync_dir(tmp)
-        replace_dir(tmp, run_dir / REPORT_DIR)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 

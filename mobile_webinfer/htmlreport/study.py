@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,19 +25,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from ..files import atomic_write_bytes, atomic_write_text, fsync_dir, mkdir_durably, safe_name  # noqa: E402
+from ..files import safe_name  # noqa: E402
 from ..parsers.thermal import STATUS_NAMES  # noqa: E402
 from ..records import CellRecord  # noqa: E402
 from ..store import RunStore  # noqa: E402
 from ..studies.derive import Point, Sample, latency_points, samples_of  # noqa: E402
 from ..studies.summary import is_study, summarize  # noqa: E402
-from .folder import replace_dir  # noqa: E402
+from .folder import write_report_folder  # noqa: E402
 from .html import FP_KEYS, esc, figure, page, table  # noqa: E402
 from .plots import DPI, MAX_POINTS, Image, colour  # noqa: E402
 
 __all__ = ["write_study_report"]
 
-REPORT_DIR = "report"
 #: background of each thermal status (NONE is left white)
 STATUS_COLOURS = ("#ffffff", "#fff1b3", "#ffd08a", "#ff9f6b", "#f0605a", "#c0304a", "#7a1030")
 _STYLES = ("-", "--", ":", "-.")
@@ -441,17 +438,4 @@ def write_study_report(run_dir: Path | str) -> Path:
     run_dir = Path(run_dir)
     manifest, runs = _load(run_dir)
     text, images = study_page(manifest, runs)
-    tmp = run_dir / f".{REPORT_DIR}.tmp.{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    mkdir_durably(tmp)
-    try:
-        for img in images:
-            atomic_write_bytes(tmp / img.name, img.png)
-        atomic_write_text(tmp / "index.html", text)
-        fsync_dir(tmp)
-        replace_dir(tmp, run_dir / REPORT_DIR)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return run_dir / REPORT_DIR / "index.html"
+    return write_report_folder(run_dir, images, text)

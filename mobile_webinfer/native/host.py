@@ -18,8 +18,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -125,13 +127,29 @@ def run_inprocess(model_path: Path, inputs: list[np.ndarray], *, threads: int, b
         return [interp.get_tensor(d["index"]) for d in out_details]
 
     rss1 = _rss_mb()
+    outputs, first_ms, warm, lat, stamps = timed_loop(invoke, warmups=warmups, iterations=iterations,
+                                                      min_iterations=min_iterations, time_budget_s=time_budget_s,
+                                                      record_timestamps=record_timestamps)
+    peak = _peak_rss_mb()
+    return NativeResult(backend=backend, threads=int(threads), runtime=version, setup_ms=setup_ms,
+                        first_inference_ms=first_ms, warmup_ms=warm, latencies_ms=lat,
+                        rss_before_mb=rss0, rss_after_load_mb=rss1, peak_rss_mb=peak,
+                        outputs=[np.array(o) for o in outputs], latency_t_ms=stamps)
+
+
+def timed_loop(call: Callable[[], Any], *, warmups: int, iterations: int, min_iterations: int,
+               time_budget_s: float, record_timestamps: bool = False
+               ) -> tuple[Any, float, list[float], list[float], list[float] | None]:
+    """The native measuring rule (every host runtime): the first call timed on its own, warmups apart,
+    then timed calls until `iterations`, or the time budget once `min_iterations` are done.  Returns
+    (first outputs, first ms, warmup ms, latencies ms, start of each timed call in ms or None)."""
     t = time.perf_counter()
-    outputs = invoke()
+    outputs = call()
     first_ms = (time.perf_counter() - t) * 1000
     warm = []
     for _ in range(max(0, warmups)):
         t = time.perf_counter()
-        invoke()
+        call()
         warm.append((time.perf_counter() - t) * 1000)
     lat: list[float] = []
     stamps: list[float] | None = [] if record_timestamps else None
@@ -139,15 +157,11 @@ def run_inprocess(model_path: Path, inputs: list[np.ndarray], *, threads: int, b
     t_budget = t_first + time_budget_s
     while len(lat) < iterations and (len(lat) < min_iterations or time.perf_counter() < t_budget):
         t = time.perf_counter()
-        invoke()
+        call()
         lat.append((time.perf_counter() - t) * 1000)
         if stamps is not None:
             stamps.append(round((t - t_first) * 1000, 4))
-    peak = _peak_rss_mb()
-    return NativeResult(backend=backend, threads=int(threads), runtime=version, setup_ms=setup_ms,
-                        first_inference_ms=first_ms, warmup_ms=warm, latencies_ms=lat,
-                        rss_before_mb=rss0, rss_after_load_mb=rss1, peak_rss_mb=peak,
-                        outputs=[np.array(o) for o in outputs], latency_t_ms=stamps)
+    return outputs, first_ms, warm, lat, stamps
 
 
 def _ordered(details: list[dict], names: list[str] | None) -> list[dict]:

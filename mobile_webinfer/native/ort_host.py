@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CommandTimeout, MeasurementError, ModelError
-from .host import NativeResult, _peak_rss_mb, _rss_mb
+from .host import NativeResult, _peak_rss_mb, _rss_mb, timed_loop
 
 ORT_BACKENDS = ("cpu",)
 
@@ -88,24 +88,10 @@ def run_inprocess(model_path: Path, inputs: list[np.ndarray], *, threads: int, b
     feeds = _feeds(sess, inputs, input_names)
     outs = _out_names(sess, output_names)
     rss1 = _rss_mb()
-    t = time.perf_counter()
-    outputs = sess.run(outs, feeds)
-    first_ms = (time.perf_counter() - t) * 1000
-    warm = []
-    for _ in range(max(0, warmups)):
-        t = time.perf_counter()
-        sess.run(outs, feeds)
-        warm.append((time.perf_counter() - t) * 1000)
-    lat: list[float] = []
-    stamps: list[float] | None = [] if record_timestamps else None
-    t_first = time.perf_counter()
-    t_budget = t_first + time_budget_s
-    while len(lat) < iterations and (len(lat) < min_iterations or time.perf_counter() < t_budget):
-        t = time.perf_counter()
-        sess.run(outs, feeds)
-        lat.append((time.perf_counter() - t) * 1000)
-        if stamps is not None:
-            stamps.append(round((t - t_first) * 1000, 4))
+    outputs, first_ms, warm, lat, stamps = timed_loop(lambda: sess.run(outs, feeds), warmups=warmups,
+                                                      iterations=iterations, min_iterations=min_iterations,
+                                                      time_budget_s=time_budget_s,
+                                                      record_timestamps=record_timestamps)
     return NativeResult(backend=backend, threads=int(threads), runtime=runtime_version(), setup_ms=setup_ms,
                         first_inference_ms=first_ms, warmup_ms=warm, latencies_ms=lat, rss_before_mb=rss0,
                         rss_after_load_mb=rss1, peak_rss_mb=_peak_rss_mb(),
