@@ -4,4 +4,5 @@ Run one with `.venv/bin/python -m benchmarks.bench_NAME`, or all with `.venv/bin
 Each prints `NAME: measured X, bar Y, ratio X/Y (PASS|FAIL)` lines and exits 1 if a bar failed.
 """
 
-BENCHMARKS = ("bench_parsers", "bench_store", "bench_stats", "bench_sampler", "bench_report", "bench_cluster")
+BENCHMARKS = ("bench_parsers", "bench_store", "bench_stats", "bench_sampler", "bench_report", "bench_cluster",
+              "bench_native", "bench_fidelity", "bench_perturbation", "bench_repro")

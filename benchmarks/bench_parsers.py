@@ -21,9 +21,22 @@ from typing import Any
 
 from mobile_webinfer.errors import ParseError
 from mobile_webinfer.parsers import (
-    decode_capture_bytes, parse_adb_devices, parse_battery, parse_benchmark_model_runs, parse_cpufreq_script,
-    parse_dumpsys_cpuinfo, parse_getprop, parse_gfxinfo, parse_meminfo, parse_pid_stat, parse_proc_cpuinfo,
-    parse_proc_meminfo, parse_proc_stat, parse_surfaceflinger_latency, parse_thermalservice, parse_uptime,
+    decode_capture_bytes,
+    parse_adb_devices,
+    parse_battery,
+    parse_benchmark_model_runs,
+    parse_cpufreq_script,
+    parse_dumpsys_cpuinfo,
+    parse_getprop,
+    parse_gfxinfo,
+    parse_meminfo,
+    parse_pid_stat,
+    parse_proc_cpuinfo,
+    parse_proc_meminfo,
+    parse_proc_stat,
+    parse_surfaceflinger_latency,
+    parse_thermalservice,
+    parse_uptime,
     strip_capture_header,
 )
 

@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raw = {}
         for probe in probes:
             if probe.name in ("meminfo", "gfxinfo"):
-                raw[probe.name] = best_of(lambda: device.shell(probe.command()), min_runs=3, min_time_s=0.0,
+                raw[probe.name] = best_of(lambda p=probe: device.shell(p.command()), min_runs=3, min_time_s=0.0,
                                           clock=time.perf_counter)[0]
     failed = [r for r in rows if not r["ok"]]
     if failed:

@@ -7,6 +7,8 @@ processes without double counting shared pages, so totals use PSS; RSS is kept b
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,29 +44,79 @@ class TreeMemory:
 
 
 class ProcessTreeMemoryProbe(Probe):
-    """PSS / RSS of every process `pids()` lists, by Chromium process type."""
+    """PSS / RSS of every process `pids()` lists, by Chromium process type.
+
+    Cheap enough to run beside a measurement: a PSS read (/proc/PID/smaps_rollup) walks the
+    process's page tables under its mmap lock, tens of ms of CPU for a Chromium tree, and at
+    five samples a second it took 15-25% of a core and stalled the page's own mmap / munmap
+    (benchmarks/bench_perturbation).  So every sample reads each process's RSS (/proc/PID/statm,
+    constant cost) and re-reads its PSS only when that RSS moved by `RSS_STEP_KB` since the last
+    PSS read, or that read is older than `PSS_MAX_AGE_S`; the process list is re-listed at most
+    every `PIDS_EVERY_S`.  Peaks come with RSS growth, so they are read fresh."""
 
     name = "procmem"
     default_interval_s = 0.2
+    RSS_STEP_KB = 1024
+    PSS_MAX_AGE_S = 2.0
+    PIDS_EVERY_S = 1.0
 
-    def __init__(self, pids: Callable[[], Iterable[int]]):
+    def __init__(self, pids: Callable[[], Iterable[int]], *, clock: Callable[[], float] = time.monotonic):
         self.pids = pids
+        self._clock = clock
+        self.reset()
+
+    def reset(self) -> None:
+        self._listed: list[int] = []
+        self._listed_at: float | None = None
+        self._pss: dict[int, tuple[int | None, int, float]] = {}  # pid -> (pss kB, rss kB then, when)
+        self._kinds: dict[int, str] = {}
+        self.pss_reads = 0
+
+    def _pid_list(self, now: float) -> list[int]:
+        if self._listed_at is None or now - self._listed_at >= self.PIDS_EVERY_S:
+            self._listed, self._listed_at = list(self.pids()), now
+        return self._listed
 
     def sample(self, device: ShellLike) -> TreeMemory:
         by_type: dict[str, float] = {}
         rss_total = pss_total = 0.0
         n = 0
-        for pid in self.pids():
-            pss, rss = pss_rss_kb(pid)
-            if pss is None and rss is None:
-                continue  # exited between listing and reading
-            kind = process_type(read_cmdline(pid))
+        now = self._clock()
+        for pid in self._pid_list(now):
+            rss = _statm_rss_kb(pid)
+            last = self._pss.get(pid)
+            if rss is None or last is None or abs(rss - last[1]) >= self.RSS_STEP_KB \
+                    or now - last[2] >= self.PSS_MAX_AGE_S:
+                pss, rss_roll = pss_rss_kb(pid)
+                self.pss_reads += 1
+                if pss is None and rss_roll is None:
+                    self._pss.pop(pid, None)
+                    continue  # exited between listing and reading
+                rss = rss if rss is not None else rss_roll
+                self._pss[pid] = (pss, rss or 0, now)
+            else:
+                pss = last[0]
+            if pid not in self._kinds:
+                self._kinds[pid] = process_type(read_cmdline(pid))
+            kind = self._kinds[pid]
             mb = (pss if pss is not None else (rss or 0)) / 1024.0
             by_type[kind] = by_type.get(kind, 0.0) + mb
             pss_total += mb
             rss_total += (rss or 0) / 1024.0
             n += 1
         return TreeMemory(round(pss_total, 3), round(rss_total, 3), {k: round(v, 3) for k, v in by_type.items()}, n)
+
+
+_PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024 if hasattr(os, "sysconf") else 4
+
+
+def _statm_rss_kb(pid: int) -> int | None:
+    """Resident set size from /proc/PID/statm (kernel counters: no page-table walk), or None."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * _PAGE_KB
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def memory_peaks(rows: Iterable[Mapping[str, Any]], interval_s: float) -> Memory:

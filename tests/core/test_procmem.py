@@ -43,3 +43,34 @@ def test_sampler_follows_a_live_process_tree():
         for p in descendants(parent.pid)[::-1]:
             subprocess.run(["kill", "-9", str(p)])
         parent.wait()
+
+
+def test_pss_is_reread_only_when_rss_moves_or_ages():
+    import os
+
+    now = [100.0]
+    listed = []
+
+    def pids():
+        listed.append(1)
+        return [os.getpid()]
+
+    probe = ProcessTreeMemoryProbe(pids, clock=lambda: now[0])
+    first = probe.sample(HOST)
+    assert probe.pss_reads == 1 and first.processes == 1 and first.total_pss_mb > 0
+    now[0] += 0.2
+    again = probe.sample(HOST)
+    assert probe.pss_reads == 1 and again.total_pss_mb == first.total_pss_mb  # RSS still: PSS kept
+    blob = bytearray(8 << 20)  # RSS grows by 8 MB: read PSS afresh
+    blob[::4096] = b"x" * len(blob[::4096])
+    now[0] += 0.2
+    probe.sample(HOST)
+    assert probe.pss_reads == 2
+    now[0] += probe.PSS_MAX_AGE_S
+    probe.sample(HOST)
+    assert probe.pss_reads == 3  # too old: read again
+    assert len(listed) == 2  # the process list: re-listed once a second, not every sample
+    probe.reset()
+    probe.sample(HOST)
+    assert probe.pss_reads == 1 and len(listed) == 3
+    del blob
