@@ -68,6 +68,15 @@ class SweepProgress:
         if done:
             self.console.print(f"resuming: {done} of {total} cells already stored")
 
+    def add(self, n: int) -> None:
+        """`n` more cells than planned (extra repeats where a configuration missed --precision)."""
+        with self._lock:
+            self.total += n
+        if self._p is not None and self._task is not None:
+            self._p.update(self._task, total=self.total)
+        elif not self.console.is_terminal:
+            self._print(f"sweep: {n} extra repeat(s) where the CI95 missed the precision; {self.total} cells now")
+
     def on_start(self, cell: Cell) -> None:
         with self._lock:
             self._started += 1

@@ -181,6 +181,31 @@ class Attempt(_Part):
 
 
 @dataclass(frozen=True)
+class Qoe(_Part):
+    """A QoE cell's measurements (pages/qoe.html; `mobile_webinfer.qoe_metrics` summarises them)."""
+
+    mode: str | None = None                          # baseline | main | worker
+    seed: int | None = None
+    rounds: int | None = None
+    gap_ms: float | None = None
+    block_ms: float | None = None                    # test knob: a busy loop instead of the model
+    setup_ms: float | None = None
+    first_inference_ms: float | None = None
+    tasks: tuple[Mapping[str, Any], ...] = ()        # {name, round, ms}: task start -> the frame showing it
+    frames: Mapping[str, Any] | None = None          # in-page rAF over the window: count, long_frames, fps
+    taps: tuple[Mapping[str, Any], ...] = ()         # {delay_ms (timestamp -> handler), paint_ms (-> next frame)}
+    event_timing: tuple[Mapping[str, Any], ...] = ()  # Event Timing API entries of the taps, where it exists
+    window_ms: float | None = None
+    inferences: int | None = None
+    inference_ms: tuple[float, ...] = ()
+    inferences_per_s: float | None = None
+    taps_sent: int | None = None                     # host side: synthetic taps sent from the window's opening to the result
+    tap_source: str | None = None                    # cdp Input.dispatchMouseEvent | adb input tap
+    gfxinfo: Mapping[str, Any] | None = None         # phones: the browser's gfxinfo framestats over the window
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class CellRecord(_Part):
     """One cell's result.  `status`: ok | error | unsupported | skipped."""
 
@@ -221,12 +246,19 @@ class CellRecord(_Part):
     sampler_cost: Mapping[str, Any] | None = None
     raw_output_tail: str | None = None
     node: str | None = None                            # the Ray node that ran the cell (`mwi sweep --cluster`)
+    qoe: Qoe | None = None                             # QoE cells (`cell.kind == "qoe"`)
+    # how the cell's loops ended (adaptive run counts; None where a source does not say)
+    warmup_converged: bool | None = None               # warm-up ended by convergence (None: a fixed count)
+    stop_reason: str | None = None                     # precision | count-ceiling | time-ceiling
+    precision_reached: float | None = None             # CI95 half-width of the median / median in this cell
+    validity: str | None = None                        # valid | flagged | invalid (sweep.policy.validity)
+    validity_reasons: tuple[str, ...] = ()
     schema_version: int = SCHEMA_VERSION
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     _NESTED: ClassVar[dict[str, type[_Part]]] = {
         "in_effect": InEffect, "memory": Memory, "context": Context, "agreement": Agreement,
-        "visibility": Visibility}
+        "visibility": Visibility, "qoe": Qoe}
 
     # -- reading and writing ----------------------------------------------------------------
     @classmethod
@@ -244,8 +276,8 @@ class CellRecord(_Part):
         rec = super().from_json(d)
         if isinstance(cell, Mapping):
             try:
-                cell = Cell(**{k: cell[k] for k in Cell.__dataclass_fields__})
-            except (KeyError, TypeError):
+                cell = Cell.from_json(dict(cell))
+            except (KeyError, TypeError, ValueError):
                 raise StoreError(f"record {d.get('key', '?')}: cell {cell!r} is not a cell") from None
         return dataclasses.replace(rec, cell=cell, schema_version=v,
                                    attempts=tuple(Attempt.from_json(a) for a in attempts if isinstance(a, Mapping)))
@@ -257,6 +289,13 @@ class CellRecord(_Part):
             out.pop("node", None)  # only cluster runs say which node ran a cell
         if self.latency_t_ms is None:
             out.pop("latency_t_ms", None)  # only study runs time-stamp their latencies
+        if self.qoe is None:
+            out.pop("qoe", None)  # only QoE cells carry GUI measurements
+        for k in ("warmup_converged", "stop_reason", "precision_reached", "validity"):
+            if out.get(k) is None:
+                out.pop(k, None)  # records of sources (and tools) that do not say stay as they were
+        if not self.validity_reasons:
+            out.pop("validity_reasons", None)
         out["schema_version"] = SCHEMA_VERSION
         return out
 
@@ -318,8 +357,10 @@ class CellRecord(_Part):
             wasm_build=raw.get("wasm_build"), fully_accelerated=raw.get("fully_accelerated"),
             delegation=raw.get("delegation"), concurrency_override=raw.get("concurrency_override"))
         top = {"status", "error", "setup_ms", "first_inference_ms", "warmup_ms", "latencies_ms", "js_heap_mb",
-               "outputs", "frames", "visibility", "runtime_load_ms", "cell", "latency_t_ms"} | named_eff
+               "outputs", "frames", "visibility", "runtime_load_ms", "cell", "latency_t_ms", "qoe",
+               "warmup_converged", "stop_reason", "precision_reached"} | named_eff
         vis = raw.get("visibility")
+        qoe = raw.get("qoe")
         rec = cls(
             status="ok" if status == "ok" else "error",
             setup_ms=raw.get("setup_ms"), first_inference_ms=raw.get("first_inference_ms"),
@@ -328,6 +369,9 @@ class CellRecord(_Part):
             latency_t_ms=tuple(raw["latency_t_ms"]) if raw.get("latency_t_ms") is not None else None,
             in_effect=eff, js_heap_mb=raw.get("js_heap_mb"), outputs=_frozen(list(raw.get("outputs") or [])),
             frames=raw.get("frames"), visibility=Visibility.from_json(vis) if isinstance(vis, Mapping) else None,
+            qoe=Qoe.from_json(qoe) if isinstance(qoe, Mapping) else None,
+            warmup_converged=raw.get("warmup_converged"), stop_reason=raw.get("stop_reason"),
+            precision_reached=raw.get("precision_reached"),
             extra={"page": {k: v for k, v in raw.items() if k not in top}} if set(raw) - top else {})
         if status != "ok":
             kind = str(err.get("kind", "error")) if isinstance(err, Mapping) else "error"
@@ -372,6 +416,8 @@ class CellRecord(_Part):
             latency_t_ms=tuple(res.latency_t_ms) if res.latency_t_ms is not None else None,
             in_effect=InEffect(runtime=runtime, backend=res.backend, threads=res.threads,
                                versions={lib: res.runtime}, software_gpu=False),
+            warmup_converged=res.warmup_converged, stop_reason=res.stop_reason,
+            precision_reached=res.precision_reached,
             memory=Memory(peak_total_mb=res.peak_rss_mb, source="VmHWM (peak RSS) of the native child process",
                           extra={"rss_before_mb": res.rss_before_mb, "rss_after_load_mb": res.rss_after_load_mb}))
 

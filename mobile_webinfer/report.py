@@ -17,9 +17,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .qoe_metrics import QOE_ROW_KEYS, qoe_rows
 from .records import CellRecord, load_records
-from .stats import ratio_ci, stability_flags, summarize
+from .stats import ci_precision, outlier_count, ratio_ci, stability_flags, summarize
 from .store import RunStore
+from .sweep.policy import IMPRECISE, validity
 from .vocab import GPU_BACKENDS, NATIVE_RUNTIME, NATIVE_RUNTIMES, ORT_NATIVE_RUNTIME
 
 ROW_KEYS = ("target", "browser", "model", "runtime", "backend", "threads", "browser_median_ms", "browser_ci95_ms",
@@ -27,7 +29,8 @@ ROW_KEYS = ("target", "browser", "model", "runtime", "backend", "threads", "brow
             "peak_memory_mb", "model_mb", "memory_ratio", "max_abs_diff", "top1_match", "n", "repeats", "cv",
             "thermal_status_max", "battery_temp_start_c", "battery_temp_max_c", "cooldown_s", "janky_frame_share",
             "peak_memory_by_type_mb", "page_long_frame_share", "page_max_frame_ms", "wall_s", "overhead_s",
-            "backend_in_effect", "delegation", "flags", "error")
+            "backend_in_effect", "delegation", "flags", "error", "validity", "validity_reasons", "precision",
+            "outliers", "warmups")
 
 
 def _median(xs):
@@ -59,10 +62,21 @@ def _group(records: list[CellRecord]) -> dict[tuple[Any, ...], list[CellRecord]]
     groups: dict[tuple[Any, ...], list[CellRecord]] = defaultdict(list)
     for r in records:
         c = r.cell
-        if c is None:
+        if c is None or c.is_qoe:  # QoE cells have rows of their own (qoe_metrics.qoe_rows)
             continue
         groups[(c.target, c.browser, c.model, c.runtime, c.backend, c.threads)].append(r)
     return groups
+
+
+DEFAULT_PRECISION = 0.02
+
+
+def _target_precision(recs: list[CellRecord]) -> float | None:
+    """The precision the configuration was measured for (its records' budget); None for runs made
+    before adaptive run counts (schema 1 and early schema 2: no `precision` in the budget)."""
+    got = [r.budget.get("precision") for r in recs if isinstance(r.budget, Mapping)]
+    vals = [float(x) for x in got if isinstance(x, (int, float)) and not isinstance(x, bool)]
+    return min(vals) if vals else None
 
 
 def _threads_in_effect(recs: list[CellRecord], requested: int) -> int:
@@ -75,7 +89,8 @@ def build_rows(records: Iterable[CellRecord | Mapping[str, Any]], *,
                pair_ort_with: str = NATIVE_RUNTIME) -> list[dict[str, Any]]:
     """One row per target x browser x model x runtime x backend x threads (stored dicts or typed records).
     `ort` browser cells pair with native LiteRT unless `pair_ort_with` is `ort-native` (host ONNX Runtime)."""
-    groups = _group(load_records(records))
+    typed = load_records(records)
+    groups = _group(typed)
     natives: dict[str, dict[tuple[Any, ...], dict[str, list[CellRecord]]]] = {r: defaultdict(dict)
                                                                              for r in NATIVE_RUNTIMES}
     for (tgt, _b, model, runtime, backend, threads), recs in groups.items():
@@ -88,9 +103,14 @@ def build_rows(records: Iterable[CellRecord | Mapping[str, Any]], *,
         errs = [r for r in recs if not r.ok]
         flags: set[str] = set()
         for r in recs:
-            flags.update(r.flags)
-        s = summarize([r.samples_ms() for r in ok])
-        flags.update(stability_flags(s))
+            flags.update(f for f in r.flags if f != IMPRECISE)  # a page load's own precision: the row's is pooled
+        loads = [r.samples_ms() for r in ok]  # one group per page load / native process
+        s = summarize(loads)
+        target_precision = _target_precision(recs)
+        flags.update(stability_flags(s, loads, precision=target_precision or DEFAULT_PRECISION))
+        row_precision = ci_precision(s)
+        if target_precision and row_precision is not None and row_precision > target_precision:
+            flags.add(IMPRECISE)
         row: dict[str, Any] = {k: None for k in ROW_KEYS}
         row.update(target=tgt, browser=browser, model=model, runtime=runtime, backend=backend, threads=threads,
                    repeats=len(recs), flags=[], error=None)
@@ -182,8 +202,30 @@ def build_rows(records: Iterable[CellRecord | Mapping[str, Any]], *,
                 else:
                     flags.add("no-native-baseline")
         row["flags"] = sorted(flags)
+        row["precision"] = round(row_precision, 5) if row_precision is not None else None
+        row["outliers"] = sum(outlier_count(g) for g in loads) if s is not None else None
+        warm = [len(r.warmup_ms) for r in ok if r.warmup_ms and r.latencies_ms]
+        row["warmups"] = _median(warm)
+        verdict, why = validity(row["flags"], measured=s is not None, precision=row_precision)
+        row["validity"], row["validity_reasons"] = verdict, why
         rows.append(row)
-    return rows
+    return _with_qoe(rows, qoe_rows(typed))
+
+
+def _with_qoe(rows: list[dict[str, Any]], qrows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The gap table's GUI delay column (the main-thread QoE delay of the same configuration, where
+    QoE cells ran), then the QoE rows themselves (they carry `qoe_mode`)."""
+    if not qrows:
+        return rows
+    main = {tuple(q[k] for k in _CONF): q for q in qrows if q["qoe_mode"] == "main"}
+    for r in rows:
+        q = main.get(tuple(r[k] for k in _CONF))
+        r["gui_delay_pct"] = q["gui_delay_pct"] if q else None
+        r["gui_delay_ci95"] = q["gui_delay_ci95"] if q else None
+    return rows + qrows
+
+
+_CONF = ("target", "browser", "model", "runtime", "backend", "threads")
 
 
 def _sort(k: tuple) -> tuple:
@@ -216,13 +258,14 @@ def rows_to_csv(rows: list[dict]) -> str:
         for r in rows:
             w0.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in r.items()})
         return buf.getvalue()
-    w = csv.DictWriter(buf, fieldnames=list(ROW_KEYS), extrasaction="ignore")
+    extra = [k for k in ("gui_delay_pct", "gui_delay_ci95", *QOE_ROW_KEYS) if k not in ROW_KEYS]
+    w = csv.DictWriter(buf, fieldnames=list(ROW_KEYS) + list(dict.fromkeys(extra)), extrasaction="ignore")
     w.writeheader()
     for r in rows:
         r2 = dict(r)
-        for k in ("browser_ci95_ms", "gap_ci95", "flags"):
+        for k in ("browser_ci95_ms", "gap_ci95", "gui_delay_ci95", "flags", "validity_reasons"):
             if isinstance(r2.get(k), list):
-                r2[k] = json.dumps(r2[k]) if k != "flags" else ";".join(r2[k])
+                r2[k] = json.dumps(r2[k]) if k not in ("flags", "validity_reasons") else ";".join(r2[k])
         w.writerow(r2)
     return buf.getvalue()
 
@@ -281,6 +324,39 @@ def render_rows(rows: list[dict[str, Any]], console: Any = None, title: str = "i
         render_table(rows, console, title=title)
 
 
+def _delay(pct: float | None, ci: Any) -> str:
+    if pct is None:
+        return "-"
+    lo, hi = ci or (None, None)
+    return f"{pct:+.0f}% [{_fmt(lo, 0)}, {_fmt(hi, 0)}]" if lo is not None else f"{pct:+.0f}%"
+
+
+def render_qoe_table(rows: list[dict[str, Any]], console: Any) -> None:
+    """What the user feels: the GUI workload alone, beside main-thread and worker inference."""
+    from rich.table import Table
+
+    t = Table(title="QoE: GUI workload while the model runs", show_lines=False, pad_edge=False)
+    for col in ("target / browser", "model", "runtime/backend", "thr", "mode", "GUI task ms (p90)",
+                "GUI delay [CI95]", "fps", "long frames", "input delay ms", "inf/s", "flags / error"):
+        t.add_column(col, overflow="fold", no_wrap=col != "flags / error")
+    for r in rows:
+        tail = ", ".join(r["flags"])
+        if r["error"]:
+            tail = (tail + "; " if tail else "") + f"ERROR: {r['error'][:160]}"
+        task = "-" if r["gui_task_median_ms"] is None else f"{_ms(r['gui_task_median_ms'])} ({_ms(r['gui_task_p90_ms'])})"
+        share = r["long_frame_share"]
+        t.add_row(f"{r['target']} / {r['browser']}", r["model"], f"{r['runtime']}/{r['backend']}", str(r["threads"]),
+                  r["qoe_mode"], task, "-" if r["qoe_mode"] == "baseline" else _delay(r["gui_delay_pct"], r["gui_delay_ci95"]),
+                  _fmt(r["fps"], 1), "-" if share is None else f"{100 * share:.0f}%", _fmt(r["input_delay_ms_p50"], 1),
+                  _fmt(r["inferences_per_s"], 1), tail)
+    console.print(t)
+
+
+def _validity_word(r: Mapping[str, Any]) -> str:
+    v = r.get("validity") or "-"
+    return "INVALID" if v == "invalid" else v
+
+
 def render_table(rows: list[dict], console=None, title: str = "in-browser vs native") -> None:
     """The gap table for people; `--json` / `--csv` carry every field."""
     from rich.console import Console
@@ -289,12 +365,16 @@ def render_table(rows: list[dict], console=None, title: str = "in-browser vs nat
     console = console or Console()
     if not console.is_terminal:
         console.width = max(console.width, 200)
+    qrows = [r for r in rows if "qoe_mode" in r]
+    rows = [r for r in rows if "qoe_mode" not in r]
+    gui = any(r.get("gui_delay_pct") is not None for r in rows)
     many = len({(r["target"], r["browser"]) for r in rows if r["runtime"] not in NATIVE_RUNTIMES}) > 1
     phones = any(r.get("janky_frame_share") is not None or r.get("thermal_status_max") is not None for r in rows)
     t = Table(title=title, show_lines=False, pad_edge=False)
     cols = (["target / browser"] if many else []) + [
         "model", "runtime/backend", "thr", "browser ms [CI95]", "native ms", "gap [CI95]", "1st ms",
-        "peak MB (x model)", "max|diff|", "top1"] + (["jank", "therm"] if phones else []) + ["flags / error"]
+        "peak MB (x model)", "max|diff|", "top1"] + (["GUI delay (main)"] if gui else []) \
+        + (["jank", "therm"] if phones else []) + ["±CI %", "validity", "flags / error"]
     for col in cols:
         t.add_column(col, overflow="fold", no_wrap=col not in ("flags / error",))
     for r in rows:
@@ -306,6 +386,8 @@ def render_table(rows: list[dict], console=None, title: str = "in-browser vs nat
         if r["gap"] is not None:
             ci = r["gap_ci95"] or (None, None)
             g = f"{r['gap']:.1f}x [{_fmt(ci[0], 1)}, {_fmt(ci[1], 1)}]"
+            if r.get("validity") == "invalid":  # never published as a clean number
+                g = f"invalid ({r['gap']:.1f}x)"
         mem = "-"
         if r["peak_memory_mb"] is not None:
             mem = f"{r['peak_memory_mb']:.0f}"
@@ -323,12 +405,19 @@ def render_table(rows: list[dict], console=None, title: str = "in-browser vs nat
             str(r["threads"]), b, nat, g,
             _ms(r["first_inference_ms"]), mem, _fmt(r["max_abs_diff"], 6),
             {True: "yes", False: "NO", None: "-"}[r["top1_match"]]]
+        if gui:
+            cells.append(_delay(r.get("gui_delay_pct"), r.get("gui_delay_ci95")))
         if phones:
             j = r.get("janky_frame_share")
             cells += ["-" if j is None else f"{100 * j:.0f}%", _fmt(r.get("thermal_status_max"))]
+        prec = r.get("precision")
+        cells += ["-" if prec is None else f"{100 * prec:.1f}", _validity_word(r)]
         cells.append(tail)
         t.add_row(*cells)
-    console.print(t)
+    if rows:
+        console.print(t)
+    if qrows:
+        render_qoe_table(qrows, console)
     if any(r["runtime"] == "tflite" for r in rows):
         console.print("tflite = @tensorflow/tfjs-tflite, the study's runtime (superseded by litert, LiteRT.js: "
                       "the same .tflite file as native LiteRT)", highlight=False)

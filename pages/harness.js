@@ -4,17 +4,18 @@
 // needs from /vendor/ (through pages/adapters/<runtime>.js), then:
 //   setup (runtime init + model load)      -> setup_ms
 //   first inference, timed on its own      -> first_inference_ms
-//   warmups                                -> warmup_ms[]
-//   timed inferences until `iterations` or `time_budget_ms` (at least `min_iterations`)
-//                                          -> latencies_ms[]
+//   warmups until converged (pages/stopping.js) -> warmup_ms[], warmup_converged
+//   timed inferences until the median's CI95 is within `precision`, or `iterations` or
+//   `time_budget_ms` (at least `min_iterations`) -> latencies_ms[], stop_reason, precision_reached
 // Every timed inference reads its outputs back into JS inside the timed region.
 // Progress events go to /api/cell/<cell>/event; the result (or an error, never numbers
 // for a failed cell) to /api/cell/<cell>/result.
 
-const params = new URLSearchParams(location.search);
-const CELL = params.get('cell') || '';
-const TOKEN = params.get('token') || '';
-const API = `/api/cell/${encodeURIComponent(CELL)}`;
+import {
+  CELL, TOKEN, CellError, postJson, event, getConfig, loadScript, fetchBytes, prod, loadInputs, wasmFilesLoaded,
+  glInfo, gpuAdapterInfo, vendorVersions, webnnCheck, captureConsole, round, yieldTask,
+} from './protocol.js';   // shared with qoe.js and the QoE worker
+import { Stopper, medianHalfwidthRel, warmupDone, warmupConvergedOrNull } from './stopping.js';  // mirrors stats.py
 const LONG_FRAME_MS = 50;
 const PROGRESS_EVERY_MS = 2000;
 
@@ -29,13 +30,6 @@ document.addEventListener('visibilitychange', () => {
   if (document.visibilityState !== 'visible') visibility.hidden_during_run = true;
 });
 
-class CellError extends Error {
-  constructor(kind, message) {
-    super(message);
-    this.kind = kind;
-  }
-}
-
 function setStatus(text) {
   state.phase = text;
   const el = document.getElementById('status');
@@ -46,157 +40,6 @@ function setStatus(text) {
 function log(line) {
   const el = document.getElementById('log');
   if (el) el.textContent += line + '\n';
-}
-
-// ---- talking to the page server ----------------------------------------------------------
-
-async function postJson(path, body) {
-  const resp = await fetch(`${API}/${path}`, {
-    method: 'POST', cache: 'no-store',
-    headers: { 'Content-Type': 'application/json', 'X-MWI-Token': TOKEN },
-    body: JSON.stringify({ token: TOKEN, ...body }),
-  });
-  let reason = '';
-  if (!resp.ok) {
-    try { reason = (await resp.json()).error || ''; } catch (e) { reason = resp.statusText; }
-  }
-  return { ok: resp.ok, status: resp.status, reason };
-}
-
-let eventSeq = 0;
-function event(stage, extra = {}) {
-  // Fire and forget: a lost progress event must never fail the cell.  Events may arrive out
-  // of order (several connections): `seq` gives the page's order.
-  eventSeq += 1;
-  postJson('event', { stage, seq: eventSeq, t_ms: round(performance.now()), ...extra }).catch(() => {});
-}
-
-async function getConfig() {
-  const resp = await fetch(`${API}/config`, { cache: 'no-store', headers: { 'X-MWI-Token': TOKEN } });
-  if (!resp.ok) throw new CellError('config', `config request failed: HTTP ${resp.status}`);
-  return await resp.json();
-}
-
-// ---- helpers shared with the adapters ----------------------------------------------------
-
-const loadedScripts = new Map();
-function loadScript(src) {
-  if (loadedScripts.has(src)) return loadedScripts.get(src);
-  const p = new Promise((resolve, reject) => {
-    const s = document.createElement('script');
-    s.src = src;
-    s.async = false;
-    s.onload = () => resolve();
-    s.onerror = () => reject(new CellError('exception', `could not load ${src} (run python -m mobile_webinfer.web.vendor)`));
-    document.head.appendChild(s);
-  });
-  loadedScripts.set(src, p);
-  return p;
-}
-
-async function fetchBytes(url, kind) {
-  let resp;
-  try {
-    resp = await fetch(url, { cache: 'no-store' });
-  } catch (e) {
-    throw new CellError(kind, `fetch ${url} failed: ${e.message}`);
-  }
-  if (!resp.ok) throw new CellError(kind, `fetch ${url}: HTTP ${resp.status}`);
-  return await resp.arrayBuffer();
-}
-
-const TYPED = {
-  float32: Float32Array, int32: Int32Array, int64: BigInt64Array, uint8: Uint8Array,
-  int8: Int8Array, bool: Uint8Array,
-};
-
-function prod(shape) { return shape.reduce((a, b) => a * b, 1); }
-
-async function loadInputs(cfg) {
-  const out = [];
-  for (const spec of cfg.model.inputs) {
-    const Ctor = TYPED[spec.dtype];
-    if (!Ctor) throw new CellError('input', `input ${spec.name}: dtype ${spec.dtype} is not supported by the page`);
-    const buf = await fetchBytes(spec.url, 'input');
-    const n = prod(spec.shape);
-    if (buf.byteLength !== n * Ctor.BYTES_PER_ELEMENT) {
-      throw new CellError('input', `input ${spec.name}: ${buf.byteLength} bytes, expected ${n * Ctor.BYTES_PER_ELEMENT} for ${spec.shape} ${spec.dtype}`);
-    }
-    out.push({ name: spec.name, shape: spec.shape, dtype: spec.dtype, data: new Ctor(buf) });
-  }
-  return out;
-}
-
-function wasmFilesLoaded() {
-  // Which .wasm binaries the runtime actually fetched (tells SIMD / threaded builds apart).
-  return performance.getEntriesByType('resource')
-    .map((e) => new URL(e.name).pathname)
-    .filter((p) => p.endsWith('.wasm'))
-    .map((p) => p.split('/').pop());
-}
-
-const SOFTWARE_RE = /swiftshader|llvmpipe|softpipe|software|basic render|lavapipe/i;
-
-function glInfo(gl) {
-  if (!gl) return null;
-  const ext = gl.getExtension('WEBGL_debug_renderer_info');
-  const vendor = ext ? gl.getParameter(ext.UNMASKED_VENDOR_WEBGL) : gl.getParameter(gl.VENDOR);
-  const renderer = ext ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER);
-  return { api: 'webgl', vendor: String(vendor), renderer: String(renderer),
-           software: SOFTWARE_RE.test(`${vendor} ${renderer}`) };
-}
-
-async function gpuAdapterInfo(adapter) {
-  if (!adapter && navigator.gpu) adapter = await navigator.gpu.requestAdapter();
-  if (!adapter) return null;
-  const info = adapter.info || {};
-  const vendor = info.vendor || '';
-  const renderer = [info.architecture, info.device, info.description].filter(Boolean).join(' ');
-  const fallback = Boolean(info.isFallbackAdapter || adapter.isFallbackAdapter);
-  return { api: 'webgpu', vendor, renderer, software: fallback || SOFTWARE_RE.test(`${vendor} ${renderer}`) };
-}
-
-async function vendorVersions(packages) {
-  // Installed npm package versions (pages/vendor/vendor.json) of the packages a runtime uses.
-  try {
-    const resp = await fetch('/vendor/vendor.json', { cache: 'no-store' });
-    const all = resp.ok ? (await resp.json()).versions || {} : {};
-    return Object.fromEntries(Object.entries(all).filter(([k]) => packages.includes(k)));
-  } catch (e) {
-    return {};
-  }
-}
-
-async function webnnCheck(deviceType) {
-  // Can this browser create a WebNN context of this device type?  {ok, reason}: the reason is
-  // the browser's own words (e.g. "WebNN is not supported on this platform").
-  if (!('ml' in navigator) || !navigator.ml) {
-    return { ok: false, reason: 'navigator.ml is missing: this browser exposes no WebNN (Chromium needs --enable-features=WebMachineLearningNeuralNetwork)' };
-  }
-  try {
-    const ctx = await navigator.ml.createContext({ deviceType });
-    if (ctx && typeof ctx.destroy === 'function') ctx.destroy();
-    return { ok: true, reason: '' };
-  } catch (e) {
-    return { ok: false, reason: `navigator.ml.createContext({deviceType: '${deviceType}'}) failed: ${(e && (e.name ? `${e.name}: ` : '') + (e.message || e)) || e}` };
-  }
-}
-
-async function captureConsole(lines, fn) {
-  // Run fn() while copying console output (runtime logs: delegation, partitions) into lines.
-  const names = ['log', 'info', 'warn', 'error', 'debug'];
-  const saved = names.map((n) => console[n]);
-  names.forEach((n, i) => {
-    console[n] = (...args) => {
-      if (lines.length < 2000) lines.push(args.map((a) => (typeof a === 'string' ? a : String(a))).join(' '));
-      saved[i].apply(console, args);
-    };
-  });
-  try {
-    return await fn();
-  } finally {
-    names.forEach((n, i) => { console[n] = saved[i]; });
-  }
 }
 
 function applyThreadPolicy(cfg, adapter) {
@@ -219,11 +62,6 @@ function wasmSimdSupported() {
 }
 
 // ---- measurement helpers -----------------------------------------------------------------
-
-function round(x, digits = 4) {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
-}
 
 class Heap {
   constructor() { this.points = {}; this.peak = null; }
@@ -270,13 +108,6 @@ class FrameMonitor {
     };
   }
 }
-
-// A macrotask yield (not clamped like setTimeout) so rAF, events and the watchdog get a turn
-// between timed inferences; it is outside the timed region.
-const channel = new MessageChannel();
-const waiting = [];
-channel.port1.onmessage = () => { const r = waiting.shift(); if (r) r(); };
-function yieldTask() { return new Promise((r) => { waiting.push(r); channel.port2.postMessage(0); }); }
 
 function toFloat32(data) {
   if (data instanceof Float32Array) return data;
@@ -432,16 +263,23 @@ async function run() {
     stage('first', { ms: result.first_inference_ms });
 
     doing = 'warmup';
-    for (let i = 0; i < cfg.warmups; i++) {
+    // Warm-up by convergence (stopping.js): at least cfg.warmups, then until the moving median of
+    // the last warmup_window runs stops drifting, at most max_warmups or the time budget.
+    const warmRule = { min_runs: cfg.warmups, max_runs: Math.max(cfg.warmups, cfg.max_warmups || 0),
+                       window: cfg.warmup_window || 5, drift: cfg.warmup_drift ?? 0.05,
+                       max_time_s: cfg.time_budget_ms / 1000 };
+    const tWarm = performance.now();
+    while (!warmupDone(result.warmup_ms, (performance.now() - tWarm) / 1000, warmRule)) {
       const t = performance.now();
       await runner.infer();
       result.warmup_ms.push(round(performance.now() - t));
-      if (performance.now() - t >= PROGRESS_EVERY_MS) event('progress', { warmup: i + 1 });  // slow models: alive
+      if (performance.now() - t >= PROGRESS_EVERY_MS) event('progress', { warmup: result.warmup_ms.length });  // slow models: alive
       await yieldTask();
     }
+    result.warmup_converged = warmupConvergedOrNull(result.warmup_ms, warmRule);
     runner.check();
     heap.sample();
-    stage('warmup', { n: cfg.warmups });
+    stage('warmup', { n: result.warmup_ms.length, converged: result.warmup_converged });
 
     if (cfg.profile_ops) {   // a separate profiled page load (mwi sweep --profile-ops): the store keeps no latency of it
       doing = 'op profile';
@@ -457,9 +295,14 @@ async function run() {
     const tStart = performance.now();
     if (cfg.record_timestamps) result.latency_t_ms = [];  // studies: when each timed inference began
     let lastProgress = tStart;
-    while (result.latencies_ms.length < cfg.iterations) {
-      const now = performance.now();
-      if (result.latencies_ms.length >= cfg.min_iterations && now - tStart >= cfg.time_budget_ms) break;
+    // Until the CI95 half-width of the median is <= precision x median (stopping.js; precision 0:
+    // no early stop), after min_iterations, at most `iterations` or the time budget.
+    const stopper = new Stopper({ precision: cfg.precision || 0, min_iterations: cfg.min_iterations,
+                                  max_iterations: cfg.iterations, min_time_s: 0,
+                                  max_time_s: cfg.time_budget_ms / 1000 });
+    for (;;) {
+      const why = stopper.reason(result.latencies_ms, (performance.now() - tStart) / 1000);
+      if (why !== null) { result.stop_reason = why; break; }
       const a = performance.now();
       outs = await runner.infer();
       const b = performance.now();
@@ -473,6 +316,7 @@ async function run() {
       }
       await yieldTask();
     }
+    result.precision_reached = medianHalfwidthRel(result.latencies_ms);
     result.frames = frames.stop();
     runner.check();
     heap.sample('end_mb');

@@ -47,15 +47,20 @@ def report(
     if pair_ort_with not in ("tflite-native", "ort-native"):
         raise UsageError("--pair-ort-with must be tflite-native or ort-native")
     if ops:
-        from ..sweep.op_profiles import op_gap_rows, render_op_table
+        from ..sweep.op_profiles import op_gap_rows, profile_notes, render_op_table
 
         op_rows = op_gap_rows(run_dir, pair_ort_with=pair_ort_with)
-        if not op_rows:
+        notes = profile_notes(run_dir)
+        if not op_rows and not notes:
             raise UsageError(f"{run_dir} has no per-operator profiles (run the sweep with --profile-ops)")
         if as_json:
             typer.echo(json.dumps(op_rows, indent=2))
         else:
-            render_op_table(op_rows)
+            if op_rows:
+                render_op_table(op_rows)
+            for n in notes:  # the configurations without a profile, and why
+                typer.echo(f"no profile: {n['target']} {n['model']} {n['runtime']}/{n['backend']} t{n['threads']}: "
+                           f"{n['status']}: {n['error']}")
         return
     rows = load_rows(run_dir, pair_ort_with=pair_ort_with)
     if as_json:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import signal
 import sys
 import threading
@@ -44,9 +45,18 @@ def sweep(
                                         "(default tflite-native; ort-native = host ONNX Runtime, local target only)."),
     profile_ops: bool = typer.Option(False, "--profile-ops", help="Also record per-operator profiles in separate "
                                      "processes (never in the latency numbers); see `mwi report RUN_DIR --ops`."),
-    iterations: int = typer.Option(None, "--iterations", help="Timed inferences per cell (default 30)."),
-    warmups: int = typer.Option(None, "--warmups", help="Warmup inferences per cell, reported apart (default 3)."),
-    time_budget: float = typer.Option(None, "--time-budget", help="Seconds of timed inference per cell (default 10; at least 5 inferences are timed)."),
+    iterations: int = typer.Option(None, "--iterations", help="Ceiling: timed inferences per page load / process "
+                                   "(default 2000)."),
+    warmups: int = typer.Option(None, "--warmups", help="Floor: warmup inferences per cell, reported apart; "
+                                "warm-up then goes on until the latency stops drifting (default 10)."),
+    time_budget: float = typer.Option(None, "--time-budget", help="Ceiling: seconds of timed inference per page "
+                                      "load / native process (default 5; at least --min runs are timed)."),
+    precision: float = typer.Option(None, "--precision", help="Stop timing once the CI95 half-width of the median "
+                                    "is this share of it (default 0.02 = 2%; 0 = run to the ceilings); "
+                                    "configurations that miss it get extra repeats."),
+    max_time_per_cell: float = typer.Option(None, "--max-time-per-cell", help="Ceiling: wall seconds one "
+                                            "configuration may take over all its repeats, extra ones included "
+                                            "(default 40; --quick 10)."),
     chromium: str = typer.Option(None, "--chromium", help="Chromium binary for the local target."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the cells and a time estimate; measure nothing."),
     spec_file: Path = typer.Option(None, "--spec", help="A sweep file (TOML, see examples/sweep.toml); flags override it."),
@@ -87,6 +97,9 @@ def sweep(
     no_html: bool = typer.Option(False, "--no-html", help="Skip writing the HTML report (RUN_DIR/report/) at the end."),
     no_capabilities: bool = typer.Option(False, "--no-capabilities", help="Skip the per-browser capability probe "
                                                                           "stored in the manifest."),
+    qoe: bool = typer.Option(False, "--qoe", help="Also QoE cells: a seeded GUI workload alone, beside the model "
+                             "on the main thread, and beside it in a Web Worker (`mwi qoe`: only these)."),
+    qoe_only: bool = typer.Option(False, "--qoe-only", hidden=True, help="Only the QoE cells (what `mwi qoe` runs)."),
     cluster: str = typer.Option(None, "--cluster", help="A running Ray cluster's HOST:PORT: every phone on every "
                                                         "node (or the --target serials) runs on its own node; the "
                                                         "run directory is written here (needs the `cluster` extra)."),
@@ -105,19 +118,21 @@ def sweep(
     run_sweep_cli(cluster=cluster, targets=target, models=_csv(models), runtimes=_csv(runtimes), backends=_csv(backends),
                   threads=_csv(threads, int), repeats=repeats, quick=quick, out=out, resume=resume,
                   retry_failed=retry_failed, native=not no_native, iterations=iterations, warmups=warmups,
-                  time_budget=time_budget, chromium=chromium, dry_run=dry_run, spec_file=spec_file,
+                  time_budget=time_budget, precision=precision, max_time_per_cell=max_time_per_cell,
+                  chromium=chromium, dry_run=dry_run, spec_file=spec_file,
                   browsers=_csv(browsers), native_backends=_csv(native_backends), benchmark_model=benchmark_model,
                   native_runtimes=_csv(native_runtimes), profile_ops=profile_ops,
                   max_battery_temp=max_battery_temp, cooldown_timeout=cooldown_timeout, on_hot=on_hot,
                   on_throttle=on_throttle, cell_timeout=cell_timeout, stall_timeout=stall_timeout, first_run=first_run, webnn_device=webnn_device,
                   thread_policy=thread_policy, capabilities=not no_capabilities,
-                  html=not no_html, max_infra_failures=max_infra_failures, min_battery=min_battery, on_low_battery=on_low_battery)
+                  html=not no_html, max_infra_failures=max_infra_failures, min_battery=min_battery, on_low_battery=on_low_battery,
+                  qoe=qoe, qoe_only=qoe_only)
 
 
 def build_spec(*, targets: list[str], models: list[str] | None, runtimes: list[str] | None,
                backends: list[str] | None, threads: list[int] | None, repeats: int | None, quick: bool,
                native: bool, iterations: int | None, warmups: int | None, time_budget: float | None,
-               chromium: str | None, spec_file: Path | None = None, browsers: list[str] | None = None,
+               chromium: str | None, precision: float | None = None, max_time_per_cell: float | None = None, spec_file: Path | None = None, browsers: list[str] | None = None,
                native_backends: list[str] | None = None, benchmark_model: str | None = None,
                max_battery_temp: float | None = None, cooldown_timeout: float | None = None,
                on_hot: str | None = None, on_throttle: str | None = None, cell_timeout: float | None = None,
@@ -125,7 +140,7 @@ def build_spec(*, targets: list[str], models: list[str] | None, runtimes: list[s
                first_run: bool = False, webnn_device: str | None = None, thread_policy: str | None = None,
                capabilities: bool = True, max_infra_failures: int | None = None, min_battery: float | None = None,
                on_low_battery: str | None = None, native_runtimes: list[str] | None = None,
-               profile_ops: bool = False) -> SweepSpec:
+               profile_ops: bool = False, qoe: bool = False, qoe_only: bool = False) -> SweepSpec:
     """The spec from a sweep file and flags (a flag given on the command line wins)."""
     base = load_spec_file(spec_file) if spec_file else {}
     if base.get("quick"):
@@ -135,7 +150,8 @@ def build_spec(*, targets: list[str], models: list[str] | None, runtimes: list[s
         budget = replace(budget, **base.pop("budget"))
     overrides: dict[str, Any] = {k: v for k, v in (("iterations", iterations), ("warmups", warmups),
                                    ("time_budget_s", time_budget), ("cell_timeout_s", cell_timeout),
-                                   ("stall_timeout_s", stall_timeout)) if v is not None}
+                                   ("stall_timeout_s", stall_timeout), ("precision", precision),
+                                   ("max_time_s", max_time_per_cell)) if v is not None}
     if overrides:
         budget = replace(budget, **overrides)
     spec = SweepSpec(**{k: v for k, v in base.items() if k != "budget"})
@@ -146,6 +162,8 @@ def build_spec(*, targets: list[str], models: list[str] | None, runtimes: list[s
     spec.native = spec.native and native
     spec.quick = quick
     spec.profile_ops = spec.profile_ops or profile_ops
+    spec.qoe = spec.qoe or qoe
+    spec.qoe_only = spec.qoe_only or qoe_only
     flags = {"models": models, "runtimes": runtimes, "backends": backends, "threads": threads, "browsers": browsers,
              "native_backends": native_backends, "benchmark_model": benchmark_model, "on_throttle": on_throttle,
              "webnn_device": webnn_device, "thread_policy": thread_policy,
@@ -207,7 +225,11 @@ def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, 
         for c in cells:
             console.print(c.key, highlight=False)
         est = estimate_seconds(cells, spec.budget)
-        console.print(f"{len(cells)} cells; estimated {est / 60:.1f} min", highlight=False)
+        b = spec.budget
+        extra = (f"; configurations whose CI95 misses {100 * b.precision:g}% of the median may get extra repeats "
+                 f"(up to {b.max_repeat_factor}x, within {b.max_time_s:g} s each)"
+                 if b.precision > 0 and b.max_repeat_factor > 1 else "")
+        console.print(f"{len(cells)} cells; estimated {est / 60:.1f} min{extra}", highlight=False, soft_wrap=True)
         return
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
@@ -226,14 +248,6 @@ def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, 
         outcome = run_sweep(spec, out_root=out_root, resume=resume, retry_failed=retry_failed, progress=progress,
                             stop=stop)
     store = outcome.store
-    if spec.profile_ops and cluster is None and "local" in spec.targets:
-        from ..sweep.op_profiles import profile_host_native, profile_local_browsers
-
-        try:  # separate processes after the latency cells: profiles never feed the latency numbers
-            profile_host_native(store.run_dir, spec.models, spec.threads)
-            profile_local_browsers(store.run_dir, spec, stop=stop)
-        except MwiError as exc:
-            print(f"mwi: warning: per-operator profiles not taken: {exc.one_line()}", file=sys.stderr)
     rows = build_rows(store.results())
     render_table(rows, console=console)
     if html:
@@ -253,5 +267,26 @@ def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, 
     print(store.run_dir)
 
 
+def qoe(**flags: Any) -> None:
+    """What the user feels while a model runs: only the QoE cells of a sweep.
+
+    Per model / runtime / backend / threads, a seeded GUI workload (pages/qoe.html) runs alone
+    (baseline), beside the model inferring on the main thread (main), and beside it in a Web
+    Worker (worker), each over --repeats page loads, with synthetic taps.  `mwi report RUN_DIR`
+    gives the GUI delay over the baseline (CI95), fps, long frames, input delay, inferences/s.
+    Same selection flags as `mwi sweep`; the run directory is the last line printed.
+
+    Example: mwi qoe --models mobilenet_v2 --runtimes tfjs,ort --backends wasm --threads 1 --repeats 5
+    """
+    sweep(**flags, qoe=True, qoe_only=True)
+
+
+_SWEEP_SIG = inspect.signature(sweep)
+qoe.__signature__ = _SWEEP_SIG.replace(  # type: ignore[attr-defined]
+    parameters=[p for p in _SWEEP_SIG.parameters.values() if p.name not in ("qoe", "qoe_only")])
+qoe.__annotations__ = {k: v for k, v in sweep.__annotations__.items() if k not in ("qoe", "qoe_only")}
+
+
 def register(app: typer.Typer) -> None:
     app.command("sweep")(sweep)
+    app.command("qoe")(qoe)

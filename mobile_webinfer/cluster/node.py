@@ -171,7 +171,7 @@ class PhoneHost:
     def measure(self, cell_json: dict[str, Any], budget_json: dict[str, Any]) -> Reply:
         """One cell on this node: the record (JSON, with `node`), the samples and native outputs."""
         def run() -> dict[str, Any]:
-            cell = Cell(**cell_json)
+            cell = Cell.from_json(cell_json)
             model = self._models.get(cell.model)
             if model is None:
                 raise MwiError(f"{self.serial}: model {cell.model} was not installed on node {self.node_id}")

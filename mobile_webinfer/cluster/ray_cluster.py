@@ -29,7 +29,7 @@ from ..errors import DeviceNotFound, InfraError, MwiError, UsageError
 from ..records import CellRecord
 from ..sweep.runner import SweepOutcome, TargetFactory, open_or_create, resolve_for_dry_run, run_sweep
 from ..sweep.spec import SweepSpec
-from ..targets.contract import Measurement, Stopped, Target
+from ..targets.contract import Measurement, ProfileCapture, Stopped, Target
 from ..vocab import Budget, Cell
 from . import INSTALL_HINT
 from .bundle import ModelBundle, pack
@@ -308,6 +308,10 @@ class ProxyTarget:
         limit = budget.cell_timeout_s * 4 + CALL_TIMEOUT_S  # the node's own watchdog ends a cell far sooner
         got = self._call("measure", cell.to_json(), budget.to_json(), timeout_s=limit, stop=stop)
         return Measurement(CellRecord.from_json(got["record"]), got["samples"], got["outputs"])
+
+    def profile(self, cell: Cell, model: Any, server: Any, budget: Budget, stop: threading.Event) -> ProfileCapture:
+        return ProfileCapture(unsupported="per-operator profiles are not taken over --cluster (run the phone's "
+                                          "sweep with --profile-ops on its own host)")
 
 
 def _spec_for_run(spec: SweepSpec, out_root: Path, resume: Path | None) -> SweepSpec:

@@ -13,8 +13,10 @@ mailed: `index.html` (inline CSS, no script, no network) and its PNG figures.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -24,6 +26,7 @@ from .compare import Comparison, compare_runs, write_comparison
 from .data import RunData, TargetRun, cell_span, load_run
 from .folder import REPORT_DIR, write_report_folder
 from .html import TargetFigures, report_page
+from .ops import op_rows_by_target, ops_chart, ops_part
 from .parquet import (
     PLOT_SAMPLE_COLUMNS,
     ParquetFiles,
@@ -43,6 +46,7 @@ from .plots import (
     memory_over_time,
     setup_chart,
 )
+from .qoe import qoe_chart, qoe_section
 from .timing import phase
 
 __all__ = ["Comparison", "ParquetFiles", "compare_runs", "write_comparison", "write_parquet_files", "write_report"]
@@ -120,7 +124,9 @@ def _row_figures(t: TargetRun, slug: str) -> _RowFigures:
 
 
 def _figures(run: RunData, t: TargetRun, slug: str, rows: _RowFigures, samples: pa.Table,
-             samples_path: Path) -> TargetFigures:
+             samples_path: Path, ops_by_target: Mapping[str, list[dict[str, Any]]] | None = None,
+             ops_missing: Mapping[str, list[dict[str, Any]]] | None = None) -> TargetFigures:
+    ops_by_target, ops_missing = ops_by_target or {}, ops_missing or {}
     with phase("figures: sample series"):
         series = _series(samples, t.name)
         if "raw" in samples.column_names:
@@ -133,13 +139,22 @@ def _figures(run: RunData, t: TargetRun, slug: str, rows: _RowFigures, samples: 
         conditions = conditions_timeline(t, series, _spans(run, t), slug)
     with phase("figures: frames"):
         frames = frames_chart(t, frame_ms, read, total, slug)
+    qoe_rows = tuple(d for d in run.row_dicts if "qoe_mode" in d and d["target"] == t.name)
+    with phase("figures: qoe"):
+        qoe = qoe_chart(qoe_rows, t.name, slug) if qoe_rows else None
+    with phase("figures: per-operator"):
+        op_rows, op_missing = ops_by_target.get(t.name, []), ops_missing.get(t.name, [])
+        ops = ops_chart(op_rows, t.name, slug) if op_rows else None
     return TargetFigures(gap=rows.gap, latency=rows.latency, setup=rows.setup, memory=rows.memory,
-                         memory_time=memory_time, conditions=conditions, frames=frames)
+                         memory_time=memory_time, conditions=conditions, frames=frames, qoe=qoe,
+                         qoe_html=qoe_section(qoe_rows, qoe),
+                         ops=ops, ops_html=ops_part(ops, op_rows, op_missing))
 
 
 def _images(figs: TargetFigures) -> list[Image]:
     out = [*figs.latency]
-    out += [i for i in (figs.gap, figs.setup, figs.memory, figs.memory_time, figs.conditions, figs.frames) if i]
+    out += [i for i in (figs.gap, figs.setup, figs.memory, figs.memory_time, figs.conditions, figs.frames,
+                        figs.qoe, figs.ops) if i]
     return out
 
 
@@ -192,8 +207,10 @@ def write_report(run_dir: Path | str) -> Path:
         samples = table if table is not None else read_samples(samples_path)
     sections = []
     images: list[Image] = []
+    with phase("per-operator profiles"):
+        ops_by_target, ops_missing = op_rows_by_target(run_dir, run.records)
     for t, slug, rows in zip(run.targets, slugs, row_figs, strict=True):
-        figs = _figures(run, t, slug, rows, samples, samples_path)
+        figs = _figures(run, t, slug, rows, samples, samples_path, ops_by_target, ops_missing)
         images += _images(figs)
         sections.append((t, slug, figs))
     with phase("page + write files"):

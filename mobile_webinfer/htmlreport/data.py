@@ -80,6 +80,11 @@ class GapRow:
     backend_in_effect: str | None = None
     flags: tuple[str, ...] = ()
     error: str | None = None
+    validity: str | None = None                 # valid | flagged | invalid (sweep.policy.validity)
+    validity_reasons: tuple[str, ...] = ()
+    precision: float | None = None              # CI95 half-width of the median / median
+    outliers: int | None = None                 # latencies > Q3 + 3 x IQR (kept, counted)
+    warmups: float | None = None                # warm-up runs used (median over the repeats)
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> GapRow:
@@ -102,7 +107,9 @@ class GapRow:
             if isinstance(by_type, Mapping) else {},
             page_long_frame_share=_f(d.get("page_long_frame_share")), page_max_frame_ms=_f(d.get("page_max_frame_ms")),
             backend_in_effect=_s(d.get("backend_in_effect")),
-            flags=tuple(str(x) for x in d.get("flags") or ()), error=_s(d.get("error")))
+            flags=tuple(str(x) for x in d.get("flags") or ()), error=_s(d.get("error")),
+            validity=_s(d.get("validity")), validity_reasons=tuple(str(x) for x in d.get("validity_reasons") or ()),
+            precision=_f(d.get("precision")), outliers=_i(d.get("outliers")), warmups=_f(d.get("warmups")))
 
     @property
     def native(self) -> bool:
@@ -202,7 +209,7 @@ def load_run(run_dir: Path | str, *, rows: bool = True) -> RunData:
     raw = store.results()
     records = tuple(load_records(raw))
     row_dicts = tuple(build_rows(records)) if rows else ()
-    typed = tuple(GapRow.from_json(d) for d in row_dicts)
+    typed = tuple(GapRow.from_json(d) for d in row_dicts if "qoe_mode" not in d)  # QoE rows: their own section
     starts = [s[0] for s in (cell_span(r) for r in records) if s is not None]
     names: dict[str, None] = {}
     spec = manifest.get("spec")

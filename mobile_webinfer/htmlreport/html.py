@@ -40,7 +40,15 @@ STUDY = {"cpu": StudyFigure("mean latency gap, CPU (browser wasm/cpu vs native C
 
 FLAG_WORDS: tuple[tuple[str, str], ...] = (
     (r"unstable-cv>=10%", "latencies vary a lot: coefficient of variation of 10% or more (within or between "
-                          "repeats); the median is less certain"),
+                          "repeats); the median is less certain (the rule of runs before calibrated stability)"),
+    (r"unstable-between-loads", "page loads (or native processes) disagree: the spread of their medians is over "
+                                "3x what sampling inside them explains, and over twice the precision asked "
+                                "(drift, JIT, heat, background load)"),
+    (r"unstable-within-load", "latencies inside a page load scatter (CV of 25% or more): bimodal or jittery, "
+                              "the median says less"),
+    (r"imprecise", "a ceiling (time or count) came before the precision asked: the CI95 of the median is wider; "
+                   "the row's `precision` says how wide"),
+    (r"warmup-not-converged", "warm-up hit its ceiling while the latency was still drifting"),
     (r"few-samples", "fewer than 10 timed inferences: the confidence interval is wide"),
     (r"(\d+)-of-(\d+)-repeats-failed", "some repeats failed; the numbers come from the others"),
     (r"unsupported", "the runtime or browser cannot run this configuration (not an error of the lab)"),
@@ -214,6 +222,8 @@ def gap_table(t: TargetRun) -> str:
             row = by.get((model, b, rt, be, th))
             if row is None:
                 cells.append('<span class="muted">not run</span>')
+            elif row.gap is not None and row.validity == "invalid":  # never shown as a clean number
+                cells.append(f'<span class="failed">invalid: {esc(", ".join(row.validity_reasons))}</span>')
             elif row.gap is not None:
                 ci = (f"<br><span class='ci'>[{row.gap_ci95[0]:.1f}, {row.gap_ci95[1]:.1f}]</span>"
                       if row.gap_ci95 else "")
@@ -253,10 +263,36 @@ def numbers_table(t: TargetRun) -> str:
                      ms(r.setup_ms), "-" if r.peak_memory_mb is None else f"{r.peak_memory_mb:.0f}",
                      "-" if r.memory_ratio is None else f"{r.memory_ratio:.0f}x",
                      "-" if r.n is None else str(r.n), "-" if r.cv is None else f"{100 * r.cv:.1f}%",
+                     "-" if r.precision is None else f"{100 * r.precision:.1f}%",
                      "-" if r.thermal_status_max is None else str(r.thermal_status_max),
-                     "-" if r.battery_temp_max_c is None else f"{r.battery_temp_max_c:.1f}"])
+                     "-" if r.battery_temp_max_c is None else f"{r.battery_temp_max_c:.1f}",
+                     validity_cell(r)])
     return table(["model", "runtime/backend", "browser", "median ms [CI95]", "1st ms", "setup ms", "peak MB",
-                  "x model", "n", "CV", "thermal max", "battery max C"], body)
+                  "x model", "n", "CV", "±CI95", "thermal max", "battery max C", "validity"], body)
+
+
+def validity_cell(r: GapRow) -> str:
+    if r.validity is None:
+        return "-"
+    cls = {"valid": "ok", "flagged": "warn", "invalid": "bad"}.get(r.validity, "warn")
+    why = f" <span class='muted'>{esc(', '.join(r.validity_reasons))}</span>" if r.validity_reasons else ""
+    return f'<span class="pill {cls}">{esc(r.validity)}</span>{why}'
+
+
+def latency_counts(t: TargetRun) -> str:
+    """Beside the latency plots: runs, repeats, warm-ups used, precision reached and outliers
+    (latencies above Q3 + 3 x IQR of their page load / process: kept in every number, counted here)."""
+    rows = [r for r in t.rows if r.n]
+    if not rows:
+        return ""
+    body = [[esc(r.model), esc(r.config_label), esc(r.browser), str(r.n), "-" if r.repeats is None else str(r.repeats),
+             "-" if r.warmups is None else f"{r.warmups:g}",
+             "-" if r.precision is None else f"{100 * r.precision:.1f}%",
+             "-" if r.outliers is None else str(r.outliers), validity_cell(r)] for r in rows]
+    return (table(["model", "runtime/backend", "browser", "timed runs", "repeats", "warm-ups (median)",
+                   "±CI95 of the median", "outliers (> Q3 + 3 IQR)", "validity"], body)
+            + '<p class="muted">Outliers are kept in every number, never dropped; a latency counts as one when it '
+              "is above Q3 + 3 x IQR of its own page load / process.</p>")
 
 
 @dataclass(frozen=True)
@@ -337,6 +373,10 @@ class TargetFigures:
     memory_time: Image | None
     conditions: Image | None
     frames: Image | None
+    qoe: Image | None = None   # QoE cells: baseline vs main vs worker
+    qoe_html: str = ""         # their table and chart (htmlreport/qoe.py), empty without QoE cells
+    ops: Image | None = None                          # --profile-ops: excess ms by operator class
+    ops_html: str = ""                                # its part of the section (htmlreport/ops.py), or none
 
 
 def target_section(t: TargetRun, slug: str, figs: TargetFigures) -> str:
@@ -351,12 +391,14 @@ def target_section(t: TargetRun, slug: str, figs: TargetFigures) -> str:
         "<h3>Validity</h3>", validity(t),
         "<h3>Gap table</h3>", gap_table(t),
         figure(figs.gap, "no gap to plot (no browser cell paired with a native one)"),
-        "<h3>Latency distributions</h3>", lat,
+        figs.ops_html,
+        "<h3>Latency distributions</h3>", latency_counts(t), lat,
         "<h3>Setup time</h3>", figure(figs.setup, "no setup times stored"),
         "<h3>Memory</h3>", figure(figs.memory, "no memory peaks stored"),
         figure(figs.memory_time, "no memory samples during the cells"),
         "<h3>Conditions over the run</h3>", figure(figs.conditions, cond_missing),
         "<h3>Frames</h3>", figure(figs.frames, "no frame data (gfxinfo or in-page rAF) on this target"),
+        figs.qoe_html,
         "<h3>Output agreement</h3>", agreement_table(t),
         "<h3>All numbers</h3>", numbers_table(t),
         "</section>",

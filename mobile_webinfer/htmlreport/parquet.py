@@ -57,6 +57,7 @@ ROW_TYPES: dict[str, pa.DataType] = {
     "thermal_status_max": _I, "battery_temp_start_c": _F, "battery_temp_max_c": _F, "cooldown_s": _F,
     "janky_frame_share": _F, "peak_memory_by_type_mb": _S, "page_long_frame_share": _F, "page_max_frame_ms": _F,
     "wall_s": _F, "overhead_s": _F, "backend_in_effect": _S, "delegation": _S, "flags": pa.list_(_S), "error": _S,
+    "validity": _S, "validity_reasons": pa.list_(_S), "precision": _F, "outliers": _I, "warmups": _F,
 }
 #: report row keys stored as JSON text (mappings): decode with json.loads
 JSON_ROW_KEYS = ("peak_memory_by_type_mb", "delegation")
@@ -174,8 +175,8 @@ def _row_value(key: str, v: Any) -> Any:
 
 def cells_table(run: RunData) -> pa.Table:
     """One row per cell attempt (earlier tries first), with its configuration's report row."""
-    by_config = {tuple(d.get(k) for k in ("target", "browser", "model", "runtime", "backend", "threads")): d
-                 for d in run.row_dicts}
+    by_config = {tuple(d.get(k) for k in ("target", "browser", "model", "runtime", "backend", "threads", "qoe_mode")): d
+                 for d in run.row_dicts}  # qoe rows carry their mode; latency rows none
     row_keys = list(ROW_KEYS) + [k for d in run.row_dicts for k in d if k not in ROW_KEYS]
     row_keys = list(dict.fromkeys(row_keys))
     out: dict[str, list[Any]] = {k: [] for k in row_keys}
@@ -185,7 +186,8 @@ def cells_table(run: RunData) -> pa.Table:
         out[column.name] = []
     for rec in sorted(run.records, key=lambda r: r.key):
         c = rec.cell
-        conf = by_config.get((c.target, c.browser, c.model, c.runtime, c.backend, c.threads)) if c else None
+        conf = by_config.get((c.target, c.browser, c.model, c.runtime, c.backend, c.threads,
+                              c.qoe_mode or None)) if c else None
         tries: list[tuple[int, bool, Any]] = [(i, False, a) for i, a in enumerate(rec.attempts)]
         tries.append((len(rec.attempts), True, None))
         for attempt, final, a in tries:

@@ -65,6 +65,9 @@ class NativeResult:
     peak_rss_mb: float
     outputs: list[np.ndarray] = field(repr=False)
     latency_t_ms: list[float] | None = None  # studies: start of each timed inference, ms since the first
+    warmup_converged: bool | None = None     # warm-up ended by convergence (None: a fixed count)
+    stop_reason: str | None = None           # precision | count-ceiling | time-ceiling
+    precision_reached: float | None = None   # CI95 half-width of the median / median, in this process
 
     def to_json(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "outputs"}
@@ -95,9 +98,11 @@ def _peak_rss_mb() -> float:
 def run_inprocess(model_path: Path, inputs: list[np.ndarray], *, threads: int, backend: str = "xnnpack",
                   warmups: int = 3, iterations: int = 30, min_iterations: int = 5,
                   time_budget_s: float = 20.0, output_names: list[str] | None = None,
-                  input_names: list[str] | None = None, record_timestamps: bool = False) -> NativeResult:
+                  input_names: list[str] | None = None, record_timestamps: bool = False,
+                  stopping: dict[str, Any] | None = None) -> NativeResult:
     """Load, run once (first inference), warm up, then time `iterations` invocations (with
-    `record_timestamps`, also when each began: ms since the first timed one)."""
+    `record_timestamps`, also when each began: ms since the first timed one).  `stopping`: the
+    adaptive rule's knobs (`timed_loop`); without it a fixed budget, as before."""
     if backend not in HOST_BACKENDS:
         raise ModelError(f"host backend {backend!r} not available here (have: {', '.join(HOST_BACKENDS)})")
     mod, version = _interpreter_module()
@@ -127,41 +132,75 @@ def run_inprocess(model_path: Path, inputs: list[np.ndarray], *, threads: int, b
         return [interp.get_tensor(d["index"]) for d in out_details]
 
     rss1 = _rss_mb()
-    outputs, first_ms, warm, lat, stamps = timed_loop(invoke, warmups=warmups, iterations=iterations,
-                                                      min_iterations=min_iterations, time_budget_s=time_budget_s,
-                                                      record_timestamps=record_timestamps)
+    loop = timed_loop(invoke, warmups=warmups, iterations=iterations, min_iterations=min_iterations,
+                      time_budget_s=time_budget_s, record_timestamps=record_timestamps, **(stopping or {}))
     peak = _peak_rss_mb()
-    return NativeResult(backend=backend, threads=int(threads), runtime=version, setup_ms=setup_ms,
-                        first_inference_ms=first_ms, warmup_ms=warm, latencies_ms=lat,
-                        rss_before_mb=rss0, rss_after_load_mb=rss1, peak_rss_mb=peak,
-                        outputs=[np.array(o) for o in outputs], latency_t_ms=stamps)
+    return loop.result(backend=backend, threads=int(threads), runtime=version, setup_ms=setup_ms,
+                       rss_before_mb=rss0, rss_after_load_mb=rss1, peak_rss_mb=peak)
+
+
+@dataclass(frozen=True)
+class Loop:
+    """What `timed_loop` measured."""
+
+    outputs: Any
+    first_ms: float
+    warmup_ms: list[float]
+    latencies_ms: list[float]
+    stamps: list[float] | None
+    warmup_converged: bool | None
+    stop_reason: str
+    precision_reached: float | None
+
+    def result(self, **kw: Any) -> NativeResult:
+        return NativeResult(first_inference_ms=self.first_ms, warmup_ms=self.warmup_ms, latencies_ms=self.latencies_ms,
+                            outputs=[np.array(o) for o in self.outputs], latency_t_ms=self.stamps,
+                            warmup_converged=self.warmup_converged, stop_reason=self.stop_reason,
+                            precision_reached=self.precision_reached, **kw)
+
+
+def stopping_knobs(budget: Any) -> dict[str, Any]:
+    """`timed_loop`'s adaptive knobs from a sweep's `vocab.Budget` (the run floor natively:
+    `stats.stop_rule(budget, native=True).min_iterations`)."""
+    from ..stats import stop_rule
+
+    rule = stop_rule(budget, native=True)
+    return {"precision": rule.precision, "min_time_s": rule.min_time_s, "max_warmups": budget.max_warmups, "warmup_window": budget.warmup_window,
+            "warmup_drift": budget.warmup_drift}
 
 
 def timed_loop(call: Callable[[], Any], *, warmups: int, iterations: int, min_iterations: int,
-               time_budget_s: float, record_timestamps: bool = False
-               ) -> tuple[Any, float, list[float], list[float], list[float] | None]:
-    """The native measuring rule (every host runtime): the first call timed on its own, warmups apart,
-    then timed calls until `iterations`, or the time budget once `min_iterations` are done.  Returns
-    (first outputs, first ms, warmup ms, latencies ms, start of each timed call in ms or None)."""
+               time_budget_s: float, record_timestamps: bool = False, precision: float = 0.0,
+               max_warmups: int | None = None, warmup_window: int = 5, warmup_drift: float = 0.05,
+               min_time_s: float = 0.0) -> Loop:
+    """The native measuring rule (every host runtime): the first call timed on its own; warm-up
+    (`stats.WarmupRule`: at least `warmups`, then until converged, at most `max_warmups`; a fixed
+    count without it); then timed calls under `stats.StopRule`: at least `min_iterations` and
+    `min_time_s`, until the CI95 half-width of the median is <= `precision` x median (0: never
+    early), at most `iterations` or `time_budget_s`."""
+    from ..stats import StopRule, WarmupRule, run_until, warm_up
+
     t = time.perf_counter()
     outputs = call()
     first_ms = (time.perf_counter() - t) * 1000
-    warm = []
-    for _ in range(max(0, warmups)):
-        t = time.perf_counter()
-        call()
-        warm.append((time.perf_counter() - t) * 1000)
-    lat: list[float] = []
+    w = max(0, warmups)
+    warm, converged = warm_up(call, WarmupRule(min_runs=w, max_runs=max(w, max_warmups or w), window=warmup_window,
+                                               drift=warmup_drift, max_time_s=time_budget_s), time.perf_counter)
     stamps: list[float] | None = [] if record_timestamps else None
     t_first = time.perf_counter()
-    t_budget = t_first + time_budget_s
-    while len(lat) < iterations and (len(lat) < min_iterations or time.perf_counter() < t_budget):
+
+    def timed() -> float:
         t = time.perf_counter()
         call()
-        lat.append((time.perf_counter() - t) * 1000)
+        ms = (time.perf_counter() - t) * 1000
         if stamps is not None:
             stamps.append(round((t - t_first) * 1000, 4))
-    return outputs, first_ms, warm, lat, stamps
+        return ms
+
+    rule = StopRule(precision=precision, min_iterations=min(min_iterations, iterations), max_iterations=iterations,
+                    min_time_s=min_time_s, max_time_s=time_budget_s)
+    lat, why, reached = run_until(timed, rule, time.perf_counter)
+    return Loop(outputs, first_ms, warm, lat, stamps, converged, why, reached)
 
 
 def _ordered(details: list[dict], names: list[str] | None) -> list[dict]:
@@ -177,7 +216,8 @@ def _ordered(details: list[dict], names: list[str] | None) -> list[dict]:
 def run_isolated(model_path: Path, input_paths: list[tuple[Path, str, list[int]]], *, threads: int,
                  backend: str = "xnnpack", warmups: int = 3, iterations: int = 30, min_iterations: int = 5,
                  time_budget_s: float = 20.0, timeout_s: float = 300.0, output_names: list[str] | None = None,
-                 input_names: list[str] | None = None, record_timestamps: bool = False) -> NativeResult:
+                 input_names: list[str] | None = None, record_timestamps: bool = False,
+                 stopping: dict[str, Any] | None = None) -> NativeResult:
     """`run_inprocess` in a fresh child process.  input_paths: (raw file, dtype, shape) per input."""
     with tempfile.TemporaryDirectory(prefix="mwi-native-") as tmp:
         out = Path(tmp) / "result.npz"
@@ -186,6 +226,7 @@ def run_isolated(model_path: Path, input_paths: list[tuple[Path, str, list[int]]
             "threads": threads, "backend": backend, "warmups": warmups, "iterations": iterations,
             "min_iterations": min_iterations, "time_budget_s": time_budget_s, "out": str(out),
             "output_names": output_names, "input_names": input_names, "record_timestamps": record_timestamps,
+            "stopping": stopping,
         }
         env = dict(os.environ)
         try:

@@ -28,7 +28,7 @@ def timed_run(run_inprocess: Callable[..., Any], spec: dict[str, Any], inputs: l
                          warmups=spec["warmups"], iterations=spec["iterations"],
                          min_iterations=spec["min_iterations"], time_budget_s=spec["time_budget_s"],
                          output_names=spec.get("output_names"), input_names=spec.get("input_names"),
-                         record_timestamps=bool(spec.get("record_timestamps")))
+                         record_timestamps=bool(spec.get("record_timestamps")), stopping=spec.get("stopping"))
 
 
 def reply(res: Any, spec: dict[str, Any]) -> int:

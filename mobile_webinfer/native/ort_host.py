@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -77,8 +78,8 @@ def _out_names(sess, output_names: list[str] | None) -> list[str]:
 def run_inprocess(model_path: Path, inputs: list[np.ndarray], *, threads: int, backend: str = "cpu",
                   warmups: int = 3, iterations: int = 30, min_iterations: int = 5, time_budget_s: float = 20.0,
                   output_names: list[str] | None = None, input_names: list[str] | None = None,
-                  record_timestamps: bool = False) -> NativeResult:
-    """Load, run once (first inference), warm up, then time `iterations` runs."""
+                  record_timestamps: bool = False, stopping: dict[str, Any] | None = None) -> NativeResult:
+    """Load, run once (first inference), warm up, then time `iterations` runs (`host.timed_loop`)."""
     if backend not in ORT_BACKENDS:
         raise ModelError(f"ort-native backend {backend!r} not available (have: {', '.join(ORT_BACKENDS)})")
     rss0 = _rss_mb()
@@ -88,14 +89,11 @@ def run_inprocess(model_path: Path, inputs: list[np.ndarray], *, threads: int, b
     feeds = _feeds(sess, inputs, input_names)
     outs = _out_names(sess, output_names)
     rss1 = _rss_mb()
-    outputs, first_ms, warm, lat, stamps = timed_loop(lambda: sess.run(outs, feeds), warmups=warmups,
-                                                      iterations=iterations, min_iterations=min_iterations,
-                                                      time_budget_s=time_budget_s,
-                                                      record_timestamps=record_timestamps)
-    return NativeResult(backend=backend, threads=int(threads), runtime=runtime_version(), setup_ms=setup_ms,
-                        first_inference_ms=first_ms, warmup_ms=warm, latencies_ms=lat, rss_before_mb=rss0,
-                        rss_after_load_mb=rss1, peak_rss_mb=_peak_rss_mb(),
-                        outputs=[np.array(o) for o in outputs], latency_t_ms=stamps)
+    loop = timed_loop(lambda: sess.run(outs, feeds), warmups=warmups, iterations=iterations,
+                      min_iterations=min_iterations, time_budget_s=time_budget_s,
+                      record_timestamps=record_timestamps, **(stopping or {}))
+    return loop.result(backend=backend, threads=int(threads), runtime=runtime_version(), setup_ms=setup_ms,
+                       rss_before_mb=rss0, rss_after_load_mb=rss1, peak_rss_mb=_peak_rss_mb())
 
 
 def profile_inprocess(model_path: Path, inputs: list[np.ndarray], *, threads: int, warmups: int = 3,
@@ -129,7 +127,8 @@ def _child(spec: dict, what: str, timeout_s: float) -> dict:
 def run_isolated(model_path: Path, input_paths: list[tuple[Path, str, list[int]]], *, threads: int,
                  backend: str = "cpu", warmups: int = 3, iterations: int = 30, min_iterations: int = 5,
                  time_budget_s: float = 20.0, timeout_s: float = 300.0, output_names: list[str] | None = None,
-                 input_names: list[str] | None = None, record_timestamps: bool = False) -> NativeResult:
+                 input_names: list[str] | None = None, record_timestamps: bool = False,
+                 stopping: dict[str, Any] | None = None) -> NativeResult:
     """`run_inprocess` in a fresh child process.  input_paths: (raw file, dtype, shape) per input."""
     with tempfile.TemporaryDirectory(prefix="mwi-ort-") as tmp:
         out = Path(tmp) / "result.npz"
@@ -137,7 +136,7 @@ def run_isolated(model_path: Path, input_paths: list[tuple[Path, str, list[int]]
                 "inputs": [[str(p), dt, list(sh)] for p, dt, sh in input_paths], "threads": threads,
                 "backend": backend, "warmups": warmups, "iterations": iterations, "min_iterations": min_iterations,
                 "time_budget_s": time_budget_s, "out": str(out), "output_names": output_names,
-                "input_names": input_names, "record_timestamps": record_timestamps}
+                "input_names": input_names, "record_timestamps": record_timestamps, "stopping": stopping}
         meta = _child(spec, f"run of {model_path.name}", timeout_s)
         data = np.load(out)
         outputs = [data[f"out{i}"] for i in range(meta.pop("n_outputs"))]

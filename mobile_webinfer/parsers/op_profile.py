@@ -8,17 +8,24 @@
       \t  [node type]\t  [start]\t  [first]\t [avg ms]\t  [%]\t  [cdf%]\t  [mem KB]\t[times called]\t[Name]
       \t      CONV_2D\t    0.066\t   87.754\t   60.957\t 2.066%\t 2.066%\t  0.000\t  1\t[MobilenetV1/Conv2d_0/Relu6]:0
 
+  or aligned with spaces (a phone's, Hexagon + GPU delegates)::
+
+                           [node type]          [start]   [first]   [avg ms]      [%]   [cdf%]  [mem KB]  [times called]  [Name]
+                 TfLiteHexagonDelegate            3.934     0.009      0.009   0.041%  17.775%     0.000               1  [anynet/s1_dsp_b3_relu/Relu;anynet/s1_dsp_b3_add/add]:96
+
   Newer builds drop `[start]`, align with spaces and prefix the header with `INFO: `; XNNPACK
   nodes are named by their XNNPACK operator (`Convolution (NHWC, F32) IGEMM`).  `[avg ms]` is per
   call and `[times called]` per inference, so a node's time per inference is their product.
-- ONNX Runtime's profiler JSON (`parse_ort_profile`): chrome-trace events; `cat: "Session"`
+- ONNX Runtime's profiler JSON (`parse_ort_profile`), native or ONNX Runtime Web's (the same
+  events, printed by the page's wasm at `endProfiling()`): chrome-trace events; `cat: "Session"`
   `model_run` is one inference, `cat: "Node"` events named `<node>_kernel_time` carry `dur` (us)
   and `args.op_name`.
 - TF.js `tf.profile` (`parse_tfjs_profile`): `{"kernels": [{"name", "kernelTimeMs", ...}]}`, one
   object per profiled inference (a list of them is averaged).
 
-Times are ms per inference: the median over the profiled runs (a page's first profiled
-inferences carry JIT and GC outliers that a mean would spread over every kernel).
+Times are ms per inference: each operator's median over the profiled runs (a page's first
+profiled inferences carry JIT and GC outliers that a mean would spread over every kernel), scaled
+so that the operators sum to the median run's operator time (see `_per_op_ms`).
 """
 
 from __future__ import annotations
@@ -163,10 +170,25 @@ def parse_ort_profile(text: str, *, skip_runs: int = 0, source: str = "onnxrunti
     if not order:
         raise ParseError("no Node kernel_time events inside the kept runs", source=source)
     n = len(kept)
-    ops = tuple(OpTime(name=k, op_type=op_type[k], ms=_median([per_node[k].get(i, 0.0) for i in range(n)]),
-                       calls=max(1, round(calls[k] / n)), hint=hints.get(k, "")) for k in order)
+    ms = _per_op_ms([[per_node[k].get(i, 0.0) for i in range(n)] for k in order])
+    ops = tuple(OpTime(name=k, op_type=op_type[k], ms=m, calls=max(1, round(calls[k] / n)), hint=hints.get(k, ""))
+                for k, m in zip(order, ms, strict=True))
     total = _median([float(e["dur"]) / 1000.0 for e in kept])
     return OpProfile(source="onnxruntime", ops=ops, runs=n, total_ms=total)
+
+
+def _per_op_ms(per_op_runs: list[list[float]]) -> list[float]:
+    """Per operator, ms per inference from its time in each profiled run (rows: operators, columns:
+    runs).  Each operator's median over the runs gives robust shares, but under bursty load a sum of
+    medians falls below a typical run's operator time; so the medians are scaled to sum to the
+    median over runs of the per-run operator sum (shares stay the medians', the total a real run's)."""
+    meds = [_median(r) for r in per_op_runs]
+    total = sum(meds)
+    if not per_op_runs or total <= 0:
+        return meds
+    run_sums = [sum(col) for col in zip(*per_op_runs, strict=True)]
+    scale = _median(run_sums) / total
+    return [m * scale for m in meds]
 
 
 def _median(xs: list[float]) -> float:
@@ -205,14 +227,15 @@ def parse_tfjs_profile(text: str, *, source: str = "tf.profile") -> OpProfile:
     for ks in kept[1:]:
         if [k.get("name") for k in ks] != [k.get("name") for k in first]:
             raise ParseError("profiled inferences ran different kernels", source=source)
-    ops = []
+    per_op_runs: list[list[float]] = []
     for j, k in enumerate(first):
         times = [ks[j].get("kernelTimeMs") for ks in kept]
         if not all(isinstance(t, int | float) for t in times):
             raise ParseError(f"kernel {k.get('name')!r} has no kernelTimeMs number", source=source,
                              snippet=json.dumps(k)[:120])
-        ops.append(OpTime(name=str(k["name"]), op_type=str(k["name"]),
-                          ms=_median([float(t) for t in times if t is not None])))
+        per_op_runs.append([float(t) for t in times if t is not None])
+    ops = [OpTime(name=str(k["name"]), op_type=str(k["name"]), ms=m)
+           for k, m in zip(first, _per_op_ms(per_op_runs), strict=True)]
     if not ops:
         raise ParseError("tf.profile recorded no kernels", source=source)
     return OpProfile(source="tfjs", ops=tuple(ops), runs=len(profs))

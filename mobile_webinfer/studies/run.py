@@ -161,7 +161,8 @@ def _cell(spec: StudySpec, target: Target, run: RunSpec) -> Cell:
 def _budget(spec: StudySpec) -> Budget:
     d = spec.real_duration_s
     return Budget(warmups=3, iterations=MAX_INFERENCES, min_iterations=1, time_budget_s=d,
-                  cell_timeout_s=d + 900.0, stall_timeout_s=120.0, timestamps=True)
+                  cell_timeout_s=d + 900.0, stall_timeout_s=120.0, timestamps=True,
+                  precision=0.0, max_warmups=3, native_min_iterations=1, native_min_time_s=0.0)  # fixed time
 
 
 def _sampler(dev: ShellLike, probes: list[Probe], spec: StudySpec, sink: Callable[[dict[str, Any]], None],

@@ -1,38 +1,43 @@
 """Per-operator profiles of a run (`mwi sweep --profile-ops`) and the per-operator gap table.
 
-Profiles are taken in *separate* processes after the latency cells, so profiling (which slows
-every kernel down a little) never touches the latency numbers.  Each profile is stored in
-`RUN_DIR/profiles/`: the runtime's raw export under `raw/` (kept for other tools) and a small
-JSON index entry naming the cell, the source and the raw file; the report re-parses the raw.
+Profiles are taken in *separate* page loads / processes after a target's latency cells, through
+the Target contract (`Target.profile`, the same path on this computer and on phones), so
+profiling (which slows every kernel down a little) never touches the latency numbers.  Each
+profile is stored in `RUN_DIR/profiles/`: the runtime's raw export under `raw/` (kept for other
+tools) and a small JSON index entry naming the cell, the source and the raw file (or, for a
+runtime without a profiler, `status: unsupported` and the reason); the report re-parses the raw.
 
-Where profiles come from on this computer:
+Where profiles come from:
+- TF.js wasm / cpu: `tf.profile` kernel lists; ONNX Runtime Web wasm: its session profiler's
+  trace (pages/adapters/ort.js); LiteRT.js exposes no profiler (unsupported, the page says so).
 - `ort-native`: ONNX Runtime's own profiler on the `.onnx` file (wall time per kernel).
-- `tflite-native`: LiteRT's Python interpreter has no per-operator profiler (only the
-  `benchmark_model` binary, i.e. phones, has one), so the host pairs operators with ORT.
+- `tflite-native` on this computer: LiteRT's Python interpreter has no per-operator profiler
+  (unsupported), so the host pairs operators with ORT.
 - phones: `benchmark_model --enable_op_profiling=true` text, parsed by
-  `parsers.op_profile.parse_benchmark_op_profile` (stored the same way when present).
+  `parsers.op_profile.parse_benchmark_op_profile`.
+- webgl / webgpu / webnn: kernel times there are GPU timer queries or CPU-side dispatch, not
+  wall time per kernel: unsupported, with that reason.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import shutil
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import MwiError, StoreError
-from ..files import atomic_write_json
+from ..errors import MwiError, StoreError, device_gone
+from ..files import atomic_write_json, atomic_write_text
 from ..parsers.op_classes import RUNTIME_OVERHEAD, classify
 from ..parsers.op_profile import OpProfile, parse_benchmark_op_profile, parse_ort_profile, parse_tfjs_profile
 from ..records import CellRecord, load_records
-from ..vocab import NATIVE_RUNTIME, NATIVE_RUNTIMES, ORT_NATIVE_RUNTIME
+from ..targets.contract import Stopped
+from ..vocab import NATIVE_RUNTIME, NATIVE_RUNTIMES, ORT_NATIVE_RUNTIME, Cell
 
 PROFILES_DIR = "profiles"
-PROFILE_WARMUPS = 3
-PROFILE_RUNS = 20
 OP_ROW_KEYS = ("target", "model", "runtime", "backend", "threads", "op_class", "count", "browser_ms", "native_ms",
                "ratio", "share", "excess_ms", "native_runtime", "native_backend")
 SOURCES = {"onnxruntime": "json", "tfjs": "json", "benchmark_model": "txt"}
@@ -46,8 +51,10 @@ class StoredProfile:
     backend: str
     threads: int
     source: str          # onnxruntime | tfjs | benchmark_model
-    raw: str             # path of the raw export, relative to the run dir
+    raw: str             # path of the raw export, relative to the run dir ("" when there is none)
     skip_runs: int = 0   # warmup inferences inside the raw export (ORT profiles the whole session)
+    status: str = "ok"   # ok | unsupported (the runtime / backend has no wall-clock profiler) | error
+    error: str = ""      # why not ok
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -82,74 +89,67 @@ def load_profiles(run_dir: Path) -> list[StoredProfile]:
     return out
 
 
-def profile_host_native(run_dir: Path, models: Iterable[str], threads: Iterable[int], *,
-                        target: str = "local", warmups: int = PROFILE_WARMUPS, runs: int = PROFILE_RUNS,
-                        timeout_s: float = 600.0) -> list[StoredProfile]:
-    """ONNX Runtime's profiler on each model's `.onnx`, one fresh process per thread count."""
-    from ..models.build import ensure_built
-    from ..native import ort_host
-
-    raw_dir = Path(run_dir) / PROFILES_DIR / "raw"
-    done = []
-    for model in models:
-        manifest = ensure_built(model)
-        inputs = [(manifest.dir / s["path"], s["dtype"], s["shape"]) for s in manifest.data["sample_inputs"]]
-        io = manifest.data.get("io_names", {}).get("onnx", {})
-        for t in sorted(set(threads)):
-            tmp = raw_dir / f"tmp-{model}-t{t}"
-            trace = ort_host.profile_isolated(manifest.file("onnx"), inputs, threads=t, out_dir=tmp,
-                                              warmups=warmups, iterations=runs, timeout_s=timeout_s,
-                                              input_names=io.get("inputs"))
-            dest = raw_dir / f"{target}__{model}__{ORT_NATIVE_RUNTIME}__cpu__t{t}.ort.json"
-            shutil.move(str(trace), dest)
-            shutil.rmtree(tmp, ignore_errors=True)
-            sp = StoredProfile(target=target, model=model, runtime=ORT_NATIVE_RUNTIME, backend="cpu", threads=t,
-                               source="onnxruntime", raw=str(dest.relative_to(run_dir)), skip_runs=warmups)
-            sp.parse(Path(run_dir))  # refuse to index an export we cannot read
-            store_profile(Path(run_dir), sp)
-            done.append(sp)
-    return done
+def profile_cells(cells: Iterable[Cell]) -> list[Cell]:
+    """The cells a profiled phase takes: one per latency configuration (repeat 0; QoE cells are
+    not profiled), in plan order."""
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for c in cells:
+        if c.is_qoe or c.config_key in seen:
+            continue
+        seen.add(c.config_key)
+        out.append(c)
+    return out
 
 
-#: browser runtimes whose adapter can profile operators in the page, and the backends where the
-#: profiler times kernels by wall clock (wasm, cpu); GPU backends time with GPU queries, if at all
-BROWSER_PROFILERS = {"tfjs": ("wasm", "cpu")}
-
-
-def profile_local_browsers(run_dir: Path, spec: Any, *, stop: Any = None) -> list[StoredProfile]:
-    """One extra headless Chromium page load per (model, runtime, backend, threads) with the
-    runtime's profiler on (`tf.profile` for TF.js); the raw kernel list goes to profiles/raw/."""
-    import threading
-
-    from ..models.build import ensure_built
-    from ..paths import models_dir
-    from ..targets.local import LOCAL, LOCAL_BROWSER, LocalTarget
-    from ..vocab import Cell, PageOptions
-    from ..web.server import PageServer
-
-    target = LocalTarget(spec.chromium, page=PageOptions(webnn_device=spec.webnn_device,
-                                                         thread_policy=spec.thread_policy))
-    stop = stop or threading.Event()
-    raw_dir = Path(run_dir) / PROFILES_DIR / "raw"
+def profile_target(run_dir: Path, target: Any, cells: Iterable[Cell], manifests: dict[str, Any], server: Any,
+                   budget: Any, stop: Any) -> list[StoredProfile]:
+    """`mwi sweep --profile-ops`, after a target's latency cells, through the Target contract
+    (`Target.profile`): each configuration once more, in a separate page load / process with the
+    runtime's profiler on; the raw export goes to profiles/raw/ and an index entry beside it.  A
+    runtime without a profiler is stored `unsupported` with its reason; a configuration already
+    profiled (a resumed run) is not taken again; a failed profile is stored `error` with its words
+    (the latency cells are untouched either way)."""
+    run_dir = Path(run_dir)
+    raw_dir = run_dir / PROFILES_DIR / "raw"
     raw_dir.mkdir(parents=True, exist_ok=True)
+    have = {(p.target, p.model, p.runtime, p.backend, p.threads) for p in load_profiles(run_dir) if p.status == "ok"}
     done = []
-    with PageServer(models_dir=models_dir()) as server:
-        for model in spec.models:
-            manifest = ensure_built(model)
-            for rt, backends in BROWSER_PROFILERS.items():
-                if rt not in spec.runtimes:
-                    continue
-                for be in (b for b in backends if b in spec.backends):
-                    for t in ([min(spec.threads)] if be == "cpu" else sorted(set(spec.threads))):
-                        cell = Cell(LOCAL, LOCAL_BROWSER, model, rt, be, t, 0)
-                        prof = target.profile_browser_cell(cell, manifest, server, spec.budget, stop)
-                        dest = raw_dir / f"{LOCAL}__{model}__{rt}__{be}__t{t}.{rt}.json"
-                        atomic_write_json(dest, prof.get("runs"))
-                        sp = StoredProfile(target=LOCAL, model=model, runtime=rt, backend=be, threads=t,
-                                           source=str(prof.get("source")), raw=str(dest.relative_to(run_dir)))
-                        sp.parse(Path(run_dir))
-                        store_profile(Path(run_dir), sp)
-                        done.append(sp)
+    for cell in profile_cells(cells):
+        if stop.is_set():
+            break
+        ident = (cell.target, cell.model, cell.runtime, cell.backend, cell.threads)
+        if ident in have:
+            continue
+        base = StoredProfile(target=cell.target, model=cell.model, runtime=cell.runtime, backend=cell.backend,
+                             threads=cell.threads, source="", raw="")
+        try:
+            cap = target.profile(cell, manifests[cell.model], server, budget, stop)
+        except Stopped:
+            break
+        except MwiError as exc:
+            if device_gone(exc):
+                raise
+            sp = dataclasses.replace(base, status="error", error=exc.one_line())
+            store_profile(run_dir, sp)
+            done.append(sp)
+            continue
+        if cap.unsupported:
+            sp = dataclasses.replace(base, status="unsupported", error=cap.unsupported)
+        else:
+            ext = SOURCES.get(cap.source)
+            if ext is None:
+                raise StoreError(f"{cell.key}: unknown profile source {cap.source!r}")
+            dest = raw_dir / (f"{cell.target}__{cell.model}__{cell.runtime}__{cell.backend}__t{cell.threads}"
+                              f".{cap.source}.{ext}").replace("/", "_")
+            atomic_write_text(dest, cap.raw)
+            sp = dataclasses.replace(base, source=cap.source, raw=str(dest.relative_to(run_dir)), skip_runs=cap.skip_runs)
+            try:
+                sp.parse(run_dir)  # refuse to index an export we cannot read
+            except MwiError as exc:
+                sp = dataclasses.replace(sp, status="error", error=f"unreadable export: {exc.one_line()}")
+        store_profile(run_dir, sp)
+        done.append(sp)
     return done
 
 
@@ -201,7 +201,7 @@ def op_gap_rows(run_dir: Path, records: Iterable[CellRecord | dict[str, Any]] | 
 
         records = RunStore.open(run_dir).results()
     med = _medians(load_records(records))
-    profs = load_profiles(run_dir)
+    profs = [p for p in load_profiles(run_dir) if p.status == "ok"]
     parsed: dict[StoredProfile, OpProfile] = {}
     for sp in profs:
         try:
@@ -241,6 +241,11 @@ def op_gap_rows(run_dir: Path, records: Iterable[CellRecord | dict[str, Any]] | 
         else:
             rows.append(_row(ident, RUNTIME_OVERHEAD, 0, over, nat_over, whole))
     return rows
+
+
+def profile_notes(run_dir: Path) -> list[dict[str, Any]]:
+    """The configurations without a profile, and why (`unsupported` runtimes, failed profiles)."""
+    return [p.to_json() for p in load_profiles(Path(run_dir)) if p.status != "ok"]
 
 
 def _by_excess(r: dict[str, Any]) -> tuple[bool, float]:
@@ -288,5 +293,6 @@ def render_op_table(rows: list[dict[str, Any]], console: Any = None) -> None:
     console.print(t)
 
 
-__all__ = ["OP_ROW_KEYS", "PROFILES_DIR", "StoredProfile", "class_totals", "load_profiles", "op_gap_rows",
-           "profile_host_native", "render_op_table", "store_profile"]
+__all__ = ["OP_ROW_KEYS", "PROFILES_DIR", "StoredProfile", "class_totals",
+           "load_profiles", "op_gap_rows", "profile_cells", "profile_notes", "profile_target", "render_op_table",
+           "store_profile"]

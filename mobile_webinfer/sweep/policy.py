@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from ..records import PAGE_HIDDEN, CellRecord
@@ -50,3 +51,61 @@ def throttled(rec: CellRecord, max_thermal_status: int) -> bool:
 def median_of(xs: Sequence[float] | None) -> float | None:
     ys = sorted(xs or [])
     return ys[len(ys) // 2] if ys else None
+
+
+# ---- validity: one rule from flags to valid / flagged / invalid (in the spirit of MLPerf's result_validity)
+
+VALID, FLAGGED, INVALID = "valid", "flagged", "invalid"
+IMPRECISE = "imprecise"
+WARMUP_NOT_CONVERGED = "warmup-not-converged"
+#: flag prefix -> the reason it gives; a number behind these is never published as clean
+_INVALID = ((PAGE_HIDDEN, PAGE_HIDDEN), ("backend-fell-back", "backend-mismatch"),
+            ("renderer-crashed", "renderer-crashed"))
+#: flag prefix -> the reason it gives; the number stands, with the reason beside it
+_FLAGGED = ((IMPRECISE, IMPRECISE), ("thermal-status-rose", "thermal-rise"), ("thermal-throttled", "thermal-rise"),
+            ("phone-never-cooled", "thermal-rise"), ("low-battery", "battery-below-min"),
+            ("few-samples", "too-few-samples"), ("too-few-runs", "too-few-samples"),
+            ("unstable-between-loads", "unstable-between-loads"), ("unstable-within-load", "unstable-within-load"),
+            (WARMUP_NOT_CONVERGED, WARMUP_NOT_CONVERGED))
+
+
+def validity(flags: Sequence[str], *, measured: bool, precision: float | None = None) -> tuple[str, list[str]]:
+    """The validity of a cell or a report row from its flags: `invalid` when nothing was measured
+    (`measured` false: an error, unsupported, skipped) or a flag says the number cannot stand
+    (hidden page, backend mismatch, crashed renderer); `flagged` for imprecise (with the precision
+    reached, when given), thermal rise, battery under the minimum, too few samples, unstable,
+    warm-up not converged; else `valid`.  Reasons are sorted words, e.g. `imprecise(3.1%)`."""
+    bad: set[str] = set()
+    warn: set[str] = set()
+    for f in flags:
+        for prefix, why in _INVALID:
+            if f.startswith(prefix):
+                bad.add(why)
+        for prefix, why in _FLAGGED:
+            if f.startswith(prefix):
+                warn.add(f"{IMPRECISE}({100 * precision:.1f}%)" if why == IMPRECISE and precision is not None
+                         else why)
+    if not measured:
+        bad.add("not-measured")
+    if bad:
+        return INVALID, sorted(bad | warn)
+    return (FLAGGED, sorted(warn)) if warn else (VALID, [])
+
+
+def loop_flags(rec: CellRecord, target_precision: float) -> list[str]:
+    """Flags from how the cell's loops ended: `imprecise` (a ceiling came before the precision asked),
+    `warmup-not-converged`."""
+    flags = []
+    if rec.ok and rec.stop_reason is not None and rec.stop_reason != "precision" and target_precision > 0 \
+            and (rec.precision_reached is None or rec.precision_reached > target_precision):
+        flags.append(IMPRECISE)
+    if rec.ok and rec.warmup_converged is False:
+        flags.append(WARMUP_NOT_CONVERGED)
+    return flags
+
+
+def with_validity(rec: CellRecord, target_precision: float) -> CellRecord:
+    """The record with its loop flags and its validity (the one rule above) stored."""
+    rec = rec.with_flags(*loop_flags(rec, target_precision))
+    v, why = validity(rec.flags, measured=rec.ok, precision=rec.precision_reached)
+    return dataclasses.replace(rec, validity=v, validity_reasons=tuple(why))

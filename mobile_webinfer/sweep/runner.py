@@ -13,7 +13,7 @@ import json
 import platform
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,11 +32,12 @@ from ..errors import (
 )
 from ..files import now_iso
 from ..locks import device_lock, run_lock
-from ..records import Agreement, Attempt, CellRecord
+from ..records import Agreement, Attempt, CellRecord, load_records
+from ..stats import ci_precision, summarize
 from ..store import RunStore
 from ..targets.contract import Stopped, Target
-from ..vocab import RUNTIME_FORMAT, Cell, PageOptions
-from .policy import cell_flags, median_of, throttled
+from ..vocab import RUNTIME_FORMAT, Cell, PageOptions, QoeOptions
+from .policy import cell_flags, median_of, throttled, with_validity
 from .reference import References
 from .spec import DEFAULT_PHONE_NATIVE, SweepSpec, plan_cells
 
@@ -53,6 +54,7 @@ def target_lost(exc: BaseException) -> bool:
 
 class Progress(Protocol):
     def start(self, total: int, done: int = 0) -> None: ...
+    def add(self, n: int) -> None: ...
     def on_start(self, cell: Cell) -> None: ...
     def on_cell(self, cell: Cell, rec: CellRecord) -> None: ...
     def finish(self) -> None: ...
@@ -170,15 +172,15 @@ class Runner:
         from ..web.server import PageServer
 
         done = self.done_keys(cells)
-        todo = [c for c in cells if c.key not in done]
-        if not todo:
+        todo = [c for c in cells if c.key not in done] or self.extra_repeats(cells)
+        if not todo and not self.spec.profile_ops:
             return
         in_a_row = 0  # consecutive infrastructure failures: the failure budget
         unstored: list[Cell] = []  # cells given up on while the phone was away (resumable)
         last_lost: TargetLost | None = None
         with PageServer(models_dir=models_dir()) as server, target.conditions():
             self._probe_capabilities(target, server)
-            for cell in todo:
+            for cell in self._then_extra_repeats(todo, cells, unstored):
                 if self.stop.is_set():
                     return
                 if self.progress:
@@ -204,9 +206,74 @@ class Runner:
                                       f"(last: {rec.error})")
                     self._quarantine(target, todo, lost, in_a_row)
                     raise lost
+            if self.spec.profile_ops and not self.stop.is_set():
+                self.profile_target(target, cells, server)
         if unstored and last_lost is not None:  # never a silent exit 0 with cells left unmeasured
             raise TargetLost(f"{target.name}: {len(unstored)} cell(s) not measured while the phone was away "
                              f"(last: {last_lost.one_line()})")
+
+    def _then_extra_repeats(self, todo: list[Cell], cells: list[Cell], unstored: list[Cell]) -> Iterator[Cell]:
+        """The cells of `todo`, then rounds of extra repeats (`extra_repeats`) while any is needed
+        (none once a cell went unstored: the phone is away, a resumed run adds them)."""
+        batch = todo
+        extra = bool(todo) and todo[0].key not in {c.key for c in cells}  # a resumed run's first batch: extras
+        while batch:
+            if extra and self.progress:
+                self.progress.add(len(batch))
+            yield from batch
+            batch = [] if unstored or self.stop.is_set() else self.extra_repeats(cells)
+            extra = True
+
+    def extra_repeats(self, cells: list[Cell]) -> list[Cell]:
+        """One more repeat (a fresh page load / process, the next repeat number) of every configuration
+        of `cells` whose planned repeats are all stored and ok, whose pooled (hierarchical) CI95
+        half-width of the median is still wider than `precision` x median, that has spent less than
+        `max_time_s` (wall) and has fewer than `max_repeat_factor` x the planned repeats.  They are
+        ordinary cells: stored, resumed and reported like the planned ones; a round covers every such
+        configuration in plan order, so drift spreads over them as over the planned repeats."""
+        b = self.spec.budget
+        if b.precision <= 0 or b.max_repeat_factor <= 1:
+            return []
+        by_conf: dict[tuple, list[CellRecord]] = {}
+        for rec in load_records(self.store.results()):
+            if rec.cell is not None:
+                by_conf.setdefault(rec.cell.config_key, []).append(rec)
+        planned: dict[tuple, set[str]] = {}
+        for c in cells:
+            if not c.is_qoe:
+                planned.setdefault(c.config_key, set()).add(c.key)
+        out: list[Cell] = []
+        for c in cells:
+            keys = planned.pop(c.config_key, None)
+            if keys is None:
+                continue
+            recs = by_conf.get(c.config_key, [])
+            if not keys <= {r.key for r in recs} or len(recs) >= b.max_repeat_factor * len(keys):
+                continue
+            ok = [r for r in recs if r.ok and r.samples_ms()]
+            if not ok or len(ok) < len(recs):  # a configuration with failed repeats gets no more
+                continue
+            if sum(r.wall_s or 0.0 for r in recs) >= b.max_time_s:
+                continue
+            reached = ci_precision(summarize([r.samples_ms() for r in ok]))
+            if reached is None or reached <= b.precision:
+                continue
+            out.append(dataclasses.replace(c, repeat=max(r.cell.repeat for r in recs if r.cell) + 1))
+        return out
+
+    def profile_target(self, target: Target, cells: list[Cell], server: Any) -> None:
+        """`--profile-ops`: after the target's latency cells, each configuration once more with the
+        runtime's profiler on (`Target.profile`), stored under RUN_DIR/profiles/, never a record."""
+        from .op_profiles import profile_target
+
+        try:
+            profile_target(self.store.run_dir, target, cells, self.models(), server, self.spec.budget, self.stop)
+        except Stopped:
+            return
+        except MwiError as exc:
+            if target_lost(exc):
+                raise TargetLost(f"{target.name}: while profiling: {exc.one_line()}") from exc
+            raise
 
     def _quarantine(self, target: Target, rest: list[Cell], why: TargetLost, failures: int) -> None:
         """A phone past its failure budget: every cell of `rest` it has not stored is recorded
@@ -268,11 +335,11 @@ class Runner:
                 rec = dataclasses.replace(rec, attempts=tuple(attempts))
             if hot:
                 extra.append("thermal-throttled")
-            return rec.with_flags(*extra)
+            return with_validity(rec.with_flags(*extra), self.spec.budget.precision)
 
     def _run_cell_once(self, target: Target, cell: Cell, server: Any, fingerprint: Mapping[str, Any]) -> CellRecord:
         manifest = self.models()[cell.model]
-        budget = self.spec.budget
+        budget = self.spec.cell_budget()
         started = now_iso()
         t0 = time.monotonic()
         ident: dict[str, Any] = dict(cell=cell, key=cell.key, started_at=started, budget=budget.to_json(),
@@ -291,7 +358,7 @@ class Runner:
             rec = m.record
             if m.outputs is not None:
                 self.refs.keep_native(cell, list(m.outputs))
-            if rec.ok and (m.outputs is not None or not cell.is_native):
+            if rec.ok and not cell.is_qoe and (m.outputs is not None or not cell.is_native):  # qoe: no outputs
                 rec = self._with_agreement(cell, manifest, rec, m.outputs)
             if m.samples:
                 self.store.append_samples({**s, "key": cell.key} for s in m.samples)
@@ -323,12 +390,13 @@ def _as_page_outputs(outputs: Any) -> list[dict[str, Any]]:
 
 def default_target_factory(spec: SweepSpec) -> TargetFactory:
     page = PageOptions(webnn_device=spec.webnn_device, thread_policy=spec.thread_policy)
+    qoe = QoeOptions(rounds=spec.qoe_rounds)
 
     def make(name: str) -> Target:
         if name == "local":
             from ..targets.local import LocalTarget
 
-            return LocalTarget(spec.chromium, native=spec.native_backends, page=page)
+            return LocalTarget(spec.chromium, native=spec.native_backends, page=page, qoe=qoe)
         from ..adb.shell import validate_serial
         from ..targets.android import AndroidTarget
         from ..targets.cooldown import CooldownPolicy
@@ -337,7 +405,7 @@ def default_target_factory(spec: SweepSpec) -> TargetFactory:
         native = tuple(spec.native_backends) if spec.native_backends else DEFAULT_PHONE_NATIVE
         return AndroidTarget(name, cooldown=CooldownPolicy(**spec.cooldown), benchmark_model=spec.benchmark_model,
                              sample_interval_s=spec.sample_interval_s, native_backends=native,
-                             browsers=spec.browsers, first_run=spec.first_run, page=page)
+                             browsers=spec.browsers, first_run=spec.first_run, page=page, qoe=qoe)
 
     return make
 

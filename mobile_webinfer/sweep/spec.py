@@ -51,6 +51,9 @@ class SweepSpec:
     webnn_device: str = "cpu"      # WebNN cells: the MLContext deviceType asked for
     thread_policy: str = "as-is"   # "exact": TF.js wasm is shown enough cores to use the threads asked
     capabilities: bool = True      # probe each browser's capabilities once per run (manifest `capabilities`)
+    qoe: bool = False              # also QoE cells: the GUI workload alone / beside main-thread / worker inference
+    qoe_only: bool = False         # `mwi qoe`: only the QoE cells
+    qoe_rounds: int = 6            # rounds of the GUI workload per QoE page load
 
     def validate(self) -> None:
         bad = [r for r in self.runtimes if r not in BROWSER_RUNTIMES]
@@ -70,6 +73,12 @@ class SweepSpec:
         if b.iterations < 1 or b.warmups < 0 or b.time_budget_s <= 0 or b.cell_timeout_s <= 0 \
                 or b.stall_timeout_s <= 0:
             raise UsageError("iterations must be >= 1, warmups >= 0, time budget, cell and stall timeouts > 0")
+        if not 0 <= b.precision < 1:
+            raise UsageError(f"--precision must be from 0 (off) to below 1, got {b.precision:g}")
+        if b.max_time_s <= 0:
+            raise UsageError(f"--max-time-per-cell must be > 0 seconds, got {b.max_time_s:g}")
+        if b.max_warmups < 0 or b.warmup_window < 1 or b.warmup_drift < 0 or b.max_repeat_factor < 1:
+            raise UsageError("max_warmups must be >= 0, warmup_window >= 1, warmup_drift >= 0, max_repeat_factor >= 1")
         if b.min_iterations > b.iterations:  # --iterations 2: at most 2 timed runs, whatever the default minimum
             self.budget = replace(b, min_iterations=b.iterations)
         if not self.targets:
@@ -87,6 +96,16 @@ class SweepSpec:
             raise UsageError(f"--webnn-device must be one of {', '.join(WEBNN_DEVICES)}")
         if self.thread_policy not in THREAD_POLICIES:
             raise UsageError(f"--thread-policy must be one of {', '.join(THREAD_POLICIES)}")
+        if not 1 <= self.qoe_rounds <= 1000:
+            raise UsageError("qoe_rounds must be from 1 to 1000")
+
+    def cell_budget(self) -> Budget:
+        """The budget of one cell: each page load / process's time ceiling is at most half its share
+        of `max_time_s` (--max-time-per-cell) over the planned repeats, leaving room for extra repeats."""
+        b = self.budget
+        if b.precision <= 0:
+            return b
+        return replace(b, time_budget_s=min(b.time_budget_s, max(0.5, b.max_time_s / (2 * self.repeats))))
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -96,7 +115,7 @@ class SweepSpec:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> SweepSpec:
         d = dict(d)
-        d["budget"] = Budget(**d.get("budget", {}))
+        d["budget"] = Budget.from_json(d.get("budget", {}))
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in d.items() if k in known})
 
@@ -105,19 +124,21 @@ def plan_cells(spec: SweepSpec, target: str, browsers: list[str], native_backend
     """Every cell of one target, in the order they run: per model the native cells first (they
     give the reference outputs), then the browser cells repeat by repeat, so slow drift (heat,
     background load) spreads over every configuration instead of landing on one."""
-    from ..vocab import NATIVE_BROWSER, NATIVE_RUNTIME, ORT_NATIVE_RUNTIME
+    from ..vocab import NATIVE_BROWSER, NATIVE_RUNTIME, ORT_NATIVE_RUNTIME, QOE, QOE_MODES
 
     cells: list[Cell] = []
+    latency = not spec.qoe_only
+    qoe = spec.qoe or spec.qoe_only
     threads = sorted(set(spec.threads))
     native_rts = list(getattr(spec, "native_runtimes", None) or [NATIVE_RUNTIME])
     for model in spec.models:
-        if spec.native and NATIVE_RUNTIME in native_rts:
+        if latency and spec.native and NATIVE_RUNTIME in native_rts:
             for nb in native_backends:
                 ts = threads if nb in ("cpu", "xnnpack") else [threads[0]]
                 for t in ts:
                     for r in range(spec.repeats):
                         cells.append(Cell(target, NATIVE_BROWSER, model, NATIVE_RUNTIME, nb, t, r))
-        if spec.native and ORT_NATIVE_RUNTIME in native_rts and target == "local":  # host ONNX Runtime only
+        if latency and spec.native and ORT_NATIVE_RUNTIME in native_rts and target == "local":  # host ONNX Runtime only
             for t in threads:
                 for r in range(spec.repeats):
                     cells.append(Cell(target, NATIVE_BROWSER, model, ORT_NATIVE_RUNTIME, "cpu", t, r))
@@ -129,12 +150,17 @@ def plan_cells(spec: SweepSpec, target: str, browsers: list[str], native_backend
                             continue
                         ts = [threads[0]] if backend in SINGLE_THREAD_COUNT else threads
                         for t in ts:
-                            cells.append(Cell(target, browser, model, runtime, backend, t, r))
+                            if latency:
+                                cells.append(Cell(target, browser, model, runtime, backend, t, r))
+                            if qoe:  # the three modes side by side, repeat by repeat (drift spreads)
+                                cells.extend(Cell(target, browser, model, runtime, backend, t, r, QOE, mode)
+                                             for mode in QOE_MODES)
     return cells
 
 
 def estimate_seconds(cells: list[Cell], budget: Budget) -> float:
-    """Rough wall time: budget per cell plus launch/load overhead (software GPU cells run longer)."""
+    """Rough wall time: budget per cell plus launch/load overhead (software GPU cells run longer);
+    extra repeats, added where a configuration misses --precision, come on top (up to --max-time-per-cell)."""
     total = 0.0
     for c in cells:
         per = budget.time_budget_s + (4.0 if c.is_native else 12.0)

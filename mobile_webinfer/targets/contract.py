@@ -35,6 +35,17 @@ class Measurement:
     outputs: Sequence[np.ndarray] | None = None
 
 
+@dataclass(frozen=True)
+class ProfileCapture:
+    """One cell's per-operator profile (`mwi sweep --profile-ops`), taken in a separate page load
+    or process that never gives a latency: the runtime's raw export as text, or why there is none."""
+
+    source: str = ""        # onnxruntime | tfjs | benchmark_model ("" when unsupported)
+    raw: str = ""           # ORT's trace JSON, TF.js's kernel lists (JSON), benchmark_model's stdout
+    skip_runs: int = 0      # inferences inside the raw export before the profiled ones (ORT traces the session)
+    unsupported: str = ""   # the runtime / backend cannot profile operators: the reason, in its own words
+
+
 @runtime_checkable
 class Target(Protocol):
     name: str
@@ -66,7 +77,16 @@ class Target(Protocol):
     def measure(self, cell: Cell, model: Any, server: Any, budget: Budget,
                 stop: threading.Event) -> Measurement:
         """One cell, native or in a browser.  Infrastructure failures raise; measurement
-        failures come back as a record with status error."""
+        failures come back as a record with status error.  A QoE cell (`cell.kind == "qoe"`)
+        opens pages/qoe.html instead of the harness and taps it during its window
+        (`targets/qoe.py`); its record carries `qoe`."""
+        ...
+
+    def profile(self, cell: Cell, model: Any, server: Any, budget: Budget,
+                stop: threading.Event) -> ProfileCapture:
+        """The cell's per-operator profile in a separate page load / process (never a latency);
+        `ProfileCapture.unsupported` says why where the runtime has no profiler.  A failed
+        profiled run raises."""
         ...
 
 
@@ -77,14 +97,16 @@ def page_config(manifest: Any, cell: Cell, budget: Budget, page: PageOptions) ->
     return config_for(manifest, runtime=cell.runtime, backend=cell.backend, threads=cell.threads,
                       warmups=budget.warmups, iterations=budget.iterations, min_iterations=budget.min_iterations,
                       time_budget_ms=budget.time_budget_s * 1000, webnn_device=page.webnn_device,
-                      thread_policy=page.thread_policy, record_timestamps=budget.timestamps)
+                      thread_policy=page.thread_policy, record_timestamps=budget.timestamps,
+                      precision=max(0.0, budget.precision), max_warmups=max(budget.warmups, budget.max_warmups),
+                      warmup_window=budget.warmup_window, warmup_drift=budget.warmup_drift)
 
 
 STALLED = "stalled"
 
 
 def wait_for_page(ticket: Any, budget: Budget, stop: threading.Event,
-                  between: Callable[[], Any] | None = None) -> Any:
+                  between: Callable[[], Any] | None = None, step_s: float = 1.0) -> Any:
     """The page's result under a progress-based watchdog: a page that posts nothing for
     `budget.stall_timeout_s` fails `stalled`; one that keeps posting runs until its result or the
     hard ceiling `budget.cell_timeout_s` (`timeout`).  Waits in short steps so that the stop event
@@ -104,7 +126,7 @@ def wait_for_page(ticket: Any, budget: Budget, stop: threading.Event,
                                     f"{ticket.last_event_age_s:.0f} s (--stall-timeout "
                                     f"{budget.stall_timeout_s:g})", kind=STALLED)
         try:
-            return ticket.wait(timeout=min(1.0, left))
+            return ticket.wait(timeout=min(step_s, left))
         except PageReportedError as exc:
             if exc.result is not None or exc.kind != "timeout":
                 raise

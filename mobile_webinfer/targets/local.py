@@ -17,13 +17,14 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from ..errors import BrowserError, MeasurementError, MwiError
+from ..errors import BrowserError, MwiError
 from ..native import host as native_host
 from ..native import ort_host
 from ..probes.hostmem import HOST
 from ..records import CellRecord, Context
-from ..vocab import GPU_BACKENDS, ORT_NATIVE_RUNTIME, RUNTIME_FORMAT, Budget, Cell, PageOptions
-from .contract import Measurement, check_stop, page_config, wait_for_page
+from ..stats import stop_rule
+from ..vocab import GPU_BACKENDS, ORT_NATIVE_RUNTIME, RUNTIME_FORMAT, Budget, Cell, PageOptions, QoeOptions
+from .contract import Measurement, ProfileCapture, check_stop, page_config, wait_for_page
 
 MEMORY_INTERVAL_S = 0.2  # host /proc reads are cheap: sample Chromium's memory five times a second
 
@@ -62,9 +63,10 @@ class LocalTarget:
     name = LOCAL
 
     def __init__(self, chromium: str | None = None, *, headless: bool = True, native: list[str] | None = None,
-                 page: PageOptions | None = None):
+                 page: PageOptions | None = None, qoe: QoeOptions | None = None):
         self.chromium = chromium
         self.page = page or PageOptions()
+        self.qoe = qoe or QoeOptions()
         self.headless = headless
         self._native = list(native) if native else ["xnnpack"]
         self._chromium_version: str | None = None
@@ -116,15 +118,29 @@ class LocalTarget:
         return self._browser_cell(cell, model, server, budget, stop)
 
     # -- browser cells -------------------------------------------------------------------
-    def profile_browser_cell(self, cell: Cell, manifest: Any, server: Any, budget: Budget,
-                             stop: threading.Event) -> dict[str, Any]:
-        """A separate page load with the runtime's per-operator profiler on: its raw `op_profile`
-        (the cell's own latencies are not kept: profiling slows every kernel down)."""
-        m = self._browser_cell(cell, manifest, server, budget, stop, profile_ops=True)
-        prof = (m.record.extra.get("page") or {}).get("op_profile")
-        if not m.record.ok or not isinstance(prof, dict):
-            raise MeasurementError(f"{cell.key}: no per-operator profile: {m.record.error or 'the page posted none'}")
-        return prof
+    def profile(self, cell: Cell, model: Any, server: Any, budget: Budget, stop: threading.Event) -> ProfileCapture:
+        """A separate page load with the runtime's per-operator profiler on, or ONNX Runtime's
+        profiler in a fresh process (ort-native); its latencies are not kept (profiling slows
+        every kernel down)."""
+        import tempfile
+
+        from .profiling import PROFILE_RUNS, PROFILE_WARMUPS, capture_from_page, profile_gap
+
+        check_stop(stop)
+        why = profile_gap(cell, phone=False)
+        if why:
+            return ProfileCapture(unsupported=why)
+        if not cell.is_native:
+            m = self._browser_cell(cell, model, server, budget, stop, profile_ops=True)
+            return capture_from_page(cell, m.record)
+        inputs = [(model.dir / s["path"], s["dtype"], s["shape"]) for s in model.data["sample_inputs"]]
+        io = model.data.get("io_names", {}).get("onnx", {})
+        with tempfile.TemporaryDirectory(prefix="mwi-ort-profile-") as tmp:
+            trace = ort_host.profile_isolated(model.file("onnx"), inputs, threads=cell.threads, out_dir=Path(tmp),
+                                              warmups=PROFILE_WARMUPS, iterations=PROFILE_RUNS,
+                                              timeout_s=budget.cell_timeout_s, input_names=io.get("inputs"))
+            return ProfileCapture(source="onnxruntime", raw=trace.read_text(encoding="utf-8"),
+                                  skip_runs=PROFILE_WARMUPS)
 
     def _browser_cell(self, cell: Cell, manifest: Any, server: Any, budget: Budget,
                       stop: threading.Event, profile_ops: bool = False) -> Measurement:
@@ -134,8 +150,11 @@ class LocalTarget:
         from ..probes.hostmem import ProcessTreeMemoryProbe, memory_peaks
         from ..probes.sampler import Sampler
         from ..web.protocol import PageReportedError
+        from .qoe import CdpTapper, TapDriver, qoe_page_config, with_taps
 
-        config = page_config(manifest, cell, budget, self.page)
+        config = (qoe_page_config(manifest, cell, budget, self.page, self.qoe) if cell.is_qoe
+                  else page_config(manifest, cell, budget, self.page))
+        taps: TapDriver | None = None
         if profile_ops:
             config = dataclasses.replace(config, profile_ops=True)
         gpu = cell.backend in GPU_BACKENDS
@@ -154,7 +173,12 @@ class LocalTarget:
                     page = browser.new_page()
                     try:
                         page.goto(ticket.url(), wait_until="commit")
-                        result = wait_for_page(ticket, budget, stop)
+                        if cell.is_qoe:  # QoE: tap the page's pad through CDP while its window runs
+                            taps = TapDriver(ticket, CdpTapper(page), self.qoe.tap_interval_s)
+                            result = wait_for_page(ticket, budget, stop, between=taps,
+                                                   step_s=self.qoe.tap_interval_s)
+                        else:
+                            result = wait_for_page(ticket, budget, stop)
                     except PageReportedError as exc:
                         failure, result = exc, exc.result
                     except Exception as exc:  # playwright: target crashed, browser closed
@@ -169,6 +193,8 @@ class LocalTarget:
         else:
             kind = getattr(failure, "kind", "error")
             rec = CellRecord.failed(f"{kind}: {failure}", kind)
+        if taps is not None:
+            rec = with_taps(rec, taps)
         rec = dataclasses.replace(
             rec, memory=memory_peaks(rows, MEMORY_INTERVAL_S), wall_s=round(time.monotonic() - t0, 3),
             browser_version=self._chromium_version, sampler_cost=cost,
@@ -188,9 +214,11 @@ class LocalTarget:
         runner = ort_host.run_isolated if cell.runtime == ORT_NATIVE_RUNTIME else native_host.run_isolated
         res = runner(model_path, inputs, threads=cell.threads, backend=cell.backend,
                                        warmups=budget.warmups, iterations=budget.iterations,
-                                       min_iterations=budget.min_iterations, time_budget_s=budget.time_budget_s,
+                                       min_iterations=stop_rule(budget, native=True).min_iterations,
+                                       time_budget_s=budget.time_budget_s,
                                        timeout_s=budget.cell_timeout_s, output_names=io.get("outputs"),
-                                       input_names=io.get("inputs"), record_timestamps=budget.timestamps)
+                                       input_names=io.get("inputs"), record_timestamps=budget.timestamps,
+                                       stopping=native_host.stopping_knobs(budget))
         rec = dataclasses.replace(
             CellRecord.from_host_native(res, runtime=cell.runtime), wall_s=round(time.monotonic() - t0, 3),
             context=Context(extra={"thermal_start": thermal_start, "thermal_end": host_thermal()}))

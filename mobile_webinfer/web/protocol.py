@@ -25,7 +25,7 @@ import numpy as np
 
 from ..agreement import strided_max_abs_diff
 from ..errors import BackendFallback, PageError, ParseError, UsageError
-from ..vocab import GPU_BACKENDS, RUNTIME_BACKENDS
+from ..vocab import GPU_BACKENDS, QOE_MODES, RUNTIME_BACKENDS
 from ..vocab import RUNTIME_FORMAT as _BASE_FORMAT
 
 SCHEMA_VERSION = 1
@@ -47,6 +47,8 @@ WEBNN_DEVICES = ("cpu", "gpu", "npu")
 #: of it) are shown enough cores before they load, and the result records the override.
 THREAD_POLICIES = ("as-is", "exact")
 WASM_BUILDS = ("compat", "simd", "threaded", "jspi")
+#: why a page's timed loop ended (stats.STOP_REASONS)
+STOP_REASONS = ("precision", "count-ceiling", "time-ceiling")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -116,6 +118,33 @@ class ModelRef:
 
 
 @dataclass(frozen=True)
+class QoeConfig:
+    """A QoE cell's page settings (pages/qoe.html): the mode, how many rounds of the seeded GUI
+    workload, the idle gap between its tasks, the seed, and `block_ms`: a test knob that replaces
+    the model with a busy loop of that many ms per "inference" (a runtime whose cost is known)."""
+
+    mode: str
+    rounds: int = 6
+    gap_ms: float = 40.0
+    seed: int = 14
+    block_ms: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in QOE_MODES:
+            raise UsageError(f"qoe mode must be one of {', '.join(QOE_MODES)}, got {self.mode!r}")
+        if isinstance(self.rounds, bool) or not isinstance(self.rounds, int) or not 1 <= self.rounds <= 1000:
+            raise UsageError(f"qoe rounds must be an integer in [1, 1000], got {self.rounds!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+            raise UsageError(f"qoe seed must be an integer in [0, 2**32), got {self.seed!r}")
+        for name, x in (("gap_ms", self.gap_ms), ("block_ms", self.block_ms)):
+            if not _finite(x) or not 0 <= x <= 10_000:
+                raise UsageError(f"qoe {name} must be a number in [0, 10000], got {x!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
 class CellConfig:
     """Everything the page needs to measure one cell.  ``cell`` is set by PageServer.open_cell."""
 
@@ -135,9 +164,19 @@ class CellConfig:
     thread_policy: str = "as-is"
     record_timestamps: bool = False  # studies: the page also posts latency_t_ms (start of each timed inference)
     profile_ops: bool = False  # a separate profiled page load: the page also posts op_profile (never latencies)
+    qoe: QoeConfig | None = None  # a QoE cell: pages/qoe.html runs it (mwi qoe)
+    # adaptive run counts (pages/stopping.js): precision 0 = run to a ceiling; max_warmups 0 = warmups fixed
+    precision: float = 0.0
+    max_warmups: int = 0
+    warmup_window: int = 5
+    warmup_drift: float = 0.05
 
     def __post_init__(self) -> None:
         check_config(self)
+
+    @property
+    def warmup_ceiling(self) -> int:
+        return max(self.warmups, self.max_warmups)
 
     def with_cell(self, cell: str) -> CellConfig:
         return dataclasses.replace(self, cell=cell)
@@ -151,7 +190,15 @@ class CellConfig:
             "topk": self.topk, "raw_output_max": self.raw_output_max, "sample_count": self.sample_count,
             "webnn_device": self.webnn_device, "thread_policy": self.thread_policy,
             "record_timestamps": self.record_timestamps, "profile_ops": self.profile_ops,
+            "qoe": self.qoe.to_json() if self.qoe is not None else None,
+            "precision": self.precision, "max_warmups": self.warmup_ceiling,
+            "warmup_window": self.warmup_window, "warmup_drift": self.warmup_drift,
         }
+
+    @property
+    def page(self) -> str:
+        """The page that measures this cell."""
+        return "qoe.html" if self.qoe is not None else "harness.html"
 
 
 def check_config(cfg: CellConfig) -> None:
@@ -179,6 +226,12 @@ def check_config(cfg: CellConfig) -> None:
         raise UsageError(f"min_iterations ({cfg.min_iterations}) exceeds iterations ({cfg.iterations})")
     if not _finite_positive(cfg.time_budget_ms):
         raise UsageError(f"time_budget_ms must be a finite positive number, got {cfg.time_budget_ms!r}")
+    for fname, fx, fhi in (("precision", cfg.precision, 1.0), ("warmup_drift", cfg.warmup_drift, 10.0)):
+        if not _finite(fx) or not 0 <= fx <= fhi:
+            raise UsageError(f"{fname} must be a number in [0, {fhi:g}], got {fx!r}")
+    for iname, n in (("max_warmups", cfg.max_warmups), ("warmup_window", cfg.warmup_window)):
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 10_000:
+            raise UsageError(f"{iname} must be an integer in [0, 10000], got {n!r}")
     if not _NAME_RE.match(cfg.model.name):
         raise UsageError(f"bad model name {cfg.model.name!r}")
     if cfg.cell and not _NAME_RE.match(cfg.cell):
@@ -218,7 +271,8 @@ def config_for(manifest: Any, runtime: str, backend: str, threads: int = 1, *, w
                iterations: int = 50, min_iterations: int | None = None, time_budget_ms: float = 20_000.0,
                topk: int = 5, raw_output_max: int = 1024, sample_count: int = 64,
                models_url: str = "/models", model_name: str | None = None, webnn_device: str = "cpu",
-               thread_policy: str = "as-is", record_timestamps: bool = False) -> CellConfig:
+               thread_policy: str = "as-is", record_timestamps: bool = False, precision: float = 0.0,
+               max_warmups: int = 0, warmup_window: int = 5, warmup_drift: float = 0.05) -> CellConfig:
     """A CellConfig for one model (a ModelManifest with ``.dir``/``.data``, or its manifest dict).
 
     URLs are ``{models_url}/{model dir name}/{file}``, as PageServer serves a models dir.
@@ -264,7 +318,8 @@ def config_for(manifest: Any, runtime: str, backend: str, threads: int = 1, *, w
                       iterations=iterations, min_iterations=min_iterations, time_budget_ms=time_budget_ms,
                       topk=topk, raw_output_max=raw_output_max, sample_count=sample_count,
                       webnn_device=webnn_device, thread_policy=thread_policy,
-                      record_timestamps=record_timestamps)
+                      record_timestamps=record_timestamps, precision=precision, max_warmups=max_warmups,
+                      warmup_window=warmup_window, warmup_drift=warmup_drift)
 
 
 # ---- result ------------------------------------------------------------------------------
@@ -548,6 +603,8 @@ def validate_result(payload: Any, *, config: CellConfig | None = None) -> CellRe
     """
     if not isinstance(payload, dict):
         raise InvalidResult("result must be a JSON object")
+    if config is not None and config.qoe is not None:
+        raise InvalidResult("a QoE cell's result: validate it with web.qoe_protocol.validate_qoe_result")
     v = _V(payload)
     cell = v.get("cell", "str")
     if config is not None and cell != config.cell:
@@ -610,9 +667,17 @@ def validate_result(payload: Any, *, config: CellConfig | None = None) -> CellRe
     override = _override(v.get("concurrency_override", "dict", required=False, nullable=True))
     setup = v.get("setup_ms", "pos", required=ok, nullable=not ok)
     first = v.get("first_inference_ms", "pos", required=ok, nullable=not ok)
-    n_warm = config.warmups if config else None
-    warm = _pos_list(v, "warmup_ms", n_warm if (n_warm is not None and ok) else 0,
-                     n_warm if n_warm is not None else 1 << 20, required=ok)
+    # warm-up: the floor (at least one run once a time ceiling cut it) .. the ceiling
+    w_lo, w_hi = (min(config.warmups, 1) if config.max_warmups else config.warmups, config.warmup_ceiling) \
+        if config else (0, 1 << 20)
+    warm = _pos_list(v, "warmup_ms", w_lo if ok else 0, w_hi, required=ok)
+    v.get("warmup_converged", "bool", required=False, nullable=True)
+    stop_reason = v.get("stop_reason", "str", required=False, nullable=True)
+    if stop_reason is not None and stop_reason not in STOP_REASONS:
+        raise InvalidResult(f"stop_reason must be one of {', '.join(STOP_REASONS)}, got {_short(stop_reason)}")
+    reached = payload.get("precision_reached")
+    if reached is not None and not (_finite(reached) and reached >= 0):
+        raise InvalidResult(f"precision_reached must be a finite non-negative number, got {_short(reached)}")
     lo, hi = (config.min_iterations, config.iterations) if config else (1, 1 << 24)
     lat = _pos_list(v, "latencies_ms", lo if ok else 0, hi, required=ok)
     stamps = v.get("latency_t_ms", "list", required=False, nullable=True)

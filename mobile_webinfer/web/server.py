@@ -33,6 +33,7 @@ from typing import Any
 from ..errors import MwiError, UsageError
 from ..paths import PAGES_DIR
 from .protocol import CellConfig, CellResult, InvalidResult, PageReportedError, error_for, loads_strict, validate_result
+from .qoe_protocol import validate_qoe_result
 from .vendor import runtime_files
 
 log = logging.getLogger("mwi.web")
@@ -150,7 +151,7 @@ class CellTicket(_Ticket):
     # -- host side --------------------------------------------------------------------
     def url(self, origin: str | None = None) -> str:
         """The harness URL for this cell (origin: e.g. http://127.0.0.1:DEVICE_PORT via adb reverse)."""
-        return self._page_url(origin, "harness.html", {"cell": self.cell_id, "token": self.token})
+        return self._page_url(origin, self.config.page, {"cell": self.cell_id, "token": self.token})
 
     def wait(self, timeout: float, *, stall_timeout: float | None = None) -> CellResult:
         """Block until the page posts its result.
@@ -561,7 +562,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._reject_body(ticket, 409, "this cell already has a result", close=False)
             return
         try:
-            result = validate_result(payload, config=ticket.config)
+            result = (validate_qoe_result(payload, ticket.config) if ticket.config.qoe is not None
+                      else validate_result(payload, config=ticket.config))
         except InvalidResult as exc:
             self._reject_body(ticket, 422, exc.message, close=False)
             return

@@ -16,6 +16,7 @@
 
 const VENDOR = '/vendor/litert/';
 
+export const PROFILER_MISSING = '@litertjs/core 2.5.3 exposes no per-operator profiler (no profiling option or binding in its JS API)';
 export const PACKAGES = ['@litertjs/core', '@litertjs/wasm-utils'];
 
 let litert = null;
@@ -172,6 +173,12 @@ export async function setup(cfg, env, inputs) {
         for (const t of outs) t.delete();
       }
       return values;
+    },
+    // No per-operator profiler: @litertjs/core 2.5.3's API (index.d.ts: loadAndCompile with
+    // accelerator / gpuOptions / webNNOptions, CompiledModel.run) has no profiling option; its
+    // wasm builds contain TFLite's profiler classes but bind none of them to JS.
+    async profile() {
+      throw new CellError('unsupported', PROFILER_MISSING);
     },
     check() { if (lost) throw new CellError('context_lost', lost); },
     async info() {

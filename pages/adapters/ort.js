@@ -14,7 +14,7 @@ export async function load(cfg, env) {
 
 export async function setup(cfg, env, inputs) {
   const { CellError } = env;
-  const ort = window.ort;
+  const ort = globalThis.ort;   // globalThis: the page or a Web Worker (mwi qoe)
   ort.env.wasm.wasmPaths = VENDOR;
   ort.env.wasm.numThreads = cfg.threads;
   ort.env.wasm.proxy = false;
@@ -29,9 +29,13 @@ export async function setup(cfg, env, inputs) {
   const ep = cfg.backend === 'webnn' ? { name: 'webnn', deviceType: cfg.webnn_device } : cfg.backend;
   let session;
   const logLines = [];
+  // a profiled page load (mwi sweep --profile-ops): the sink must be in place before the first
+  // session initialises the wasm module, whose stdout is bound to console.log at that moment
+  const sink = cfg.profile_ops ? profileSink() : null;
   try {
     session = await env.captureConsole(logLines, () => ort.InferenceSession.create(cfg.model.url, {
       executionProviders: [ep], graphOptimizationLevel: 'all',
+      ...(sink ? { enableProfiling: true } : {}),
       // INFO makes the WebNN EP print its partition / node counts (parsed below).
       ...(cfg.backend === 'webnn' ? { logSeverityLevel: 1 } : {}),
     }));
@@ -56,15 +60,37 @@ export async function setup(cfg, env, inputs) {
   if (cfg.backend === 'webgpu' && ort.env.webgpu && ort.env.webgpu.device) {
     Promise.resolve(ort.env.webgpu.device).then((d) => d && d.lost && d.lost.then((i) => { lost = `WebGPU device lost: ${i && i.message}`; }));
   }
+  let calls = 0;   // session runs so far: the profile's warm-up runs, skipped by the parser
+  const infer = async () => {
+    calls += 1;
+    const res = await session.run(feeds, outNames);
+    const values = [];
+    for (const n of outNames) {
+      const t = res[n];
+      values.push(t.location === 'cpu' || t.location === undefined ? t.data.slice() : await t.getData(true));
+    }
+    return values;
+  };
   return {
-    async infer() {
-      const res = await session.run(feeds, outNames);
-      const values = [];
-      for (const n of outNames) {
-        const t = res[n];
-        values.push(t.location === 'cpu' || t.location === undefined ? t.data.slice() : await t.getData(true));
+    infer,
+    // ORT Web's own session profiler over `n` inferences (outputs read back, as in infer): the
+    // session was created with enableProfiling, so every run is in the trace; endProfiling()
+    // prints the chrome-trace events (node name, op_name, dur in us) through the wasm stdout,
+    // caught by the sink.  `skip_runs`: the runs before these n (first inference, warm-ups).
+    async profile(n) {
+      if (!sink) throw new CellError('unsupported', 'the session was not created with profiling on');
+      const before = calls;
+      for (let i = 0; i < n; i++) await infer();
+      session.endProfiling();
+      await new Promise((r) => setTimeout(r, 0));
+      sink.stop();
+      let events;
+      try {
+        events = JSON.parse(sink.text());
+      } catch (e) {
+        throw new CellError('exception', `onnxruntime-web printed no readable profile (${sink.lines.length} lines): ${e}`);
       }
-      return values;
+      return { source: 'onnxruntime', runs: events, skip_runs: before, profiled_runs: n };
     },
     check() { if (lost) throw new CellError('context_lost', lost); },
     async info() {
@@ -90,6 +116,30 @@ export async function setup(cfg, env, inputs) {
     },
     dispose() {
       session.release().catch(() => {});
+    },
+  };
+}
+
+// ORT Web's profiler writes its trace with the wasm module's stdout: '[', one event per line
+// ('{"cat" : "Node", ... "dur" :123, ... "name" :"<node>_kernel_time", "args" : {"op_name" : ...}},')
+// and ']'.  The sink keeps those lines (and keeps them out of the console) until stop().
+function profileSink() {
+  const lines = [];
+  const orig = console.log;
+  let on = true;
+  console.log = (...args) => {
+    const s = args.length === 1 && typeof args[0] === 'string' ? args[0].trim() : null;
+    if (on && s !== null && (s === '[' || s === ']' || s.startsWith('{"cat"'))) { lines.push(s); return; }
+    orig.apply(console, args);
+  };
+  return {
+    lines,
+    stop() { on = false; },
+    text() {   // the trace of this session only (a sink sees one profile per page load)
+      const start = lines.lastIndexOf('[');
+      const body = lines.slice(start + 1).filter((l) => l !== '[' && l !== ']');
+      if (start < 0 || !body.length) throw new Error('no trace lines');
+      return `[${body.join('\n').replace(/,\s*$/, '')}]`;
     },
   };
 }

@@ -20,7 +20,7 @@ export async function load(cfg, env) {
 }
 
 export async function setup(cfg, env, inputs) {
-  const tf = window.tf;
+  const tf = globalThis.tf;   // globalThis: the page or a Web Worker (mwi qoe)
   const { CellError } = env;
   if (cfg.backend === 'wasm') {
     tf.wasm.setWasmPaths(VENDOR);

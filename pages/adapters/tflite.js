@@ -13,7 +13,7 @@ export async function load(cfg, env) {
 
 export async function setup(cfg, env, inputs) {
   const { CellError } = env;
-  const tflite = window.tflite;
+  const tflite = globalThis.tflite;   // globalThis: the page or a Web Worker (mwi qoe)
   tflite.setWasmPath(VENDOR);
   const features = await tflite.getWasmFeatures();
   let model;
@@ -66,7 +66,7 @@ export async function setup(cfg, env, inputs) {
         // Without wasm threads the runtime runs on one thread whatever numThreads says.
         threads: threaded && features.multiThreading ? cfg.threads : 1,
         gpu: null,
-        versions: { 'tfjs-core': String((window.tf && window.tf.version_core) || '') },
+        versions: { 'tfjs-core': String((globalThis.tf && globalThis.tf.version_core) || '') },
         extra: { wasm_binary: wasm[0] || null, wasm_features: { simd: features.simd, multi_threading: features.multiThreading },
                  simd_in_effect: wasm.length ? /simd/.test(wasm[0]) : null },
       };

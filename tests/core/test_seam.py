@@ -118,7 +118,7 @@ def test_both_targets_declare_the_whole_contract():
 # -- layers -------------------------------------------------------------------------------
 LAYERS = [
     {"errors", "vocab", "files", "hostproc", "paths", "retry", "stats", "agreement", "records", "store", "locks",
-     "progress", "__init__"},
+     "progress", "qoe_metrics", "__init__"},
     {"parsers"},
     {"adb"},
     {"probes", "browsers", "web", "models", "native"},

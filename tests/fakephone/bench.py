@@ -43,6 +43,7 @@ class BenchArgs:
     num_runs: int = 50
     min_secs: float = 1.0
     max_secs: float = 150.0
+    enable_op_profiling: bool = False
     given: tuple[str, ...] = ()
 
 
@@ -60,7 +61,7 @@ def parse_args(argv: list[str]) -> BenchArgs:
     given = []
     types = {"graph": str, "num_threads": int, "use_gpu": bool, "use_xnnpack": bool,
              "use_nnapi": bool, "warmup_runs": int, "warmup_min_secs": float, "num_runs": int,
-             "min_secs": float, "max_secs": float}
+             "min_secs": float, "max_secs": float, "enable_op_profiling": bool}
     for arg in argv:
         if not arg.startswith("--") or "=" not in arg:
             raise BenchUsage(f"Unrecognized argument: {arg}")
@@ -135,6 +136,8 @@ def run(args: BenchArgs, host_model_path: str, device_model_path: str, *,
         info(f"INFO: Use NNAPI: [{int(args.use_nnapi)}]")
     if "use_xnnpack" in args.given:
         info(f"INFO: Use xnnpack: [{int(args.use_xnnpack)}]")
+    if "enable_op_profiling" in args.given:
+        info(f"INFO: Enable op profiling: [{int(args.enable_op_profiling)}]")
     if args.num_threads > 0:
         info(f"INFO: #threads used for CPU inference: [{args.num_threads}]")
     t_init = time.perf_counter()
@@ -235,4 +238,114 @@ def run(args: BenchArgs, host_model_path: str, device_model_path: str, *,
          "your discretion.")
     info(f"INFO: Memory footprint delta from the start of the tool (MB): "
          f"init={max(0.0, rss_init - rss0):.6g} overall={max(0.0, _rss_mb() - rss0):.6g}")
+    if args.enable_op_profiling:
+        out.extend(op_profile_tables(interp, runs, init_ms, xnnpack=args.use_xnnpack and not args.use_gpu
+                                     and not args.use_nnapi))
     return "\n".join(out) + "\n", 0
+
+
+# -- --enable_op_profiling=true ---------------------------------------------------------------
+# TFLite's tables (tensorflow/lite/profiling/profile_summarizer), in the layout of recent builds:
+# space-aligned columns, no [start] column, the section titles after "INFO: ".  The operators are
+# the model's own (its ops in run order, XNNPACK's operator names where the delegate takes them);
+# the per-operator times are each measured run shared out by a cost model of the op (multiply-adds
+# from the tensor shapes, plus a fixed cost per op), since the host interpreter cannot time its ops.
+XNN_NAMES = {
+    "CONV_2D": "Convolution (NHWC, F32) IGEMM", "DEPTHWISE_CONV_2D": "Convolution (NHWC, F32) DWConv",
+    "FULLY_CONNECTED": "Fully Connected (NC, F32) GEMM", "MAX_POOL_2D": "Max Pooling (NHWC, F32)",
+    "AVERAGE_POOL_2D": "Average Pooling (NHWC, F32)", "MEAN": "Global Average Pooling (NWC, F32)",
+    "ADD": "Add (ND, F32)", "MUL": "Multiply (ND, F32)", "SUB": "Subtract (ND, F32)",
+    "SOFTMAX": "Softmax (NC, F32)", "RESHAPE": "Copy (NC, X32)", "TRANSPOSE": "Transpose (ND, X32)",
+    "RELU": "Clamp (NC, F32)", "RELU6": "Clamp (NC, F32)", "PAD": "Constant Pad (ND, X32)",
+    "CONCATENATION": "Copy (NC, X32)", "LOGISTIC": "Sigmoid (NC, F32)", "HARD_SWISH": "HardSwish (NC, F32)",
+}
+_W = (48, 17, 16, 15, 16, 18, 17)
+
+
+def _op_costs(interp) -> list[tuple[str, str, float]]:
+    """(TFLite op type, node name, cost) per op in run order."""
+    shapes = {t["index"]: [int(d) for d in t["shape"]] for t in interp.get_tensor_details()}
+    names = {t["index"]: t["name"] for t in interp.get_tensor_details()}
+    out = []
+    for op in interp._get_ops_details():
+        kind = op["op_name"]
+        if kind == "DELEGATE":  # the delegate's own node: its operators are listed by their names
+            continue
+        outs = [i for i in op["outputs"] if i >= 0]
+        ins = [i for i in op["inputs"] if i >= 0]
+        o = float(np.prod(shapes.get(outs[0], [1]))) if outs else 1.0
+        w = shapes.get(ins[1], []) if len(ins) > 1 else []
+        if kind == "CONV_2D" and len(w) == 4:
+            macs = o * w[1] * w[2] * w[3]
+        elif kind == "DEPTHWISE_CONV_2D" and len(w) == 4:
+            macs = o * w[1] * w[2]
+        elif kind == "FULLY_CONNECTED" and len(w) == 2:
+            macs = o * w[1]
+        else:
+            macs = float(np.prod(shapes.get(ins[0], [1]))) if ins else o
+        out.append((kind, f"[{names.get(outs[0], '') if outs else ''}]:{op['index']}", macs + 2000.0))
+    return out
+
+
+def _row(cells: list[str]) -> str:
+    return "".join(f"{c:>{w}}" for c, w in zip(cells, _W, strict=False)) + "".join(f"  {c}" for c in cells[len(_W):])
+
+
+def _table(title: str, header: list[str], rows: list[list[str]]) -> list[str]:
+    return [f"============================== {title} ==============================", _row(header), *map(_row, rows), ""]
+
+
+def op_profile_tables(interp, runs_us: list[float], init_ms: float, *, xnnpack: bool) -> list[str]:
+    costs = _op_costs(interp)
+    total = sum(c for _, _, c in costs)
+    avg_ms = sum(runs_us) / len(runs_us) / 1000.0
+    first_ms = runs_us[0] / 1000.0
+    ops = []
+    for i, (kind, name, cost) in enumerate(costs):
+        share = cost / total
+        if xnnpack and kind in XNN_NAMES:
+            kind, name = XNN_NAMES[kind], f"Delegate/{XNN_NAMES[kind]}:{i}"
+        ops.append((kind, name, first_ms * share, avg_ms * share))
+    head = ["[node type]", "[first]", "[avg ms]", "[%]", "[cdf%]", "[mem KB]", "[times called]", "[Name]"]
+
+    def rows_of(items: list[tuple[str, str, float, float]]) -> list[list[str]]:
+        rows, cdf = [], 0.0
+        for kind, name, first, avg in items:
+            pct = 100.0 * avg / avg_ms
+            cdf += pct
+            rows.append([kind, f"{first:.3f}", f"{avg:.3f}", f"{pct:.3f}%", f"{min(cdf, 100.0):.3f}%", "0.000", "1",
+                         name])
+        return rows
+
+    by_type: dict[str, list[float]] = {}
+    for kind, _name, _first, avg in ops:
+        acc = by_type.setdefault(kind, [0, 0.0])
+        acc[0] += 1
+        acc[1] += avg
+    summary, cdf = [], 0.0
+    for kind, (n, ms) in sorted(by_type.items(), key=lambda kv: -kv[1][1]):
+        pct = 100.0 * ms / avg_ms
+        cdf += pct
+        summary.append([kind, str(int(n)), f"{ms:.3f}", f"{pct:.3f}%", f"{min(cdf, 100.0):.3f}%", "0.000", str(int(n))])
+    init = [["ModifyGraphWithDelegate" if xnnpack else "AllocateTensors", f"{init_ms:.3f}", f"{init_ms:.3f}",
+             "100.000%", "100.000%", "0.000", "1", "ModifyGraphWithDelegate/0" if xnnpack else "AllocateTensors/0"]]
+    us = [int(round(x)) for x in runs_us]
+    std = int(round(statistics.pstdev(us))) if len(us) > 1 else 0
+    lines = ["INFO: Profiling Info for Benchmark Initialization:",
+             *_table("Run Order", head, init),
+             *_table("Top by Computation Time", head, init),
+             "Number of nodes executed: 1",
+             *_table("Summary by node type", ["[Node type]", "[count]", "[avg ms]", "[avg %]", "[cdf %]", "[mem KB]",
+                                              "[times called]"], [[init[0][0], "1", *init[0][2:7]]]),
+             f"Timings (microseconds): count=1 curr={int(round(init_ms * 1000))}",
+             "Memory (bytes): count=0", "1 nodes observed", "", "", "",
+             "INFO: Operator-wise Profiling Info for Regular Benchmark Runs:",
+             *_table("Run Order", head, rows_of(ops)),
+             *_table("Top by Computation Time", head, rows_of(sorted(ops, key=lambda o: -o[3])[:10])),
+             f"Number of nodes executed: {len(ops)}",
+             *_table("Summary by node type", ["[Node type]", "[count]", "[avg ms]", "[avg %]", "[cdf %]", "[mem KB]",
+                                              "[times called]"], summary),
+             f"Timings (microseconds): count={len(us)} first={us[0]} curr={us[-1]} min={min(us)} max={max(us)} "
+             f"avg={sum(us) / len(us):.6g} std={std}",
+             "Memory (bytes): count=0", f"{len(ops)} nodes observed", ""]
+    return lines

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .browser import ChromiumInstance, format_meminfo_block
+from .cdp import tap as cdp_tap
 from .fs import FsError
 from .profiles import read_capture
 
@@ -252,7 +253,16 @@ class AndroidCommands:
                 if self.faults.ui_dialog_presses <= 0:
                     self.faults.ui_dialog = None
             return Result()
-        if len(args) in (3, 5, 6) and args[0] in ("tap", "swipe") and all(a.isdigit() for a in args[1:]):
+        if len(args) == 3 and args[0] == "tap" and all(a.isdigit() for a in args[1:]):
+            # a real press + release in the foreground browser's page (CDP), as a finger would
+            inst = self.browsers.get(self.foreground) if self.foreground else None
+            if inst is not None and inst.alive() and inst.devtools_port:
+                try:
+                    cdp_tap(inst.devtools_port, int(args[1]), int(args[2]))
+                except (OSError, RuntimeError, ValueError) as exc:
+                    return fail(f"fakephone: input tap could not reach the page: {exc}\n", 1)
+            return Result()
+        if len(args) in (5, 6) and args[0] == "swipe" and all(a.isdigit() for a in args[1:]):
             return Result()
         if len(args) == 2 and args[0] == "text":
             return Result()

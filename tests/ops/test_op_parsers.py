@@ -43,6 +43,42 @@ def test_tab_layout_run_order_and_summary_mobilenet_v1():
     assert set(classes) == {"convolution", "depthwise", "pooling", "reshape/transpose", "softmax"}
 
 
+def test_space_layout_real_android_phone_r34_hexagon_gpu():
+    """A phone's own output (Snapdragon, Hexagon DSP + GPU delegates, 2 runs): the space-aligned
+    layout with a [start] column; its summary by node type and its Timings line agree with the run order."""
+    p = parse_benchmark_op_profile(body("android_hexagon_gpu_r34_op_profiling_spaces.txt"))
+    assert len(p.ops) == 18 and p.runs == 2 and p.total_ms == pytest.approx(22.045)
+    assert (p.ops[0].op_type, p.ops[0].name, p.ops[0].ms) == ("QUANTIZE", "[tfl.quantize]:0", pytest.approx(0.093))
+    assert p.ops[-1].name == "[StatefulPartitionedCall:0]:95" and p.ops[-1].ms == pytest.approx(0.003)
+    assert [(t.op_type, t.count) for t in p.by_type] == [
+        ("CONCATENATION", 4), ("CONV_2D", 1), ("FULLY_CONNECTED", 1), ("TfLiteGpuDelegateV2", 4), ("MEAN", 1),
+        ("MAX_POOL_2D", 1), ("QUANTIZE", 2), ("TfLiteHexagonDelegate", 4)]
+    for t in p.by_type:  # each type's run-order rows sum to its summary row (3 decimals printed)
+        assert sum(o.ms for o in p.ops if o.op_type == t.op_type) == pytest.approx(t.ms, abs=0.003), t
+    assert p.op_sum_ms == pytest.approx(p.total_ms, rel=1e-3)
+    classes = class_totals(p)
+    assert classes["delegate-partition"][0] == 8 and classes["reshape/transpose"][0] == 4
+    assert set(classes) == {"conversion", "convolution", "pooling", "delegate-partition", "reshape/transpose",
+                            "matmul"}
+
+
+@pytest.mark.parametrize("name,sep", [("riscv_qemu_mobilenet_v1_op_profiling_tabs.txt", "\t"),
+                                      ("android_nnapi_deeplabv3_op_profiling_run_order_PARTIAL.txt", "\t"),
+                                      ("android_hexagon_gpu_r34_op_profiling_spaces.txt", "  ")])
+def test_both_layouts_against_the_percent_column(name, sep):
+    """Every run-order row's share (its `[%]` column) is its time over the rows' sum, whatever the layout."""
+    text = body(name)
+    regular = text[text.index("Operator-wise Profiling Info for Regular"):]
+    table = regular.split("Run Order", 1)[1].split("\n\n", 1)[0]
+    rows = [ln for ln in table.splitlines()[2:] if ln.strip()]
+    assert rows and all(sep in ln for ln in rows) and ("\t" in rows[0]) == (sep == "\t")
+    p = parse_benchmark_op_profile(text)
+    assert len(p.ops) == len(rows)
+    pct = [float(ln.split("%")[0].split()[-1]) for ln in rows]
+    for o, share in zip(p.ops, pct, strict=True):
+        assert 100 * o.ms / p.op_sum_ms == pytest.approx(share, abs=0.02), o
+
+
 def test_partial_nnapi_run_order_without_timings():
     p = parse_benchmark_op_profile(body("android_nnapi_deeplabv3_op_profiling_run_order_PARTIAL.txt"))
     assert len(p.ops) == 8 and p.runs is None and p.total_ms is None and p.by_type == ()
@@ -82,3 +118,19 @@ def test_ort_and_tfjs_bad_input():
 ])
 def test_operator_classes(op_type, name, cls):
     assert classify(op_type, name) == cls
+
+
+def test_per_op_times_sum_to_the_median_runs_operator_time():
+    """Bursty load slows different operators in different runs: a plain sum of per-operator medians
+    falls below every run's total; the scaled medians sum to the median run's operator time."""
+    from mobile_webinfer.parsers.op_profile import _per_op_ms
+    # three operators, five runs; each run has one operator slowed 5x (a burst)
+    base = [4.0, 2.0, 1.0]
+    runs = [[b * (5.0 if i == j % 3 else 1.0) for i, b in enumerate(base)] for j in range(5)]
+    per_op = [[r[i] for r in runs] for i in range(3)]
+    ms = _per_op_ms(per_op)
+    run_sums = sorted(sum(r) for r in runs)
+    assert sum(ms) == pytest.approx(run_sums[2])
+    assert sum(base) < run_sums[0]            # the plain sum of medians would be below every run
+    # shares stay the medians' (the burst does not move an operator's share)
+    assert [m / sum(ms) for m in ms] == pytest.approx([b / sum(base) for b in base])

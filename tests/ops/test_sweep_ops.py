@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mobile_webinfer.parsers.op_profile import parse_tfjs_profile
-from mobile_webinfer.sweep.op_profiles import load_profiles
+from mobile_webinfer.parsers.op_profile import parse_ort_profile, parse_tfjs_profile
+from mobile_webinfer.sweep.op_profiles import class_totals, load_profiles
 from tests.sweep_helpers import read_results, run_mwi
 
 pytestmark = pytest.mark.browser
@@ -35,11 +35,29 @@ def test_profiles_are_stored_apart_from_latency_records(run_dir):
                            "local|chromium|tiny_cnn|tfjs|wasm|t1|r0", "local|chromium|tiny_cnn|ort|wasm|t1|r0"])
     assert all("op_profile" not in json.dumps(r) for r in recs)  # no profiled page load became a cell
     profs = {(p.runtime, p.backend): p for p in load_profiles(run_dir)}
-    assert set(profs) == {("tfjs", "wasm"), ("ort-native", "cpu")}
+    assert {k for k, p in profs.items() if p.status == "ok"} == {("tfjs", "wasm"), ("ort", "wasm"),
+                                                                  ("ort-native", "cpu")}
+    # LiteRT's Python interpreter has no per-operator profiler: recorded, with the reason
+    assert profs[("tflite-native", "xnnpack")].status == "unsupported"
+    assert "no per-operator profiler" in profs[("tflite-native", "xnnpack")].error
     raw = run_dir / profs[("tfjs", "wasm")].raw
     p = parse_tfjs_profile(raw.read_text())  # the page's own tf.profile kernel list, kept raw
     assert p.runs and p.runs >= 3 and any(o.op_type == "FusedConv2D" for o in p.ops)
     assert (run_dir / profs[("ort-native", "cpu")].raw).read_text().lstrip().startswith("[")
+
+
+def test_ort_web_profile_from_the_page(run_dir):
+    """ONNX Runtime Web's own session profiler (enableProfiling, endProfiling) in the page: the raw
+    chrome-trace kept, the first inference and warm-ups skipped, tiny_cnn's operators classified."""
+    sp = next(p for p in load_profiles(run_dir) if (p.runtime, p.backend) == ("ort", "wasm"))
+    assert sp.source == "onnxruntime" and sp.skip_runs >= 2  # first inference + the page's warm-ups
+    p = parse_ort_profile((run_dir / sp.raw).read_text(), skip_runs=sp.skip_runs)
+    assert p.runs and p.runs >= 3 and p.total_ms
+    assert 0 < p.op_sum_ms <= 1.05 * p.total_ms  # the kernels run inside each model_run
+    classes = class_totals(p)
+    assert "other" not in classes, [o.op_type for o in p.ops]
+    assert classes["convolution"][0] == 3 and classes["depthwise"][0] == 1
+    assert {"pooling", "matmul", "softmax"} <= set(classes)
 
 
 def test_ort_native_agrees_with_litert_in_the_sweep(run_dir):
@@ -70,3 +88,26 @@ def test_pair_ort_with_ort_native(run_dir):
     assert (row(paired)["native_runtime"], row(paired)["native_backend"]) == ("ort-native", "cpu")
     tf = lambda rows: next(r for r in rows if r["runtime"] == "tfjs")  # noqa: E731
     assert tf(paired)["native_runtime"] == "tflite-native"  # only ort cells change pairing
+
+
+def test_html_report_shows_excess_by_operator_class_in_chromium(run_dir):
+    """The HTML report of a profiled run has the per-operator part: the bar chart of excess ms by
+    operator class (loaded in real Chromium), its table, and the configurations without a profile."""
+    from mobile_webinfer.browsers.local_chromium import LocalChromium
+    from mobile_webinfer.htmlreport import write_report
+
+    index = write_report(run_dir)
+    assert (index.parent / "local-ops.png").stat().st_size > 5_000
+    with LocalChromium(webgl=False, webgpu=False) as browser:
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(index.as_uri(), wait_until="load")
+        assert page.locator("#ops").count() == 1
+        w = page.eval_on_selector("img[src='local-ops.png']", "e => e.naturalWidth")
+        assert w > 0
+        classes = page.eval_on_selector_all("table.ops tbody tr td:nth-child(2)", "els => els.map(e => e.textContent)")
+        assert "runtime-overhead" in classes and "convolution" in classes
+        missing = page.eval_on_selector("ul.ops-missing", "e => e.textContent")
+        assert "tflite-native/xnnpack" in missing and "no per-operator profiler" in missing
+        assert not errors, errors

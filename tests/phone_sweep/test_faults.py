@@ -113,7 +113,7 @@ def test_unplugged_phone_is_quarantined_within_60s(fake_phone, tmp_path):
 def test_renderer_killed_mid_cell_fails_that_cell_only(fake_phone, tmp_path):
     pixel = fake_phone("pixel")
     proc = _start("--target", pixel.serial, *COMMON, "--no-native", "--runtimes", "tfjs", "--backends", "wasm",
-                  "--repeats", "2", "--time-budget", "8", "--iterations", "100000", "--out", str(tmp_path))
+                  "--repeats", "2", "--time-budget", "8", "--iterations", "100000", "--precision", "0", "--out", str(tmp_path))
     try:
         _wait_for(lambda: _am_starts(pixel) >= 1, 180, "first page")
 
@@ -140,7 +140,7 @@ def test_renderer_killed_mid_cell_fails_that_cell_only(fake_phone, tmp_path):
 def test_thermal_jump_mid_cell_is_rerun_after_cooldown(fake_phone, tmp_path):
     pixel = fake_phone("pixel")
     proc = _start("--target", pixel.serial, *COMMON, "--no-native", "--runtimes", "tfjs", "--backends", "wasm",
-                  "--repeats", "1", "--time-budget", "6", "--iterations", "100000", "--out", str(tmp_path))
+                  "--repeats", "1", "--time-budget", "6", "--iterations", "100000", "--precision", "0", "--out", str(tmp_path))
     try:
         _wait_for(lambda: _am_starts(pixel) >= 1, 180, "first page")
         pixel.control.set_fault("thermal_status", 3)  # SEVERE, mid-cell
@@ -161,7 +161,7 @@ def test_thermal_jump_mid_cell_is_rerun_after_cooldown(fake_phone, tmp_path):
 def test_thermal_jump_flagged_when_policy_is_flag(fake_phone, tmp_path):
     pixel = fake_phone("pixel")
     proc = _start("--target", pixel.serial, *COMMON, "--no-native", "--runtimes", "tfjs", "--backends", "wasm",
-                  "--repeats", "1", "--time-budget", "6", "--iterations", "100000", "--on-throttle", "flag",
+                  "--repeats", "1", "--time-budget", "6", "--iterations", "100000", "--precision", "0", "--on-throttle", "flag",
                   "--out", str(tmp_path))
     try:
         _wait_for(lambda: _am_starts(pixel) >= 1, 180, "first page")
@@ -200,7 +200,7 @@ def test_battery_never_cools_bounded_wait_and_marked(fake_phone, tmp_path, polic
 def test_page_never_posts_watchdog_force_stops(fake_phone, tmp_path):
     pixel = fake_phone("pixel")
     p = subprocess.run(MWI + ["sweep", "--target", pixel.serial, *COMMON, "--no-native", "--runtimes", "tfjs",
-                              "--backends", "wasm", "--repeats", "1", "--time-budget", "60", "--iterations", "1000000",
+                              "--backends", "wasm", "--repeats", "1", "--time-budget", "60", "--iterations", "1000000", "--precision", "0",
                               "--cell-timeout", "6", "--out", str(tmp_path)], capture_output=True, text=True,
                        timeout=300)
     assert p.returncode == 0, p.stderr[-2000:]
@@ -315,7 +315,7 @@ def test_watchdog_follows_progress_not_the_clock(fake_phone, tmp_path):
     renderer frozen with SIGSTOP, still alive) fails `stalled` after the bound, not after the ceiling."""
     pixel = fake_phone("pixel")
     args = ["--target", pixel.serial, *COMMON, "--no-native", "--runtimes", "tfjs", "--backends", "wasm",
-            "--repeats", "1", "--iterations", "1000000", "--stall-timeout", "4", "--out", str(tmp_path)]
+            "--repeats", "1", "--iterations", "1000000", "--precision", "0", "--stall-timeout", "4", "--out", str(tmp_path)]
     p = subprocess.run(MWI + ["sweep", *args, "--time-budget", "9"], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-2000:]
     (rec,) = _records(Path(p.stdout.strip().splitlines()[-1]))

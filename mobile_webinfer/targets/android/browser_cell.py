@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 
 def run_browser_cell(t: AndroidTarget, cell: Cell, manifest: Any, server: Any, budget: Budget,
-                     stop: threading.Event) -> Measurement:
+                     stop: threading.Event, *, profile_ops: bool = False) -> Measurement:
     from ...browsers.android import force_stop, open_url, pids
     from ...browsers.specs import spec_for_package, spec_with_profile
     from ...probes.android import default_probes
@@ -49,7 +49,13 @@ def run_browser_cell(t: AndroidTarget, cell: Cell, manifest: Any, server: Any, b
     if known is None:
         raise UsageError(f"unknown browser package {cell.browser!r}")
     spec = spec_with_profile(known.key, dev.profile)  # the phone profile's overrides (validated at load)
-    config = page_config(manifest, cell, budget, t.page)
+    from ..qoe import AdbTapper, TapDriver, gfxinfo_window, qoe_page_config, with_taps
+
+    config = (qoe_page_config(manifest, cell, budget, t.page, t.qoe) if cell.is_qoe
+              else page_config(manifest, cell, budget, t.page))
+    if profile_ops:  # mwi sweep --profile-ops: a separate profiled page load (its latencies are not kept)
+        config = dataclasses.replace(config, profile_ops=True)
+    taps: TapDriver | None = None
     first_run = t.handle_first_run(spec)
     ctx, skipped = gate(dev, t.cooldown, stop)
     ctx = dataclasses.replace(ctx, extra={**ctx.extra, "first_run": first_run})
@@ -122,7 +128,11 @@ def run_browser_cell(t: AndroidTarget, cell: Cell, manifest: Any, server: Any, b
                     return _Crashed(crash_reason(procs, sorted(gone), verdict))
 
                 try:
-                    out = wait_for_page(ticket, budget, stop, between=watch)
+                    if cell.is_qoe:  # QoE: `input tap` on the page's pad while its window runs
+                        taps = TapDriver(ticket, AdbTapper(dev), t.qoe.tap_interval_s, then=watch)
+                        out = wait_for_page(ticket, budget, stop, between=taps, step_s=t.qoe.tap_interval_s)
+                    else:
+                        out = wait_for_page(ticket, budget, stop, between=watch)
                 except PageReportedError as exc:
                     failure, result = exc, exc.result
                 else:
@@ -159,6 +169,9 @@ def run_browser_cell(t: AndroidTarget, cell: Cell, manifest: Any, server: Any, b
     else:
         kind = getattr(failure, "kind", "timeout")
         rec = CellRecord.failed(f"{kind}: watchdog: {failure}", STALLED if kind == STALLED else "watchdog")
+    if taps is not None:  # the browser's gfxinfo frames from the window's opening on
+        opened_s = taps.window_opened - t_sampler if taps.window_opened is not None else None
+        rec = with_taps(rec, taps, gfxinfo_window(rows, opened_s))
     rec = dataclasses.replace(rec, memory=memory_from_samples(spec.package, rows), sampler_cost=cost,
                               wall_s=round(time.monotonic() - t0, 3), browser_version=t.browser_version(spec.package),
                               context=summarize_samples(rows, ctx), events=tuple(ticket.events()))

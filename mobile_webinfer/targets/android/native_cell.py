@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 from ...errors import MeasurementError, MwiError, UsageError
 from ...native.benchmark_setup import benchmark_model_cache_path
 from ...records import CellRecord
+from ...stats import STOP_COUNT, STOP_TIME, stop_rule, summary_precision
 from ...vocab import NATIVE_RUNTIME, RUNTIME_FORMAT, Budget, Cell
-from ..contract import Measurement
+from ..contract import Measurement, ProfileCapture
 from .gate import gate
 from .samples import summarize_samples
 
@@ -43,12 +44,16 @@ def benchmark_model_path(abi: str | None, explicit: str | None = None) -> Path |
 
 
 def benchmark_model_argv(remote_bin: str, remote_model: str, cell: Cell, budget: Budget) -> list[str]:
-    # benchmark_model stops once it has num_runs runs AND min_secs have passed, or at max_secs: ask for
-    # the minimum run count over the time budget, and let a slow model take up to most of the ceiling
-    # to reach it (a fixed max_secs = budget stored one timed run of a slow model as "ok").
+    # benchmark_model stops once it has num_runs runs AND min_secs have passed, or at max_secs; it
+    # cannot stop by precision.  Ask it for the native floor (stats.stop_rule: >= 50 runs and >= 1 s,
+    # as its own defaults) and let a slow model take up to the configuration's time ceiling
+    # (--max-time-per-cell, within most of the cell ceiling) to reach it; the runner's extra
+    # repeats (fresh processes) bring the precision.
+    rule = stop_rule(budget, native=True)
+    ceiling = max(budget.time_budget_s, min(0.8 * budget.cell_timeout_s, budget.max_time_s))
     argv = [remote_bin, f"--graph={remote_model}", f"--num_threads={cell.threads}",
-            f"--warmup_runs={max(1, budget.warmups)}", f"--num_runs={max(1, budget.min_iterations)}",
-            f"--min_secs={budget.time_budget_s:g}", f"--max_secs={max(budget.time_budget_s, 0.8 * budget.cell_timeout_s):g}",
+            f"--warmup_runs={max(1, budget.warmups)}", f"--num_runs={max(1, rule.min_iterations)}",
+            f"--min_secs={rule.min_time_s:g}", f"--max_secs={ceiling:g}",
             f"--use_xnnpack={'true' if cell.backend == 'xnnpack' else 'false'}"]
     if cell.backend == "gpu":
         argv.append("--use_gpu=true")
@@ -105,9 +110,39 @@ def run_native_cell(t: AndroidTarget, cell: Cell, manifest: Any, budget: Budget,
         flags.append(f"too-few-runs({bm.count}<{budget.min_iterations})")
     rec = CellRecord.from_benchmark_model(bm, threads=cell.threads, backend=backend, runtime=NATIVE_RUNTIME,
                                           text_tail="\n".join(text.strip().splitlines()[-12:]))
+    asked = stop_rule(budget, native=True).min_iterations
     rec = dataclasses.replace(rec, wall_s=round(time.monotonic() - t0, 3), context=summarize_samples(rows, ctx),
-                              flags=tuple(flags))
+                              flags=tuple(flags),
+                              stop_reason=STOP_TIME if bm.count is not None and bm.count < asked else STOP_COUNT,
+                              precision_reached=summary_precision(rec.latency_summary_ms))
     return Measurement(rec, samples=rows)
+
+
+def run_native_profile(t: AndroidTarget, cell: Cell, manifest: Any, budget: Budget,
+                       stop: threading.Event) -> ProfileCapture:
+    """`mwi sweep --profile-ops`: the cell's benchmark_model run again as its own process with
+    `--enable_op_profiling=true` (the profiler's own cost stays out of the latency cell); its whole
+    log is the raw export ("Operator-wise Profiling Info" tables), checked readable here."""
+    from ...parsers.op_profile import parse_benchmark_op_profile
+
+    binary = benchmark_model_path(t.abi, t.benchmark_model)
+    if binary is None:
+        raise MeasurementError(f"no benchmark_model binary for {t.abi or 'this ABI'}: run `mwi devices setup "
+                               f"{t.serial}` or pass --benchmark-model PATH")
+    _ctx, skipped = gate(t.dev, t.cooldown, stop)
+    if skipped:
+        raise MeasurementError(f"{cell.key}: no per-operator profile: {skipped.error}")
+    remote_bin = t.push_once(binary, "benchmark_model", executable=True)
+    fmt = RUNTIME_FORMAT[NATIVE_RUNTIME]
+    remote_model = t.push_once(manifest.file(fmt), f"{cell.model}.tflite", manifest.sha256(fmt))
+    argv = [*benchmark_model_argv(remote_bin, remote_model, cell, budget), "--enable_op_profiling=true"]
+    res = t.dev.shell(argv, timeout=budget.cell_timeout_s, check=False)
+    text = res.stdout + "\n" + res.stderr
+    if res.exit_code != 0:
+        raise MeasurementError(f"benchmark_model --enable_op_profiling exited {res.exit_code}: "
+                               f"{' | '.join(text.strip().splitlines()[-2:])[:300]}")
+    parse_benchmark_op_profile(text, source=f"{t.serial}: benchmark_model --enable_op_profiling")
+    return ProfileCapture(source="benchmark_model", raw=text)
 
 
 def chunk_seconds(duration_s: float) -> float:

@@ -16,13 +16,13 @@ from typing import Any
 
 from ...adb.device import Device
 from ...errors import DeviceError, MwiError, UsageError
-from ...vocab import Budget, Cell, PageOptions
-from ..contract import Measurement, check_stop
+from ...vocab import Budget, Cell, PageOptions, QoeOptions
+from ..contract import Measurement, ProfileCapture, check_stop
 from ..cooldown import CooldownPolicy
 from . import gate as _gate
 from .browser_cell import run_browser_cell
 from .journal import restore_from_journal, write_journal
-from .native_cell import benchmark_model_path, run_native_cell
+from .native_cell import benchmark_model_path, run_native_cell, run_native_profile
 
 REMOTE_DIR = "/data/local/tmp/mwi"
 DEFAULT_NATIVE = ("cpu", "xnnpack", "gpu")
@@ -49,9 +49,10 @@ class AndroidTarget:
     def __init__(self, serial: str, *, cooldown: CooldownPolicy | None = None, sample_interval_s: float = 1.0,
                  benchmark_model: str | None = None, native_backends: tuple[str, ...] = DEFAULT_NATIVE,
                  browsers: list[str] | None = None, brightness: int | None = 128, animations_off: bool = False,
-                 first_run: bool = False, page: PageOptions | None = None):
+                 first_run: bool = False, page: PageOptions | None = None, qoe: QoeOptions | None = None):
         self.name = serial
         self.page = page or PageOptions()
+        self.qoe = qoe or QoeOptions()
         self.serial = serial
         self.cooldown = cooldown or CooldownPolicy()
         self.sample_interval_s = sample_interval_s
@@ -233,6 +234,20 @@ class AndroidTarget:
         if cell.is_native:
             return run_native_cell(self, cell, model, budget, stop)
         return run_browser_cell(self, cell, model, server, budget, stop)
+
+    def profile(self, cell: Cell, model: Any, server: Any, budget: Budget, stop: threading.Event) -> ProfileCapture:
+        """Native: `benchmark_model --enable_op_profiling=true` as its own process; browsers: a
+        separate page load with the runtime's profiler on.  Neither gives a latency."""
+        from ..profiling import capture_from_page, profile_gap
+
+        check_stop(stop)
+        why = profile_gap(cell, phone=True)
+        if why:
+            return ProfileCapture(unsupported=why)
+        if cell.is_native:
+            return run_native_profile(self, cell, model, budget, stop)
+        return capture_from_page(cell, run_browser_cell(self, cell, model, server, budget, stop,
+                                                        profile_ops=True).record)
 
     def push_once(self, local: Path, name: str, sha256: str | None = None, *, executable: bool = False) -> str:
         """Push `local` unless this run already did; the remote name carries the content hash

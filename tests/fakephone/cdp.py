@@ -1,0 +1,98 @@
+"""The smallest DevTools client the fake phone needs: `input tap X Y` becomes a real mouse press
+and release (CDP `Input.dispatchMouseEvent`) in the page of the foreground browser.
+
+Standard library only (the fake phone may run in its own process): HTTP `/json/list` for the
+page's WebSocket URL, an RFC 6455 handshake, masked text frames out, frames in until the reply
+with our id.  Coordinates: `input tap` takes screen pixels; the fake screen maps them to CSS
+pixels with the page's devicePixelRatio (1 in headless Chromium) and no browser UI above it.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import socket
+import struct
+import urllib.parse
+from typing import Any
+
+
+def _page_ws_url(port: int) -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", "/json/list")
+        targets = json.loads(conn.getresponse().read())
+    finally:
+        conn.close()
+    pages = [t for t in targets if t.get("type") == "page" and t.get("webSocketDebuggerUrl")]
+    if not pages:
+        raise RuntimeError("no page to tap")
+    live = [t for t in pages if not str(t.get("url", "")).startswith("about:")] or pages
+    return str(live[0]["webSocketDebuggerUrl"])   # /json/list lists the most recent page first
+
+
+class _Ws:
+    def __init__(self, url: str, timeout: float = 10.0):
+        u = urllib.parse.urlsplit(url)
+        self.sock = socket.create_connection((u.hostname, u.port), timeout=timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        req = (f"GET {u.path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\nUpgrade: websocket\r\n"
+               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        self.sock.sendall(req.encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise RuntimeError("DevTools closed the WebSocket handshake")
+            head += chunk
+        if b" 101 " not in head.split(b"\r\n", 1)[0]:
+            raise RuntimeError(f"DevTools refused the WebSocket: {head[:80]!r}")
+        self.buf = head.split(b"\r\n\r\n", 1)[1]
+
+    def send(self, obj: Any) -> None:
+        data = json.dumps(obj).encode()
+        mask = os.urandom(4)
+        n = len(data)
+        head = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack(">H", n))
+        self.sock.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def _read(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise RuntimeError("DevTools closed the WebSocket")
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def recv(self) -> Any:
+        b0, b1 = self._read(2)
+        n = b1 & 0x7F
+        if n == 126:
+            n = struct.unpack(">H", self._read(2))[0]
+        elif n == 127:
+            n = struct.unpack(">Q", self._read(8))[0]
+        payload = self._read(n)
+        return json.loads(payload) if b0 & 0x0F == 1 else None
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def tap(port: int, x_px: int, y_px: int, dpr: float = 1.0) -> None:
+    """A left-button press and release at screen pixel (x, y) in the browser's current page."""
+    ws = _Ws(_page_ws_url(port))
+    try:
+        for i, kind in enumerate(("mousePressed", "mouseReleased"), start=1):
+            ws.send({"id": i, "method": "Input.dispatchMouseEvent",
+                     "params": {"type": kind, "x": x_px / dpr, "y": y_px / dpr, "button": "left", "clickCount": 1}})
+            while True:
+                msg = ws.recv()
+                if isinstance(msg, dict) and msg.get("id") == i:
+                    if "error" in msg:
+                        raise RuntimeError(f"Input.dispatchMouseEvent: {msg['error']}")
+                    break
+    finally:
+        ws.close()
