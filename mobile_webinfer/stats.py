@@ -186,6 +186,9 @@ def next_check(n: int) -> int:
     return max(n + 1, math.ceil(n * CHECK_GROWTH))
 
 
+SLOW_FLOOR = 3  # timed runs a load keeps when its time ceiling came first (StopRule, pages/stopping.js)
+
+
 @dataclass(frozen=True)
 class StopRule:
     """When one page load / native process stops its timed loop.  `precision` 0: no early stop
@@ -204,7 +207,12 @@ class StopRule:
         if n >= self.max_iterations:
             return STOP_COUNT
         if n < self.min_iterations:
-            return None
+            # A run slower than the time ceiling allows stops at SLOW_FLOOR (a median needs 3),
+            # so `--max-time-per-cell` holds for multi-second inferences (software GPU); a fixed
+            # budget (precision 0: studies, --precision 0) keeps its floor.
+            if not (self.precision > 0 and n >= min(SLOW_FLOOR, self.min_iterations)
+                    and elapsed_s >= self.max_time_s):
+                return None
         if elapsed_s >= self.max_time_s:
             return STOP_TIME
         if check and self.precision > 0 and elapsed_s >= self.min_time_s:

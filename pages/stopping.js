@@ -9,6 +9,7 @@
 
 export const Z95 = 1.959963984540054;
 const CHECK_GROWTH = 1.05;
+export const SLOW_FLOOR = 3;  // stats.SLOW_FLOOR
 
 function median(sorted) {
   const n = sorted.length;
@@ -39,7 +40,10 @@ export function nextCheck(n) {
 export function stopReason(xs, elapsedS, rule, check = true) {
   const n = xs.length;
   if (n >= rule.max_iterations) return 'count-ceiling';
-  if (n < rule.min_iterations) return null;
+  if (n < rule.min_iterations) {
+    // slower than the time ceiling allows: stop at SLOW_FLOOR (stats.StopRule says why)
+    if (!(rule.precision > 0 && n >= Math.min(SLOW_FLOOR, rule.min_iterations) && elapsedS >= rule.max_time_s)) return null;
+  }
   if (elapsedS >= rule.max_time_s) return 'time-ceiling';
   if (check && rule.precision > 0 && elapsedS >= rule.min_time_s) {
     const h = medianHalfwidthRel(xs);

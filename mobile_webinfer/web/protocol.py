@@ -25,6 +25,7 @@ import numpy as np
 
 from ..agreement import strided_max_abs_diff
 from ..errors import BackendFallback, PageError, ParseError, UsageError
+from ..stats import SLOW_FLOOR
 from ..vocab import GPU_BACKENDS, QOE_MODES, RUNTIME_BACKENDS
 from ..vocab import RUNTIME_FORMAT as _BASE_FORMAT
 
@@ -678,7 +679,9 @@ def validate_result(payload: Any, *, config: CellConfig | None = None) -> CellRe
     reached = payload.get("precision_reached")
     if reached is not None and not (_finite(reached) and reached >= 0):
         raise InvalidResult(f"precision_reached must be a finite non-negative number, got {_short(reached)}")
-    lo, hi = (config.min_iterations, config.iterations) if config else (1, 1 << 24)
+    # timed runs: the floor, or SLOW_FLOOR where an adaptive load's time ceiling came first
+    lo, hi = ((min(config.min_iterations, SLOW_FLOOR) if config.precision > 0 else config.min_iterations,
+               config.iterations) if config else (1, 1 << 24))
     lat = _pos_list(v, "latencies_ms", lo if ok else 0, hi, required=ok)
     stamps = v.get("latency_t_ms", "list", required=False, nullable=True)
     if stamps is not None and (len(stamps) != len(lat) or not all(_finite(x) and x >= 0 for x in stamps)):

@@ -22,6 +22,7 @@ import pytest
 from mobile_webinfer.records import CellRecord, InEffect
 from mobile_webinfer.report import build_rows
 from mobile_webinfer.stats import (
+    SLOW_FLOOR,
     StopRule,
     WarmupRule,
     calibrated_flags,
@@ -98,9 +99,12 @@ def test_a_stream_that_never_converges_hits_the_ceiling_and_is_flagged_imprecise
     got = with_validity(rec, 0.02)
     assert got.validity == FLAGGED and "imprecise" in got.flags
     assert got.validity_reasons == (f"imprecise({100 * reached:.1f}%)",)
-    # the floor wins over the time ceiling; precision 0 never stops early (a fixed budget, as studies use)
+    # a run slower than the time ceiling keeps SLOW_FLOOR runs, not the whole floor; a fixed budget
+    # (precision 0) keeps its floor; precision 0 never stops early (as studies use)
     xs3, why3, _ = _run([1000.0] * 50, StopRule(precision=0.02, min_iterations=5, max_iterations=50, max_time_s=0.5))
-    assert (len(xs3), why3) == (5, "time-ceiling")
+    assert (len(xs3), why3) == (SLOW_FLOOR, "time-ceiling")
+    xs5, why5, _ = _run([1000.0] * 50, StopRule(precision=0.0, min_iterations=5, max_iterations=50, max_time_s=0.5))
+    assert (len(xs5), why5) == (5, "time-ceiling")
     xs4, why4, _ = _run([10.0] * 100, StopRule(precision=0.0, min_iterations=5, max_iterations=30, max_time_s=1e9))
     assert (len(xs4), why4) == (30, "count-ceiling")
 
@@ -170,7 +174,8 @@ const streams = {json.dumps(streams)}, drifts = {json.dumps(drifts)};
 const rule = {json.dumps(rule)}, warm = {json.dumps(warm)};
 const out = {{ timed: streams.map((s) => simulate(s, rule)),
               warm: drifts.map((d) => {{ let n = 0; while (!warmupDone(d.slice(0, n), 0, warm)) n++; return n; }}),
-              hw: streams.map((s) => medianHalfwidthRel(s.slice(0, 101))) }};
+              hw: streams.map((s) => medianHalfwidthRel(s.slice(0, 101))),
+              slow: [0.02, 0].map((p) => simulate(Array(50).fill(1000), {{ ...rule, precision: p, max_time_s: 0.5 }})) }};
 console.log(JSON.stringify(out));
 """
     p = subprocess.run(["node", "--input-type=module", "-e", script], capture_output=True, text=True, timeout=60)
@@ -184,6 +189,9 @@ console.log(JSON.stringify(out));
     py_warm = WarmupRule(**warm)
     for d, n in zip(drifts, js["warm"], strict=True):
         assert n == next(k for k in range(len(d) + 1) if py_warm.done(d[:k], 0.0))
+    for p, got in zip((0.02, 0.0), js["slow"], strict=True):
+        xs, why, _ = _run([1000.0] * 50, StopRule(**{**rule, "precision": p, "max_time_s": 0.5}))
+        assert (got["n"], got["stop_reason"]) == (len(xs), why) == ((SLOW_FLOOR if p else 10), "time-ceiling")
     for s, h in zip(streams, js["hw"], strict=True):
         assert h == pytest.approx(median_halfwidth_rel(s[:101]), rel=1e-12)
 
