@@ -596,6 +596,28 @@ def loads_strict(body: bytes | str) -> Any:
         raise InvalidResult("JSON nested too deeply") from None
 
 
+def _result_head(v: _V, config: CellConfig | None) -> tuple[str, str, ErrorInfo | None]:
+    """What every page result opens with (harness and QoE pages): its cell (the config's, when
+    given), its status (ok | error) and, for an error, the error (an ok result carries none)."""
+    cell = v.get("cell", "str")
+    if config is not None and cell != config.cell:
+        raise InvalidResult(f"result is for cell {cell!r}, not {config.cell!r}")
+    status = v.get("status", "str")
+    if status not in ("ok", "error"):
+        raise InvalidResult(f"status must be 'ok' or 'error', got {_short(status)}")
+    ok = status == "ok"
+    err_obj = v.get("error", "dict", required=not ok, nullable=ok)
+    if ok and err_obj is not None:
+        raise InvalidResult("status 'ok' with an error object")
+    if err_obj is None:
+        return cell, status, None
+    ev = _V(err_obj)
+    kind, message = ev.get("kind", "str"), ev.get("message", "str")
+    if kind not in ERROR_KINDS:
+        raise InvalidResult(f"unknown error kind {kind!r}")
+    return cell, status, ErrorInfo(kind, message)
+
+
 def validate_result(payload: Any, *, config: CellConfig | None = None) -> CellResult:
     """Check a posted result against the schema (and the cell's config, when given).
 
@@ -607,23 +629,8 @@ def validate_result(payload: Any, *, config: CellConfig | None = None) -> CellRe
     if config is not None and config.qoe is not None:
         raise InvalidResult("a QoE cell's result: validate it with web.qoe_protocol.validate_qoe_result")
     v = _V(payload)
-    cell = v.get("cell", "str")
-    if config is not None and cell != config.cell:
-        raise InvalidResult(f"result is for cell {cell!r}, not {config.cell!r}")
-    status = v.get("status", "str")
-    if status not in ("ok", "error"):
-        raise InvalidResult(f"status must be 'ok' or 'error', got {_short(status)}")
+    cell, status, error = _result_head(v, config)
     ok = status == "ok"
-    err_obj = v.get("error", "dict", required=not ok, nullable=ok)
-    error = None
-    if ok and err_obj is not None:
-        raise InvalidResult("status 'ok' with an error object")
-    if err_obj is not None:
-        ev = _V(err_obj)
-        kind, message = ev.get("kind", "str"), ev.get("message", "str")
-        if kind not in ERROR_KINDS:
-            raise InvalidResult(f"unknown error kind {kind!r}")
-        error = ErrorInfo(kind, message)
     runtime = v.get("runtime", "str")
     backend_requested = v.get("backend_requested", "str")
     if config is not None and (runtime, backend_requested) != (config.runtime, config.backend):

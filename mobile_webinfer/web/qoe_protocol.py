@@ -17,14 +17,13 @@ from typing import Any
 
 from .protocol import (
     _V,
-    ERROR_KINDS,
     CellConfig,
     CellResult,
-    ErrorInfo,
     InvalidResult,
     QoeConfig,
     _finite,
     _finite_positive,
+    _result_head,
     _short,
 )
 
@@ -41,23 +40,8 @@ def validate_qoe_result(payload: dict[str, Any], config: CellConfig) -> CellResu
     """Check a QoE page's result (ok or error) against its cell's config."""
     assert config.qoe is not None
     v = _V(payload)
-    cell = v.get("cell", "str")
-    if cell != config.cell:
-        raise InvalidResult(f"result is for cell {cell!r}, not {config.cell!r}")
-    status = v.get("status", "str")
-    if status not in ("ok", "error"):
-        raise InvalidResult(f"status must be 'ok' or 'error', got {_short(status)}")
+    cell, status, error = _result_head(v, config)
     ok = status == "ok"
-    err = v.get("error", "dict", required=not ok, nullable=ok)
-    error = None
-    if ok and err is not None:
-        raise InvalidResult("status 'ok' with an error object")
-    if err is not None:
-        ev = _V(err)
-        kind, message = ev.get("kind", "str"), ev.get("message", "str")
-        if kind not in ERROR_KINDS:
-            raise InvalidResult(f"unknown error kind {kind!r}")
-        error = ErrorInfo(kind, message)
     runtime, requested = v.get("runtime", "str"), v.get("backend_requested", "str")
     if (runtime, requested) != (config.runtime, config.backend):
         raise InvalidResult(f"result is for {runtime}/{requested}, the cell asked {config.runtime}/{config.backend}")
