@@ -50,7 +50,7 @@ def sweep(
     warmups: int = typer.Option(None, "--warmups", help="Floor: warmup inferences per cell, reported apart; "
                                 "warm-up then goes on until the latency stops drifting (default 10)."),
     time_budget: float = typer.Option(None, "--time-budget", help="Ceiling: seconds of timed inference per page "
-                                      "load / native process (default 5; at least --min runs are timed)."),
+                                      "load / native process (default 5; at least --min runs are timed, 3 where one run outlasts the ceiling)."),
     precision: float = typer.Option(None, "--precision", help="Stop timing once the CI95 half-width of the median "
                                     "is this share of it (default 0.02 = 2%; 0 = run to the ceilings); "
                                     "configurations that miss it get extra repeats."),
