@@ -46,31 +46,41 @@ def test_sampler_follows_a_live_process_tree():
 
 
 def test_pss_is_reread_only_when_rss_moves_or_ages():
-    import os
+    # A child whose memory only moves when told to: the test process's own RSS moves with
+    # whatever else pytest does (allocator reuse, threads), which made this check flaky.
+    grow = "import sys\nblobs = []\nprint('ready', flush=True)\nfor _ in sys.stdin:\n" \
+        "    b = bytearray(16 << 20)\n    b[::4096] = b'x' * len(b[::4096])\n    blobs.append(b)\n" \
+        "    print('grown', flush=True)\n"
+    child = subprocess.Popen([sys.executable, "-c", grow], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdin is not None
+        assert child.stdout.readline().strip() == "ready"
+        now = [100.0]
+        listed = []
 
-    now = [100.0]
-    listed = []
+        def pids():
+            listed.append(1)
+            return [child.pid]
 
-    def pids():
-        listed.append(1)
-        return [os.getpid()]
-
-    probe = ProcessTreeMemoryProbe(pids, clock=lambda: now[0])
-    first = probe.sample(HOST)
-    assert probe.pss_reads == 1 and first.processes == 1 and first.total_pss_mb > 0
-    now[0] += 0.2
-    again = probe.sample(HOST)
-    assert probe.pss_reads == 1 and again.total_pss_mb == first.total_pss_mb  # RSS still: PSS kept
-    blob = bytearray(8 << 20)  # RSS grows by 8 MB: read PSS afresh
-    blob[::4096] = b"x" * len(blob[::4096])
-    now[0] += 0.2
-    probe.sample(HOST)
-    assert probe.pss_reads == 2
-    now[0] += probe.PSS_MAX_AGE_S
-    probe.sample(HOST)
-    assert probe.pss_reads == 3  # too old: read again
-    assert len(listed) == 2  # the process list: re-listed once a second, not every sample
-    probe.reset()
-    probe.sample(HOST)
-    assert probe.pss_reads == 1 and len(listed) == 3
-    del blob
+        probe = ProcessTreeMemoryProbe(pids, clock=lambda: now[0])
+        first = probe.sample(HOST)
+        assert probe.pss_reads == 1 and first.processes == 1 and first.total_pss_mb > 0
+        now[0] += 0.2
+        again = probe.sample(HOST)
+        assert probe.pss_reads == 1 and again.total_pss_mb == first.total_pss_mb  # RSS still: PSS kept
+        child.stdin.write("grow\n")  # RSS grows by 16 MB: read PSS afresh
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "grown"
+        now[0] += 0.2
+        grown = probe.sample(HOST)
+        assert probe.pss_reads == 2 and grown.total_pss_mb > first.total_pss_mb + 8
+        now[0] += probe.PSS_MAX_AGE_S
+        probe.sample(HOST)
+        assert probe.pss_reads == 3  # too old: read again
+        assert len(listed) == 2  # the process list: re-listed once a second, not every sample
+        probe.reset()
+        probe.sample(HOST)
+        assert probe.pss_reads == 1 and len(listed) == 3
+    finally:
+        child.kill()
+        child.wait()
