@@ -19,7 +19,7 @@ from datetime import timedelta
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from .records import CellRecord
+from .records import TIME_CEILING_SKIP, CellRecord
 from .vocab import Cell
 
 
@@ -89,11 +89,12 @@ class SweepProgress:
         """`rec`: the stored CellRecord (status, error)."""
         with self._lock:
             self._running.pop(cell.key, None)
-            if rec.status != "ok":
+            cut = rec.error_kind == TIME_CEILING_SKIP  # a planned repeat left unrun: not a failure
+            if rec.status != "ok" and not cut:
                 self.failed += 1
             self.done += 1
         if rec.status != "ok":
-            self.console.print(f"[yellow]{rec.status}[/] {cell.key}: {(rec.error or '')[:200]}")
+            self.console.print(f"[{'dim' if cut else 'yellow'}]{rec.status}[/] {cell.key}: {(rec.error or '')[:200]}")
         if self._p is not None and self._task is not None:
             self._p.advance(self._task)
         elif not self.console.is_terminal:

@@ -26,6 +26,8 @@ READABLE_SCHEMAS = (1, 2)
 
 #: flag stored with a cell whose page was hidden (timers throttled) at any time during the timed run
 PAGE_HIDDEN = "page-hidden"
+#: a planned repeat not run: its configuration had spent its --max-time-per-cell (status "skipped")
+TIME_CEILING_SKIP = "skipped-time-ceiling"
 
 T = TypeVar("T", bound="_Part")
 

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from .qoe_metrics import QOE_ROW_KEYS, qoe_rows
-from .records import CellRecord, load_records
+from .records import TIME_CEILING_SKIP, CellRecord, load_records
 from .stats import ci_precision, outlier_count, ratio_ci, stability_flags, summarize
 from .store import RunStore
-from .sweep.policy import IMPRECISE, validity
+from .sweep.policy import IMPRECISE, LOADS_CUT, validity
 from .vocab import GPU_BACKENDS, NATIVE_RUNTIME, NATIVE_RUNTIMES, ORT_NATIVE_RUNTIME
 
 ROW_KEYS = ("target", "browser", "model", "runtime", "backend", "threads", "browser_median_ms", "browser_ci95_ms",
@@ -98,10 +98,12 @@ def build_rows(records: Iterable[CellRecord | Mapping[str, Any]], *,
             natives[runtime][(tgt, model, threads)][backend] = recs
     rows = []
     native_cache: dict[tuple[Any, ...], Any] = {}
-    for (tgt, browser, model, runtime, backend, threads), recs in sorted(groups.items(), key=lambda kv: _sort(kv[0])):
+    for (tgt, browser, model, runtime, backend, threads), planned in sorted(groups.items(), key=lambda kv: _sort(kv[0])):
+        recs = [r for r in planned if r.error_kind != TIME_CEILING_SKIP]  # repeats the time ceiling left unrun:
+        cut = len(planned) - len(recs)                                      # not failures, a flag on the row
         ok = [r for r in recs if r.ok and r.samples_ms()]
         errs = [r for r in recs if not r.ok]
-        flags: set[str] = set()
+        flags: set[str] = {f"{LOADS_CUT}({cut}-of-{len(planned)})"} if cut else set()
         for r in recs:
             flags.update(f for f in r.flags if f != IMPRECISE)  # a page load's own precision: the row's is pooled
         loads = [r.samples_ms() for r in ok]  # one group per page load / native process

@@ -126,7 +126,7 @@ class Budget:
 
 
 QUICK = Budget(warmups=3, iterations=200, min_iterations=5, time_budget_s=2.0, cell_timeout_s=600.0,
-               precision=0.05, max_time_s=10.0, max_warmups=10, warmup_window=3, native_min_iterations=10,
+               precision=0.05, max_time_s=60.0, max_warmups=10, warmup_window=3, native_min_iterations=10,
                native_min_time_s=0.2, max_repeat_factor=1)
 
 

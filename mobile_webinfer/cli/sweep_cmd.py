@@ -55,8 +55,9 @@ def sweep(
                                     "is this share of it (default 0.02 = 2%; 0 = run to the ceilings); "
                                     "configurations that miss it get extra repeats."),
     max_time_per_cell: float = typer.Option(None, "--max-time-per-cell", help="Ceiling: wall seconds one "
-                                            "configuration may take over all its repeats, extra ones included "
-                                            "(default 40; --quick 10)."),
+                                            "configuration may take over all its repeats, extra ones included; a planned "
+                                            "repeat that would pass it is not run (recorded skipped; default 40; "
+                                            "--quick 60)."),
     chromium: str = typer.Option(None, "--chromium", help="Chromium binary for the local target."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the cells and a time estimate; measure nothing."),
     spec_file: Path = typer.Option(None, "--spec", help="A sweep file (TOML, see examples/sweep.toml); flags override it."),
@@ -224,7 +225,7 @@ def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, 
             cells = resolve_for_dry_run(spec)
         for c in cells:
             console.print(c.key, highlight=False)
-        est = estimate_seconds(cells, spec.budget)
+        est = estimate_seconds(cells, spec.cell_budget())
         b = spec.budget
         extra = (f"; configurations whose CI95 misses {100 * b.precision:g}% of the median may get extra repeats "
                  f"(up to {b.max_repeat_factor}x, within {b.max_time_s:g} s each)"

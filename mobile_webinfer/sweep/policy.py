@@ -57,6 +57,7 @@ def median_of(xs: Sequence[float] | None) -> float | None:
 
 VALID, FLAGGED, INVALID = "valid", "flagged", "invalid"
 IMPRECISE = "imprecise"
+LOADS_CUT = "loads-cut-by-time-ceiling"  # a row some of whose planned repeats the time ceiling left unrun
 WARMUP_NOT_CONVERGED = "warmup-not-converged"
 #: flag prefix -> the reason it gives; a number behind these is never published as clean
 _INVALID = ((PAGE_HIDDEN, PAGE_HIDDEN), ("backend-fell-back", "backend-mismatch"),
@@ -66,7 +67,7 @@ _FLAGGED = ((IMPRECISE, IMPRECISE), ("thermal-status-rose", "thermal-rise"), ("t
             ("phone-never-cooled", "thermal-rise"), ("low-battery", "battery-below-min"),
             ("few-samples", "too-few-samples"), ("too-few-runs", "too-few-samples"),
             ("unstable-between-loads", "unstable-between-loads"), ("unstable-within-load", "unstable-within-load"),
-            (WARMUP_NOT_CONVERGED, WARMUP_NOT_CONVERGED))
+            (WARMUP_NOT_CONVERGED, WARMUP_NOT_CONVERGED), (LOADS_CUT, "too-few-loads"))
 
 
 def validity(flags: Sequence[str], *, measured: bool, precision: float | None = None) -> tuple[str, list[str]]:
@@ -109,3 +110,27 @@ def with_validity(rec: CellRecord, target_precision: float) -> CellRecord:
     rec = rec.with_flags(*loop_flags(rec, target_precision))
     v, why = validity(rec.flags, measured=rec.ok, precision=rec.precision_reached)
     return dataclasses.replace(rec, validity=v, validity_reasons=tuple(why))
+
+
+# ---- the time ceiling of a configuration (--max-time-per-cell), over all its repeats
+
+def loads_affordable(walls: Sequence[float], max_time_s: float) -> int:
+    """How many more page loads / native processes a configuration can start and still end within
+    `max_time_s`, judged by the mean wall time of those it ran (`walls`); 1 when none has run."""
+    if not walls:
+        return 1
+    spent = sum(walls)
+    mean = spent / len(walls)
+    if mean <= 0:
+        return 1 if spent < max_time_s else 0
+    return max(0, int((max_time_s - spent) // mean))
+
+
+def extra_loads_worthwhile(reached: float, loads: int, affordable: int, precision: float) -> bool:
+    """Whether `affordable` more loads can bring the pooled CI95 half-width (`reached`, relative,
+    from `loads` loads) down to `precision`: the half-width of a median pooled over loads shrinks
+    about as 1/sqrt(loads), so a configuration that cannot get there within its ceiling stops now
+    (flagged imprecise, as it would be at the ceiling) instead of spending the time."""
+    if affordable <= 0 or loads <= 0:
+        return False
+    return reached * (loads / (loads + affordable)) ** 0.5 <= precision

@@ -32,12 +32,12 @@ from ..errors import (
 )
 from ..files import now_iso
 from ..locks import device_lock, run_lock
-from ..records import Agreement, Attempt, CellRecord, load_records
+from ..records import TIME_CEILING_SKIP, Agreement, Attempt, CellRecord, load_records
 from ..stats import ci_precision, summarize
 from ..store import RunStore
 from ..targets.contract import Stopped, Target
 from ..vocab import RUNTIME_FORMAT, Cell, PageOptions, QoeOptions
-from .policy import cell_flags, median_of, throttled, with_validity
+from .policy import cell_flags, extra_loads_worthwhile, loads_affordable, median_of, throttled, with_validity
 from .reference import References
 from .spec import DEFAULT_PHONE_NATIVE, SweepSpec, plan_cells
 
@@ -122,6 +122,9 @@ class Runner:
         self.stop = stop or threading.Event()
         self._manifests: dict[str, Any] = {}
         self.refs = References(store.outputs_dir)
+        #: config_key -> wall seconds of each stored load / process, and whether one of them was ok
+        self._walls: dict[tuple, list[float]] = {}
+        self._measured: set[tuple] = set()
 
     def models(self) -> dict[str, Any]:
         """Every model of the sweep, built if needed and checked by sha256 (not size): a cached zoo
@@ -178,11 +181,20 @@ class Runner:
         in_a_row = 0  # consecutive infrastructure failures: the failure budget
         unstored: list[Cell] = []  # cells given up on while the phone was away (resumable)
         last_lost: TargetLost | None = None
+        for rec in load_records(self.store.results()):
+            if rec.cell is not None and rec.cell.target == target.name:
+                self._count_load(rec.cell, rec)
         with PageServer(models_dir=models_dir()) as server, target.conditions():
             self._probe_capabilities(target, server)
             for cell in self._then_extra_repeats(todo, cells, unstored):
                 if self.stop.is_set():
                     return
+                skipped = self._past_time_ceiling(cell)
+                if skipped is not None:
+                    self.store.append_result(skipped.to_json())
+                    if self.progress:
+                        self.progress.on_cell(cell, skipped)
+                    continue
                 if self.progress:
                     self.progress.on_start(cell)
                 try:
@@ -199,6 +211,7 @@ class Runner:
                     continue  # the cell stays unstored (resumable); the next one tries to recover again
                 in_a_row = in_a_row + 1 if rec.infra else 0
                 self.store.append_result(rec.to_json())
+                self._count_load(cell, rec)
                 if self.progress:
                     self.progress.on_cell(cell, rec)
                 if in_a_row >= self.spec.max_infra_failures:
@@ -211,6 +224,34 @@ class Runner:
         if unstored and last_lost is not None:  # never a silent exit 0 with cells left unmeasured
             raise TargetLost(f"{target.name}: {len(unstored)} cell(s) not measured while the phone was away "
                              f"(last: {last_lost.one_line()})")
+
+    def _count_load(self, cell: Cell, rec: CellRecord) -> None:
+        if cell.is_qoe or rec.error_kind == TIME_CEILING_SKIP:
+            return
+        self._walls.setdefault(cell.config_key, []).append(rec.wall_s or 0.0)
+        if rec.ok and rec.samples_ms():
+            self._measured.add(cell.config_key)
+
+    def _past_time_ceiling(self, cell: Cell) -> CellRecord | None:
+        """A planned repeat that would take its configuration past `--max-time-per-cell` (all its
+        repeats, judged by the mean of its loads so far) is not run: a `skipped` record says so
+        (the report's row then carries `loads-cut-by-time-ceiling`).  Never the first measured load,
+        never with a fixed budget (`--precision 0`), never a QoE cell."""
+        b = self.spec.budget
+        if b.precision <= 0 or cell.is_qoe or cell.config_key not in self._measured:
+            return None
+        walls = self._walls.get(cell.config_key, [])
+        if loads_affordable(walls, b.max_time_s) > 0:
+            return None
+        spent = sum(walls)
+        rec = CellRecord.failed(
+            f"not run: this configuration has spent {spent:.1f} s of its --max-time-per-cell {b.max_time_s:g} s "
+            f"over {len(walls)} load(s) of ~{spent / len(walls):.0f} s each; raise --max-time-per-cell to "
+            f"measure every planned repeat", TIME_CEILING_SKIP, status="skipped")
+        at = now_iso()
+        rec = dataclasses.replace(rec, cell=cell, key=cell.key, started_at=at, finished_at=at,
+                                  flags=(TIME_CEILING_SKIP,), budget=self.spec.cell_budget().to_json())
+        return with_validity(rec, b.precision)
 
     def _then_extra_repeats(self, todo: list[Cell], cells: list[Cell], unstored: list[Cell]) -> Iterator[Cell]:
         """The cells of `todo`, then rounds of extra repeats (`extra_repeats`) while any is needed
@@ -227,8 +268,10 @@ class Runner:
     def extra_repeats(self, cells: list[Cell]) -> list[Cell]:
         """One more repeat (a fresh page load / process, the next repeat number) of every configuration
         of `cells` whose planned repeats are all stored and ok, whose pooled (hierarchical) CI95
-        half-width of the median is still wider than `precision` x median, that has spent less than
-        `max_time_s` (wall) and has fewer than `max_repeat_factor` x the planned repeats.  They are
+        half-width of the median is still wider than `precision` x median, and that can reach it with
+        the loads it may still take: those that fit in what is left of `max_time_s` (wall, at the mean
+        of its loads so far) and under `max_repeat_factor` x the planned repeats (the half-width
+        shrinking as 1/sqrt(loads); a configuration that cannot get there stops now).  They are
         ordinary cells: stored, resumed and reported like the planned ones; a round covers every such
         configuration in plan order, so drift spreads over them as over the planned repeats."""
         b = self.spec.budget
@@ -251,12 +294,14 @@ class Runner:
             if not keys <= {r.key for r in recs} or len(recs) >= b.max_repeat_factor * len(keys):
                 continue
             ok = [r for r in recs if r.ok and r.samples_ms()]
-            if not ok or len(ok) < len(recs):  # a configuration with failed repeats gets no more
+            if not ok or len(ok) < len(recs):  # a configuration with failed (or unrun) repeats gets no more
                 continue
-            if sum(r.wall_s or 0.0 for r in recs) >= b.max_time_s:
-                continue
+            affordable = min(loads_affordable([r.wall_s or 0.0 for r in recs], b.max_time_s),
+                             b.max_repeat_factor * len(keys) - len(recs))
             reached = ci_precision(summarize([r.samples_ms() for r in ok]))
             if reached is None or reached <= b.precision:
+                continue
+            if not extra_loads_worthwhile(reached, len(ok), affordable, b.precision):
                 continue
             out.append(dataclasses.replace(c, repeat=max(r.cell.repeat for r in recs if r.cell) + 1))
         return out

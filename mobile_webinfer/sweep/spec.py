@@ -159,14 +159,23 @@ def plan_cells(spec: SweepSpec, target: str, browsers: list[str], native_backend
 
 
 def estimate_seconds(cells: list[Cell], budget: Budget) -> float:
-    """Rough wall time: budget per cell plus launch/load overhead (software GPU cells run longer);
-    extra repeats, added where a configuration misses --precision, come on top (up to --max-time-per-cell)."""
-    total = 0.0
+    """Rough wall time: the per-load time ceiling plus launch/load overhead (GPU cells run longer:
+    software GPUs compile shaders for long), a configuration's loads cut at `max_time_s` as the
+    runner cuts them; extra repeats, added where a configuration misses --precision, come on top
+    (within the same --max-time-per-cell)."""
+    by_conf: dict[tuple, list[float]] = {}
     for c in cells:
-        per = budget.time_budget_s + (4.0 if c.is_native else 12.0)
+        per = budget.time_budget_s + (2.0 if c.is_native else 6.0)
         if c.backend in GPU_BACKENDS:
             per *= 3
-        total += per
+        by_conf.setdefault(c.config_key, []).append(per)
+    total = 0.0
+    for conf, pers in by_conf.items():
+        per = max(pers)
+        n = len(pers)
+        if budget.precision > 0 and len(conf) == 6:  # latency cells (QoE cells are never cut)
+            n = min(n, max(1, int(budget.max_time_s // per)))
+        total += per * n
     return total
 
 
