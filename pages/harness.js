@@ -13,34 +13,16 @@
 
 import {
   CELL, TOKEN, CellError, postJson, event, getConfig, loadScript, fetchBytes, prod, loadInputs, wasmFilesLoaded,
-  glInfo, gpuAdapterInfo, vendorVersions, webnnCheck, captureConsole, round, yieldTask,
+  glInfo, gpuAdapterInfo, vendorVersions, webnnCheck, captureConsole, round, yieldTask, pagePrelude,
 } from './protocol.js';   // shared with qoe.js and the QoE worker
 import { Stopper, medianHalfwidthRel, warmupDone, warmupConvergedOrNull } from './stopping.js';  // mirrors stats.py
 const LONG_FRAME_MS = 50;
 const PROGRESS_EVERY_MS = 2000;
 
-const state = { phase: 'starting', posted: false, result: null, reply: null };
 // The browser's own core count, read before the thread policy may override what pages see.
 const REAL_CONCURRENCY = navigator.hardwareConcurrency || null;
-window.__mwi = state;
-
-// A hidden page (background tab, screen off) has its timers throttled: record it.
-const visibility = { at_start: document.visibilityState, hidden_during_run: document.visibilityState !== 'visible' };
-document.addEventListener('visibilitychange', () => {
-  if (document.visibilityState !== 'visible') visibility.hidden_during_run = true;
-});
-
-function setStatus(text) {
-  state.phase = text;
-  const el = document.getElementById('status');
-  if (el) el.textContent = text;
-  document.title = `mwi: ${text}`;
-}
-
-function log(line) {
-  const el = document.getElementById('log');
-  if (el) el.textContent += line + '\n';
-}
+// window.__mwi, the page's hidden-during-run record, #status / #log (protocol.js)
+const { state, visibility, setStatus, log } = pagePrelude('mwi');
 
 function applyThreadPolicy(cfg, adapter) {
   // thread_policy "exact": a runtime that derives its thread cap from

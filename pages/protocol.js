@@ -1,6 +1,6 @@
 // Shared by the pages (harness.js, qoe.js) and the QoE Web Worker (qoe_worker.js): talking to the
-// page server (config with the token, events, the result) and the helpers the runtime adapters
-// get as `env`.  Works in a window and in a worker (no DOM needed except loadScript's <script>,
+// page server (config with the token, events, the result), the pages' prelude (pagePrelude) and
+// the helpers the runtime adapters get as `env`.  Works in a window and in a worker (no DOM needed except loadScript's <script>,
 // which a worker replaces with importScripts).
 
 const params = new URLSearchParams(self.location.search);
@@ -42,6 +42,31 @@ export async function getConfig() {
   const resp = await fetch(`${API}/config`, { cache: 'no-store', headers: { 'X-MWI-Token': TOKEN } });
   if (!resp.ok) throw new CellError('config', `config request failed: HTTP ${resp.status}`);
   return await resp.json();
+}
+
+// ---- the page's own state (pages only: harness.js, qoe.js; never called in the worker) ------
+
+// The page's state as the host reads it (window.__mwi), whether the page was hidden during the
+// run (a hidden page, background tab or screen off, has its timers throttled: recorded), and
+// setStatus / log, which write #status and #log and the title (`${titlePrefix}: <phase>`).
+export function pagePrelude(titlePrefix) {
+  const state = { phase: 'starting', posted: false, result: null, reply: null };
+  window.__mwi = state;
+  const visibility = { at_start: document.visibilityState, hidden_during_run: document.visibilityState !== 'visible' };
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState !== 'visible') visibility.hidden_during_run = true;
+  });
+  function setStatus(text) {
+    state.phase = text;
+    const el = document.getElementById('status');
+    if (el) el.textContent = text;
+    document.title = `${titlePrefix}: ${text}`;
+  }
+  function log(line) {
+    const el = document.getElementById('log');
+    if (el) el.textContent += line + '\n';
+  }
+  return { state, visibility, setStatus, log };
 }
 
 // ---- helpers shared with the adapters ----------------------------------------------------

@@ -8,28 +8,14 @@
 // page posts a `window` event saying where) and the inferences done during the window.
 
 import {
-  CELL, TOKEN, postJson, event, getConfig, round, CellError,
+  CELL, TOKEN, postJson, event, getConfig, round, CellError, pagePrelude,
 } from './protocol.js';
 import { GuiWorkload, TASKS, FrameWindow, nextFrame } from './gui_workload.js';
 import { Inferer, errorInfo } from './qoe_infer.js';
 
 const LONG_FRAME_MS = 50;
-const state = { phase: 'starting', posted: false, result: null, reply: null };
-window.__mwi = state;
-const visibility = { at_start: document.visibilityState, hidden_during_run: document.visibilityState !== 'visible' };
-document.addEventListener('visibilitychange', () => {
-  if (document.visibilityState !== 'visible') visibility.hidden_during_run = true;
-});
-
-function setStatus(text) {
-  state.phase = text;
-  document.getElementById('status').textContent = text;
-  document.title = `mwi qoe: ${text}`;
-}
-
-function log(line) {
-  document.getElementById('log').textContent += line + '\n';
-}
+// window.__mwi, the page's hidden-during-run record, #status / #log (protocol.js)
+const { state, visibility, setStatus, log } = pagePrelude('mwi qoe');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

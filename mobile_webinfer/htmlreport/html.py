@@ -73,6 +73,9 @@ FLAG_WORDS: tuple[tuple[str, str], ...] = (
     (r"(\w+)-partial.*", "only part of the graph ran on the accelerator asked for; the rest on CPU"),
     (r"cpu-fallback", "the runtime ran on CPU instead of the accelerator asked for"),
     (r"skipped-device-lost", "the phone was lost; the cell was not run"),
+    (r"skipped-time-ceiling", "not run: the configuration had spent its --max-time-per-cell"),
+    (r"loads-cut-by-time-ceiling\((\d+)-of-(\d+)\)", "planned page loads / processes the time ceiling "
+                                                     "(--max-time-per-cell) left unrun: fewer loads than planned"),
 )
 
 
@@ -89,6 +92,13 @@ def ms(x: float | None) -> str:
     if x is None:
         return "-"
     return f"{x:.3g}" if x < 100 else f"{x:.0f}"
+
+
+def num(x: Any, nd: int = 1, pct: bool = False) -> str:
+    """A table cell: x with nd decimals, or (pct) 100 * x with nd decimals and a %; "-" for None."""
+    if x is None:
+        return "-"
+    return f"{100 * x:.{nd}f}%" if pct else f"{x:.{nd}f}"
 
 
 def gap_colour(g: float | None) -> str:
@@ -186,7 +196,7 @@ def validity(t: TargetRun) -> str:
              + "".join(f'<span class="pill bad">{n} {esc(s)}</span>' for s, n in sorted(status.items()) if s != "ok")
              + f' <span class="muted">of {len(t.records)} cells</span></p>']
     if why:
-        parts.append("<p>Why cells failed:</p>" + table(
+        parts.append("<p>Why cells failed or were not run:</p>" + table(
             ["kind", "cells", "message (first 160 characters)"],
             ([esc(k), str(n), esc(m)] for (k, m), n in why.most_common(20))))
     if flags:

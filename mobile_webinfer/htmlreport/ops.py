@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..parsers.op_classes import RUNTIME_OVERHEAD
-from .html import esc, figure, table
+from .html import esc, figure, num, table
 from .plots import Image, _png
 
 
@@ -78,15 +78,9 @@ def ops_chart(rows: Sequence[Mapping[str, Any]], target: str, slug: str) -> Imag
                  "minus the operator sum (JS <-> wasm crossings, copies, read-back).")
 
 
-def _f(x: Any, nd: int = 3, pct: bool = False) -> str:
-    if x is None:
-        return "-"
-    return f"{100 * x:.0f}%" if pct else f"{x:.{nd}f}"
-
-
 def ops_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    out = [[esc(_pairing(r)), esc(r["op_class"]), str(r["count"]), _f(r["browser_ms"]), _f(r["native_ms"]),
-            _f(r["ratio"], 2), _f(r["share"], pct=True), _f(r["excess_ms"])] for r in rows]
+    out = [[esc(_pairing(r)), esc(r["op_class"]), str(r["count"]), num(r["browser_ms"], 3), num(r["native_ms"], 3),
+            num(r["ratio"], 2), num(r["share"], 0, pct=True), num(r["excess_ms"], 3)] for r in rows]
     return table(["pairing", "op class", "n", "browser ms", "native ms", "ratio", "share", "excess ms"], out, "ops")
 
 

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..vocab import QOE_MODES
-from .html import esc, figure, table
+from .html import esc, figure, num, table
 from .plots import Image, _png
 
 MODE_COLOURS = {"baseline": "#9e9e9e", "main": "#d62728", "worker": "#1f77b4"}
@@ -54,12 +54,6 @@ def qoe_chart(rows: Sequence[Mapping[str, Any]], target: str, slug: str) -> Imag
                  "labels: increase over the baseline (n/a: the mode could not run, e.g. no Web Worker).")
 
 
-def _f(x: Any, nd: int = 1, pct: bool = False) -> str:
-    if x is None:
-        return "-"
-    return f"{100 * x:.{nd}f}%" if pct else f"{x:.{nd}f}"
-
-
 def qoe_table(rows: Sequence[Mapping[str, Any]]) -> str:
     out = []
     for r in rows:
@@ -69,10 +63,10 @@ def qoe_table(rows: Sequence[Mapping[str, Any]]) -> str:
         note = ", ".join(r.get("flags") or ())
         if r.get("error"):
             note = (note + "; " if note else "") + f"<span class='failed'>{esc(r['error'][:200])}</span>"
-        out.append([esc(_conf(r)), esc(r["qoe_mode"]), _f(r.get("gui_task_median_ms")), _f(r.get("gui_task_p90_ms")),
-                    _f(r.get("gui_round_median_ms")), delay, _f(r.get("fps")), _f(r.get("long_frame_share"), 0, True),
-                    _f(r.get("input_delay_ms_p50")), _f(r.get("input_paint_ms_p50")), _f(r.get("inferences_per_s")),
-                    _f(r.get("gfxinfo_janky_share"), 0, True), note])
+        out.append([esc(_conf(r)), esc(r["qoe_mode"]), num(r.get("gui_task_median_ms")), num(r.get("gui_task_p90_ms")),
+                    num(r.get("gui_round_median_ms")), delay, num(r.get("fps")), num(r.get("long_frame_share"), 0, True),
+                    num(r.get("input_delay_ms_p50")), num(r.get("input_paint_ms_p50")), num(r.get("inferences_per_s")),
+                    num(r.get("gfxinfo_janky_share"), 0, True), note])
     return table(["configuration", "mode", "task ms", "task p90", "round ms", "GUI delay [CI95]", "fps",
                   "long frames", "input delay ms", "to paint ms", "inferences/s", "gfxinfo jank", "notes"],
                  out, "qoe")
