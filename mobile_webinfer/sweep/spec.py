@@ -9,6 +9,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..vocab import BROWSER_RUNTIMES, GPU_BACKENDS, RUNTIME_BACKENDS, Budget, Cell
+from .policy import loads_affordable
 
 DEFAULT_MODELS = ("mobilenet_v2",)
 DEFAULT_BACKENDS = ("wasm", "webgl", "webgpu", "webnn", "cpu")
@@ -172,9 +173,10 @@ def estimate_seconds(cells: list[Cell], budget: Budget) -> float:
     total = 0.0
     for conf, pers in by_conf.items():
         per = max(pers)
-        n = len(pers)
-        if budget.precision > 0 and len(conf) == 6:  # latency cells (QoE cells are never cut)
-            n = min(n, max(1, int(budget.max_time_s // per)))
+        n = 0
+        cut = budget.precision > 0 and len(conf) == 6  # latency cells (QoE cells are never cut)
+        while n < len(pers) and (not cut or loads_affordable([per] * n, budget.max_time_s) > 0):
+            n += 1
         total += per * n
     return total
 

@@ -344,6 +344,7 @@ def test_loads_affordable_and_worthwhile():
     assert loads_affordable([8.7, 8.6, 8.6], 40) == 1    # 25.9 s spent, 14.1 s left: one more of ~8.6 s
     assert loads_affordable([40.1], 40) == 0             # a software-GPU load that took the whole ceiling
     assert loads_affordable([19.6, 20.1], 40) == 0       # 39.7 s spent: a third would end near 60 s
+    assert loads_affordable([20.2], 40) == 1             # a second would end at 40.4 s: within jitter
     assert extra_loads_worthwhile(0.025, 2, 4, 0.02)     # 2.5% x sqrt(2/6) = 1.4%
     assert not extra_loads_worthwhile(0.10, 2, 4, 0.02)  # 10% x sqrt(2/6) = 5.8%
     assert not extra_loads_worthwhile(0.025, 2, 0, 0.02)  # no time left
