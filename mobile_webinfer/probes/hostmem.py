@@ -47,17 +47,21 @@ class ProcessTreeMemoryProbe(Probe):
     """PSS / RSS of every process `pids()` lists, by Chromium process type.
 
     Cheap enough to run beside a measurement: a PSS read (/proc/PID/smaps_rollup) walks the
-    process's page tables under its mmap lock, tens of ms of CPU for a Chromium tree, and at
-    five samples a second it took 15-25% of a core and stalled the page's own mmap / munmap
+    process's page tables under its mmap lock, ~5 ms of CPU per Chromium process, and at five
+    samples a second it took 15-25% of a core and stalled the page's own mmap / munmap
     (benchmarks/bench_perturbation).  So every sample reads each process's RSS (/proc/PID/statm,
-    constant cost) and re-reads its PSS only when that RSS moved by `RSS_STEP_KB` since the last
-    PSS read, or that read is older than `PSS_MAX_AGE_S`; the process list is re-listed at most
-    every `PIDS_EVERY_S`.  Peaks come with RSS growth, so they are read fresh."""
+    constant cost) and re-reads its PSS only when that RSS rose `RSS_STEP_KB` above its value at
+    the last PSS read (a peak: read fresh, at most every `PSS_MIN_GAP_S`), or that read is older
+    than `PSS_MAX_AGE_S`; in between, PSS moves with RSS (PSS then + RSS now - RSS then: private
+    pages, the wasm and JS heaps, count in both alike), so a heap the GC swings up and down by a
+    few MB per inference no longer costs a page-table walk each tick.  The process list is
+    re-listed at most every `PIDS_EVERY_S`."""
 
     name = "procmem"
     default_interval_s = 0.2
     RSS_STEP_KB = 1024
-    PSS_MAX_AGE_S = 2.0
+    PSS_MAX_AGE_S = 10.0
+    PSS_MIN_GAP_S = 1.0
     PIDS_EVERY_S = 1.0
 
     def __init__(self, pids: Callable[[], Iterable[int]], *, clock: Callable[[], float] = time.monotonic):
@@ -85,8 +89,8 @@ class ProcessTreeMemoryProbe(Probe):
         for pid in self._pid_list(now):
             rss = _statm_rss_kb(pid)
             last = self._pss.get(pid)
-            if rss is None or last is None or abs(rss - last[1]) >= self.RSS_STEP_KB \
-                    or now - last[2] >= self.PSS_MAX_AGE_S:
+            if rss is None or last is None or now - last[2] >= self.PSS_MAX_AGE_S \
+                    or (rss >= last[1] + self.RSS_STEP_KB and now - last[2] >= self.PSS_MIN_GAP_S):
                 pss, rss_roll = pss_rss_kb(pid)
                 self.pss_reads += 1
                 if pss is None and rss_roll is None:
@@ -95,7 +99,7 @@ class ProcessTreeMemoryProbe(Probe):
                 rss = rss if rss is not None else rss_roll
                 self._pss[pid] = (pss, rss or 0, now)
             else:
-                pss = last[0]
+                pss = None if last[0] is None else max(0, last[0] + rss - last[1])
             if pid not in self._kinds:
                 self._kinds[pid] = process_type(read_cmdline(pid))
             kind = self._kinds[pid]

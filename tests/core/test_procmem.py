@@ -48,9 +48,18 @@ def test_sampler_follows_a_live_process_tree():
 def test_pss_is_reread_only_when_rss_moves_or_ages():
     # A child whose memory only moves when told to: the test process's own RSS moves with
     # whatever else pytest does (allocator reuse, threads), which made this check flaky.
-    grow = "import sys\nblobs = []\nprint('ready', flush=True)\nfor _ in sys.stdin:\n" \
+    grow = "import sys\nblobs = []\nprint('ready', flush=True)\nfor line in sys.stdin:\n" \
+        "    if line.startswith('free'):\n        blobs.pop()\n        print('freed', flush=True)\n" \
+        "        continue\n" \
         "    b = bytearray(16 << 20)\n    b[::4096] = b'x' * len(b[::4096])\n    blobs.append(b)\n" \
-        "    print('grown', flush=True)\n"
+        "    del b\n    print('grown', flush=True)\n"
+
+    def tell(word: str) -> None:
+        assert child.stdin is not None and child.stdout is not None
+        child.stdin.write(word + "\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() in ("grown", "freed")
+
     child = subprocess.Popen([sys.executable, "-c", grow], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None and child.stdin is not None
@@ -68,19 +77,28 @@ def test_pss_is_reread_only_when_rss_moves_or_ages():
         now[0] += 0.2
         again = probe.sample(HOST)
         assert probe.pss_reads == 1 and again.total_pss_mb == first.total_pss_mb  # RSS still: PSS kept
-        child.stdin.write("grow\n")  # RSS grows by 16 MB: read PSS afresh
-        child.stdin.flush()
-        assert child.stdout.readline().strip() == "grown"
-        now[0] += 0.2
+        tell("grow")  # RSS grows by 16 MB, a new high: PSS follows RSS at once, and is read afresh
+        now[0] += 0.2  # once PSS_MIN_GAP_S has passed since the last read
+        soon = probe.sample(HOST)
+        assert probe.pss_reads == 1 and soon.total_pss_mb > first.total_pss_mb + 8
+        now[0] += probe.PSS_MIN_GAP_S
         grown = probe.sample(HOST)
         assert probe.pss_reads == 2 and grown.total_pss_mb > first.total_pss_mb + 8
+        tell("free")  # the heap swings down and up again below its high: PSS follows RSS, no walk
+        now[0] += 0.2
+        freed = probe.sample(HOST)
+        assert probe.pss_reads == 2 and freed.total_pss_mb < grown.total_pss_mb - 8
+        tell("grow")
+        now[0] += 0.2
+        again2 = probe.sample(HOST)
+        assert probe.pss_reads == 2 and abs(again2.total_pss_mb - grown.total_pss_mb) < 2
         now[0] += probe.PSS_MAX_AGE_S
         probe.sample(HOST)
         assert probe.pss_reads == 3  # too old: read again
-        assert len(listed) == 2  # the process list: re-listed once a second, not every sample
+        assert len(listed) == 3  # the process list: re-listed once a second (t=0, 1.6, 11.6), not every sample
         probe.reset()
         probe.sample(HOST)
-        assert probe.pss_reads == 1 and len(listed) == 3
+        assert probe.pss_reads == 1 and len(listed) == 4
     finally:
         child.kill()
         child.wait()
