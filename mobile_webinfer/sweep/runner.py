@@ -125,6 +125,7 @@ class Runner:
         #: config_key -> wall seconds of each stored load / process, and whether one of them was ok
         self._walls: dict[tuple, list[float]] = {}
         self._measured: set[tuple] = set()
+        self._walls_lock = threading.Lock()
 
     def models(self) -> dict[str, Any]:
         """Every model of the sweep, built if needed and checked by sha256 (not size): a cached zoo
@@ -181,6 +182,10 @@ class Runner:
         in_a_row = 0  # consecutive infrastructure failures: the failure budget
         unstored: list[Cell] = []  # cells given up on while the phone was away (resumable)
         last_lost: TargetLost | None = None
+        with self._walls_lock:  # this target's loads, counted afresh from the store (workers run in threads)
+            for key in [k for k in self._walls if k[0] == target.name]:
+                del self._walls[key]
+            self._measured.difference_update([k for k in self._measured if k[0] == target.name])
         for rec in load_records(self.store.results()):
             if rec.cell is not None and rec.cell.target == target.name:
                 self._count_load(rec.cell, rec)
@@ -228,9 +233,10 @@ class Runner:
     def _count_load(self, cell: Cell, rec: CellRecord) -> None:
         if cell.is_qoe or rec.error_kind == TIME_CEILING_SKIP:
             return
-        self._walls.setdefault(cell.config_key, []).append(rec.wall_s or 0.0)
-        if rec.ok and rec.samples_ms():
-            self._measured.add(cell.config_key)
+        with self._walls_lock:
+            self._walls.setdefault(cell.config_key, []).append(rec.wall_s or 0.0)
+            if rec.ok and rec.samples_ms():
+                self._measured.add(cell.config_key)
 
     def _past_time_ceiling(self, cell: Cell) -> CellRecord | None:
         """A planned repeat that would take its configuration past `--max-time-per-cell` (all its
@@ -240,7 +246,8 @@ class Runner:
         b = self.spec.budget
         if b.precision <= 0 or cell.is_qoe or cell.config_key not in self._measured:
             return None
-        walls = self._walls.get(cell.config_key, [])
+        with self._walls_lock:
+            walls = list(self._walls.get(cell.config_key, []))
         if loads_affordable(walls, b.max_time_s) > 0:
             return None
         spent = sum(walls)
