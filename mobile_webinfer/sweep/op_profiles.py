@@ -192,7 +192,9 @@ def _pick_native(prof: StoredProfile, natives: dict[tuple[str, str, int], dict[s
 def op_gap_rows(run_dir: Path, records: Iterable[CellRecord | dict[str, Any]] | None = None, *,
                 pair_ort_with: str = NATIVE_RUNTIME) -> list[dict[str, Any]]:
     """Rows of the per-operator gap table: per profiled cell, one per operator class (sorted by
-    excess ms) and one `runtime-overhead` row (the unprofiled median minus the operator sum)."""
+    excess ms) and one `runtime-overhead` row: the whole inference minus the operator sum, the whole
+    inference as the profiled runs timed it where the source times them (ORT, benchmark_model), else
+    the unprofiled median (TF.js: there profiled kernels can sum above it, a negative overhead)."""
     if pair_ort_with not in NATIVE_RUNTIMES:
         raise StoreError(f"--pair-ort-with must be one of {', '.join(NATIVE_RUNTIMES)}")
     run_dir = Path(run_dir)
@@ -219,8 +221,12 @@ def op_gap_rows(run_dir: Path, records: Iterable[CellRecord | dict[str, Any]] | 
         nat = None if is_native else _pick_native(sp, natives, pair_ort_with)
         mine = class_totals(parsed[sp])
         theirs = class_totals(parsed[nat]) if nat else {}
-        whole = med.get((sp.target, sp.model, sp.runtime, sp.backend, sp.threads))
-        nat_whole = med.get((nat.target, nat.model, nat.runtime, nat.backend, nat.threads)) if nat else None
+        # whole inference: as the profiled runs timed it, where the source times them (ORT's model_run,
+        # benchmark_model's Timings), so operators and overhead come from the same runs; else the
+        # unprofiled median (TF.js's tf.profile times kernels only)
+        whole = parsed[sp].total_ms or med.get((sp.target, sp.model, sp.runtime, sp.backend, sp.threads))
+        nat_whole = (parsed[nat].total_ms or med.get((nat.target, nat.model, nat.runtime, nat.backend, nat.threads))
+                     if nat else None)
         ident = dict(target=sp.target, model=sp.model, runtime=sp.runtime, backend=sp.backend, threads=sp.threads,
                      native_runtime=nat.runtime if nat else None, native_backend=nat.backend if nat else None)
         cell_rows = []
@@ -277,7 +283,8 @@ def render_op_table(rows: list[dict[str, Any]], console: Any = None) -> None:
     console = console or Console()
     if not console.is_terminal:
         console.width = max(console.width, 160)
-    t = Table(title="per-operator gap (ms per inference; runtime-overhead = whole inference - operator sum)")
+    t = Table(title="per-operator gap (ms per inference; runtime-overhead = whole inference - operator sum, "
+                    "both from the profiled runs where the runtime times whole runs, else the unprofiled median)")
     for col in ("target", "model", "runtime/backend", "thr", "op class", "n", "browser ms", "native ms", "ratio",
                 "share", "excess ms", "native"):
         t.add_column(col, no_wrap=True)

@@ -77,6 +77,12 @@ def test_report_ops_json_contract(run_dir):
     assert paired == sorted(paired, reverse=True) and "convolution" in {r["op_class"] for r in ops}
     # the shares of the operators and the overhead make up the unprofiled whole inference
     assert sum(r["share"] for r in tfjs) == pytest.approx(1.0, abs=1e-3)
+    # ORT times its whole runs too: the native overhead is model_run - operators of the same runs, never below 0
+    over = tfjs[-1]["native_ms"]
+    from mobile_webinfer.sweep.op_profiles import load_profiles
+
+    nat = next(p for p in load_profiles(run_dir) if p.runtime == "ort-native" and p.status == "ok").parse(run_dir)
+    assert nat.total_ms and over == pytest.approx(nat.total_ms - nat.op_sum_ms, abs=1e-3) and over >= 0
 
 
 def test_pair_ort_with_ort_native(run_dir):
