@@ -165,16 +165,19 @@ def estimate_seconds(cells: list[Cell], budget: Budget) -> float:
     runner cuts them; extra repeats, added where a configuration misses --precision, come on top
     (within the same --max-time-per-cell)."""
     by_conf: dict[tuple, list[float]] = {}
+    qoe: set[tuple] = set()
     for c in cells:
         per = budget.time_budget_s + (2.0 if c.is_native else 6.0)
         if c.backend in GPU_BACKENDS:
             per *= 3
         by_conf.setdefault(c.config_key, []).append(per)
+        if c.is_qoe:
+            qoe.add(c.config_key)
     total = 0.0
     for conf, pers in by_conf.items():
         per = max(pers)
         n = 0
-        cut = budget.precision > 0 and len(conf) == 6  # latency cells (QoE cells are never cut)
+        cut = budget.precision > 0 and conf not in qoe  # QoE cells are never cut
         while n < len(pers) and (not cut or loads_affordable([per] * n, budget.max_time_s) > 0):
             n += 1
         total += per * n
