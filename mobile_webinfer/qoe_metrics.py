@@ -24,6 +24,7 @@ from .vocab import QOE, QOE_MODES
 QOE_ROW_KEYS = ("target", "browser", "model", "runtime", "backend", "threads", "qoe_mode", "repeats", "n_tasks",
                 "gui_task_median_ms", "gui_task_p90_ms", "gui_round_median_ms", "gui_delay_pct", "gui_delay_ci95", "page_load_cv",
                 "fps", "long_frame_share", "input_delay_ms_p50", "input_paint_ms_p50", "taps_seen", "taps_sent",
+                "first_tap_wait_ms",
                 "inferences_per_s", "inference_median_ms", "gfxinfo_janky_share", "flags", "error")
 
 
@@ -100,6 +101,13 @@ def _row(conf: tuple[Any, ...], mode: str, recs: list[CellRecord], base_ok: list
         row["taps_seen"] = len(taps)
         sent = [r.qoe.taps_sent for r in ok if r.qoe is not None and r.qoe.taps_sent is not None]
         row["taps_sent"] = sum(sent) if sent else None
+        if row["taps_sent"] and not taps:
+            flags.add("no-taps-reached-page")   # sent, but none landed inside a window: no input delay to show
+        off = sum(1 for t in taps if t.get("on_pad") is False)
+        if off:
+            flags.add(f"taps-off-pad({off}-of-{len(taps)})")   # the screen -> page mapping missed the tap pad
+        waits = [float(r.qoe.first_tap_wait_ms) for r in ok if r.qoe is not None and r.qoe.first_tap_wait_ms is not None]
+        row["first_tap_wait_ms"] = _pct(waits, 50)
         row["input_delay_ms_p50"] = _pct([float(t["delay_ms"]) for t in taps], 50)
         row["input_paint_ms_p50"] = _pct([float(t["paint_ms"]) for t in taps if t.get("paint_ms") is not None], 50)
         if mode != "baseline":

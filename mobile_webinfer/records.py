@@ -195,9 +195,10 @@ class Qoe(_Part):
     first_inference_ms: float | None = None
     tasks: tuple[Mapping[str, Any], ...] = ()        # {name, round, ms}: task start -> the frame showing it
     frames: Mapping[str, Any] | None = None          # in-page rAF over the window: count, long_frames, fps
-    taps: tuple[Mapping[str, Any], ...] = ()         # {delay_ms (timestamp -> handler), paint_ms (-> next frame)}
+    taps: tuple[Mapping[str, Any], ...] = ()         # {delay_ms (timestamp -> handler), paint_ms (-> next frame), on_pad}
     event_timing: tuple[Mapping[str, Any], ...] = ()  # Event Timing API entries of the taps, where it exists
     window_ms: float | None = None
+    first_tap_wait_ms: float | None = None           # window opened -> first tap landed (None: none came)
     inferences: int | None = None
     inference_ms: tuple[float, ...] = ()
     inferences_per_s: float | None = None

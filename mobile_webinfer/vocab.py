@@ -144,14 +144,16 @@ class PageOptions:
 @dataclass(frozen=True)
 class QoeOptions:
     """How each QoE cell runs (pages/qoe.html): rounds of the seeded GUI workload, the idle gap
-    between its tasks, its seed, the host's synthetic tap interval, and `block_ms` (a test knob:
-    a busy loop of that many ms replaces each inference)."""
+    between its tasks, its seed, the host's synthetic tap interval, how long the window waits for
+    the first tap to reach the page, and `block_ms` (a test knob: a busy loop of that many ms
+    replaces each inference)."""
 
     rounds: int = 6
     gap_ms: float = 40.0
     seed: int = 14
     tap_interval_s: float = 0.3
     block_ms: float = 0.0
+    tap_wait_s: float = 15.0   # the window's rounds wait this long at most for the first tap to land
 
     def to_json(self) -> dict:
         return asdict(self)

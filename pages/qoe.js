@@ -1,5 +1,5 @@
 // mwi QoE cell: what the user feels while a model runs.  Reads ?cell=&token= like the harness,
-// GETs its config (cfg.qoe: mode, rounds, gap_ms, seed, block_ms), then
+// GETs its config (cfg.qoe: mode, rounds, gap_ms, seed, block_ms, tap_wait_ms), then
 //   baseline  the GUI workload alone
 //   main      the model infers back to back on this thread (yielding a task between inferences)
 //   worker    the model infers back to back in a Web Worker (qoe_worker.js)
@@ -26,11 +26,15 @@ class InputProbe {
     this.taps = [];
     this.armed = false;
     this.timing = [];
+    this.onFirst = null;
     document.addEventListener('pointerdown', (ev) => {
       if (!this.armed) return;
       const start = performance.now();
-      const rec = { delay_ms: round(start - ev.timeStamp, 3), paint_ms: null, pointer: ev.pointerType };
+      const pad = document.getElementById('tap');
+      const rec = { delay_ms: round(start - ev.timeStamp, 3), paint_ms: null, pointer: ev.pointerType,
+                    on_pad: !!(pad && ev.target instanceof Node && pad.contains(ev.target)) };
       this.taps.push(rec);
+      if (this.onFirst) { this.onFirst(); this.onFirst = null; }
       nextFrame().then((t) => { rec.paint_ms = round(t - ev.timeStamp, 3); });
     });
     if (typeof PerformanceObserver !== 'undefined' &&
@@ -43,6 +47,16 @@ class InputProbe {
         }
       }).observe({ type: 'event', durationThreshold: 16, buffered: false });
     }
+  }
+  // The host's taps take a while to start (`adb shell input tap` spawns a process on the phone):
+  // resolves with the ms waited once the first tap arrives, or null after `ms` without one.
+  firstTap(ms) {
+    if (this.taps.length) return Promise.resolve(0);
+    const t0 = performance.now();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { this.onFirst = null; resolve(null); }, ms);
+      this.onFirst = () => { clearTimeout(timer); resolve(round(performance.now() - t0, 3)); };
+    });
   }
   where() {
     const r = document.getElementById('tap').getBoundingClientRect();
@@ -157,7 +171,7 @@ async function run() {
     const probe = new InputProbe();
     const qoe = { mode: q.mode, seed: q.seed, rounds: q.rounds, gap_ms: q.gap_ms, block_ms: q.block_ms,
                   setup_ms: null, first_inference_ms: null, tasks: [], frames: null, taps: [], event_timing: [],
-                  window_ms: null, inferences: 0, inference_ms: [], inferences_per_s: null };
+                  window_ms: null, first_tap_wait_ms: null, inferences: 0, inference_ms: [], inferences_per_s: null };
     if (q.mode !== 'baseline') {
       setStatus(`loading ${cfg.runtime} (${q.mode})`);
       engine = q.mode === 'worker' ? new WorkerEngine(cfg) : new MainEngine(cfg);
@@ -169,12 +183,21 @@ async function run() {
     for (const name of TASKS) await workload.run(name);
     setStatus('measuring');
     doing = 'window';
-    const frames = new FrameWindow(LONG_FRAME_MS);
-    frames.start();
     if (engine) engine.start();
     await nextFrame();
     probe.armed = true;
     event('window', { tap: probe.where() });   // the host taps here until the result arrives
+    // the window's rounds start once the host's taps reach the page (a short window could
+    // otherwise end before the first one lands); the wait is recorded, and a page that waited
+    // in vain still measures, with no taps to show
+    if (q.tap_wait_ms > 0) {
+      doing = 'waiting for the first tap';
+      qoe.first_tap_wait_ms = await probe.firstTap(q.tap_wait_ms);
+      event('taps', { first_tap_wait_ms: qoe.first_tap_wait_ms });
+      doing = 'window';
+    }
+    const frames = new FrameWindow(LONG_FRAME_MS);
+    frames.start();
     const w0 = performance.now();
     for (let r = 0; r < q.rounds; r++) {
       for (const name of TASKS) {

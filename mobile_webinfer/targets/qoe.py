@@ -29,7 +29,8 @@ def qoe_page_config(manifest: Any, cell: Cell, budget: Budget, page: PageOptions
 
     base = page_config(manifest, cell, budget, page)
     return dataclasses.replace(base, qoe=QoeConfig(mode=cell.qoe_mode, rounds=qoe.rounds, gap_ms=qoe.gap_ms,
-                                                   seed=qoe.seed, block_ms=qoe.block_ms))
+                                                   seed=qoe.seed, block_ms=qoe.block_ms,
+                                                   tap_wait_ms=qoe.tap_wait_s * 1000.0))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -121,14 +121,17 @@ class ModelRef:
 @dataclass(frozen=True)
 class QoeConfig:
     """A QoE cell's page settings (pages/qoe.html): the mode, how many rounds of the seeded GUI
-    workload, the idle gap between its tasks, the seed, and `block_ms`: a test knob that replaces
-    the model with a busy loop of that many ms per "inference" (a runtime whose cost is known)."""
+    workload, the idle gap between its tasks, the seed, `block_ms`: a test knob that replaces
+    the model with a busy loop of that many ms per "inference" (a runtime whose cost is known),
+    and `tap_wait_ms`: how long the window waits for the host's first tap before its rounds
+    start (0: no wait)."""
 
     mode: str
     rounds: int = 6
     gap_ms: float = 40.0
     seed: int = 14
     block_ms: float = 0.0
+    tap_wait_ms: float = 15_000.0   # the rounds start once the first tap lands, or after this long
 
     def __post_init__(self) -> None:
         if self.mode not in QOE_MODES:
@@ -140,6 +143,8 @@ class QoeConfig:
         for name, x in (("gap_ms", self.gap_ms), ("block_ms", self.block_ms)):
             if not _finite(x) or not 0 <= x <= 10_000:
                 raise UsageError(f"qoe {name} must be a number in [0, 10000], got {x!r}")
+        if not _finite(self.tap_wait_ms) or not 0 <= self.tap_wait_ms <= 120_000:
+            raise UsageError(f"qoe tap_wait_ms must be a number in [0, 120000], got {self.tap_wait_ms!r}")
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -6,7 +6,8 @@ A QoE result is a harness result without latencies or outputs, plus a `qoe` obje
      "setup_ms": 812.3, "first_inference_ms": 95.1,
      "tasks": [{"name": "list", "round": 0, "ms": 21.7}, ...],       # start -> frame showing it
      "frames": {"source": "in-page rAF", "count": 310, "long_frames": 4, "fps": 55.2, ...},
-     "taps": [{"delay_ms": 3.1, "paint_ms": 17.9, "pointer": "mouse"}, ...],
+     "taps": [{"delay_ms": 3.1, "paint_ms": 17.9, "pointer": "mouse", "on_pad": true}, ...],
+     "first_tap_wait_ms": 420.5,                                      # window -> first tap (null: none came)
      "event_timing": [{"input_delay_ms": 2.0, "duration_ms": 24}],   # Event Timing API, where it exists
      "window_ms": 5400.0, "inferences": 41, "inference_ms": [...], "inferences_per_s": 7.6}
 """
@@ -95,6 +96,11 @@ def _check_qoe(q: dict[str, Any], want: QoeConfig) -> dict[str, Any]:
         if not isinstance(t, dict) or not _nonneg(t.get("delay_ms")) \
                 or not (t.get("paint_ms") is None or _nonneg(t.get("paint_ms"))):
             raise InvalidResult(f"qoe.taps[{i}] must be {{delay_ms >= 0, paint_ms >= 0 or null}}, got {_short(t)}")
+        if "on_pad" in t and not isinstance(t["on_pad"], bool):
+            raise InvalidResult(f"qoe.taps[{i}].on_pad must be true or false, got {_short(t['on_pad'])}")
+    wait = q.get("first_tap_wait_ms")
+    if wait is not None and not _nonneg(wait):
+        raise InvalidResult(f"qoe.first_tap_wait_ms must be a number >= 0 or null, got {_short(wait)}")
     if not _finite_positive(qv.get("window_ms", "pos")):
         raise InvalidResult("qoe.window_ms must be positive")
     n = qv.get("inferences", "int")

@@ -3,8 +3,11 @@ and release (CDP `Input.dispatchMouseEvent`) in the page of the foreground brows
 
 Standard library only (the fake phone may run in its own process): HTTP `/json/list` for the
 page's WebSocket URL, an RFC 6455 handshake, masked text frames out, frames in until the reply
-with our id.  Coordinates: `input tap` takes screen pixels; the fake screen maps them to CSS
-pixels with the page's devicePixelRatio (1 in headless Chromium) and no browser UI above it.
+with our id.  Coordinates: `input tap` takes screen pixels; the fake screen is the browser's
+window: its own UI is the band of `outerHeight - innerHeight` CSS px above the page (as on a
+phone, where Chrome's toolbar sits above the viewport), and physical pixels are CSS pixels times
+the page's devicePixelRatio.  A tap maps back through both, so a host that places taps wrongly
+misses the page's tap pad here as it would on a phone.
 """
 
 from __future__ import annotations
@@ -81,18 +84,34 @@ class _Ws:
         self.sock.close()
 
 
-def tap(port: int, x_px: int, y_px: int, dpr: float = 1.0) -> None:
+def _call(ws: _Ws, i: int, method: str, params: dict[str, Any]) -> Any:
+    ws.send({"id": i, "method": method, "params": params})
+    while True:
+        msg = ws.recv()
+        if isinstance(msg, dict) and msg.get("id") == i:
+            if "error" in msg:
+                raise RuntimeError(f"{method}: {msg['error']}")
+            return msg.get("result")
+
+
+def _screen(ws: _Ws) -> tuple[float, float]:
+    """The page's devicePixelRatio and the browser UI's height above it (CSS px)."""
+    res = _call(ws, 1, "Runtime.evaluate", {
+        "expression": "JSON.stringify([window.devicePixelRatio || 1, "
+                      "Math.max(0, (window.outerHeight || window.innerHeight) - window.innerHeight)])",
+        "returnByValue": True})
+    dpr, top = json.loads(res["result"]["value"])
+    return float(dpr), float(top)
+
+
+def tap(port: int, x_px: int, y_px: int) -> None:
     """A left-button press and release at screen pixel (x, y) in the browser's current page."""
     ws = _Ws(_page_ws_url(port))
     try:
-        for i, kind in enumerate(("mousePressed", "mouseReleased"), start=1):
-            ws.send({"id": i, "method": "Input.dispatchMouseEvent",
-                     "params": {"type": kind, "x": x_px / dpr, "y": y_px / dpr, "button": "left", "clickCount": 1}})
-            while True:
-                msg = ws.recv()
-                if isinstance(msg, dict) and msg.get("id") == i:
-                    if "error" in msg:
-                        raise RuntimeError(f"Input.dispatchMouseEvent: {msg['error']}")
-                    break
+        dpr, top = _screen(ws)
+        x, y = x_px / dpr, y_px / dpr - top
+        for i, kind in enumerate(("mousePressed", "mouseReleased"), start=2):
+            _call(ws, i, "Input.dispatchMouseEvent",
+                  {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})
     finally:
         ws.close()

@@ -33,6 +33,8 @@ def test_qoe_cells_run_on_a_phone_with_taps_through_input_tap(fake_phone, tmp_pa
         assert q["tap_source"] == "adb shell input tap" and q["taps_sent"] >= 1
         assert q["taps"], f"{mode}: no tap reached the page"   # timed in the page: timestamp -> handler
         assert all(t["delay_ms"] >= 0 for t in q["taps"])
+        assert all(t["on_pad"] for t in q["taps"]), q["taps"]   # screen pixels -> the page's pad, through the browser's UI
+        assert q["first_tap_wait_ms"] is not None   # the rounds began once taps were landing
     assert recs["main"]["qoe"]["inferences"] > 0
     worker = recs["worker"]
     assert worker["status"] == "unsupported" and "cannot run in a Web Worker" in worker["error"]
@@ -40,3 +42,4 @@ def test_qoe_cells_run_on_a_phone_with_taps_through_input_tap(fake_phone, tmp_pa
     by_mode = {r["qoe_mode"]: r for r in rows}
     assert by_mode["main"]["gui_delay_pct"] is not None and by_mode["main"]["inferences_per_s"] > 0
     assert "unsupported" in by_mode["worker"]["flags"]
+    assert not any(f == "no-taps-reached-page" or f.startswith("taps-off-pad") for f in by_mode["main"]["flags"])

@@ -66,6 +66,7 @@ def test_the_workload_alone_is_stable_across_page_loads(baselines):
         assert q.frames and q.frames["count"] > 10
         # the host's CDP taps reached the page and were timed there
         assert q.tap_source == "cdp Input.dispatchMouseEvent" and q.taps_sent and len(q.taps) >= 1
+        assert all(t["on_pad"] for t in q.taps) and q.first_tap_wait_ms is not None
 
 
 def test_a_busy_main_thread_delays_the_gui_and_a_worker_does_not(tiny, server, baselines):

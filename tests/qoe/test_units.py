@@ -3,6 +3,8 @@ plan, the page's result schema, and the delay arithmetic of the report rows."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from mobile_webinfer.errors import UsageError
@@ -117,3 +119,32 @@ def test_rows_give_the_delay_over_the_baseline_with_a_ci_and_the_contract_keys()
     out = build_rows(recs)
     assert [r["qoe_mode"] for r in out] == ["baseline", "main", "worker"]
     assert all(contract <= set(r) for r in out)
+
+
+def test_taps_that_never_landed_or_missed_the_pad_are_flagged(tiny_config):
+    def with_taps(rec: CellRecord, taps: tuple, sent: int | None, wait: float | None) -> CellRecord:
+        assert rec.qoe is not None
+        return dataclasses.replace(rec, qoe=dataclasses.replace(rec.qoe, taps=taps, taps_sent=sent, first_tap_wait_ms=wait))
+
+    base = [with_taps(_rec("baseline", r, 10.0), ({"delay_ms": 1.0, "on_pad": True},), 4, 300.0 + r) for r in range(2)]
+    lost = [with_taps(_rec("main", r, 15.0), (), 5, None) for r in range(2)]           # sent, none landed
+    missed = [with_taps(_rec("worker", 0, 11.0), ({"delay_ms": 1.0, "on_pad": False}, {"delay_ms": 2.0, "on_pad": True}),
+                        2, 800.0)]
+    rows = {r["qoe_mode"]: r for r in qoe_rows([*base, *lost, *missed])}
+    assert rows["baseline"]["first_tap_wait_ms"] == pytest.approx(300.5) and rows["baseline"]["taps_seen"] == 2
+    assert "no-taps-reached-page" in rows["main"]["flags"] and rows["main"]["input_delay_ms_p50"] is None
+    assert rows["main"]["first_tap_wait_ms"] is None
+    assert "taps-off-pad(1-of-2)" in rows["worker"]["flags"] and not any(
+        f.startswith("taps-off-pad") or f == "no-taps-reached-page" for f in rows["baseline"]["flags"])
+    # the page's own fields are checked
+    cfg = tiny_config("baseline")
+    tasks = [{"name": "list", "round": 0, "ms": 3.0}]
+    ok = validate_qoe_result(_page("baseline", tasks, first_tap_wait_ms=412.5,
+                                   taps=[{"delay_ms": 1.0, "paint_ms": 5.0, "on_pad": True}]), cfg)
+    assert ok.raw["qoe"]["first_tap_wait_ms"] == 412.5
+    with pytest.raises(InvalidResult, match="on_pad"):
+        validate_qoe_result(_page("baseline", tasks, taps=[{"delay_ms": 1.0, "paint_ms": 5.0, "on_pad": "yes"}]), cfg)
+    with pytest.raises(InvalidResult, match="first_tap_wait_ms"):
+        validate_qoe_result(_page("baseline", tasks, first_tap_wait_ms=-1), cfg)
+    with pytest.raises(UsageError, match="tap_wait_ms"):
+        QoeConfig(mode="main", tap_wait_ms=-5)
