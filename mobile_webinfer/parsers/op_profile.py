@@ -21,7 +21,8 @@
   `model_run` is one inference, `cat: "Node"` events named `<node>_kernel_time` carry `dur` (us)
   and `args.op_name`.
 - TF.js `tf.profile` (`parse_tfjs_profile`): `{"kernels": [{"name", "kernelTimeMs", ...}]}`, one
-  object per profiled inference (a list of them is averaged).
+  object per profiled inference (a list of them is averaged); mwi's page adds `wallMs`, its own
+  wall time around each profiled inference (tf.profile has no whole-run time).
 
 Times are ms per inference: each operator's median over the profiled runs (a page's first
 profiled inferences carry JIT and GC outliers that a mean would spread over every kernel), scaled
@@ -31,6 +32,7 @@ so that the operators sum to the median run's operator time (see `_per_op_ms`).
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass
@@ -209,7 +211,8 @@ def _ort_depthwise(shapes: Any) -> bool:
 
 # -- TF.js -------------------------------------------------------------------------------------
 def parse_tfjs_profile(text: str, *, source: str = "tf.profile") -> OpProfile:
-    """`tf.profile` results (one object, or a list: one per profiled inference, averaged).
+    """`tf.profile` results (one object, or a list: one per profiled inference, averaged; a run's
+    `wallMs`, where the page timed the whole profiled inference, gives `total_ms`).
 
     tf.profile also records the op wrappers some ops run their kernel in (`fusedConv2d__op`
     around `FusedConv2D`, `fusedMatMul__op` around `_FusedMatMul`); a wrapper's time contains
@@ -238,4 +241,10 @@ def parse_tfjs_profile(text: str, *, source: str = "tf.profile") -> OpProfile:
            for k, m in zip(first, _per_op_ms(per_op_runs), strict=True)]
     if not ops:
         raise ParseError("tf.profile recorded no kernels", source=source)
-    return OpProfile(source="tfjs", ops=tuple(ops), runs=len(profs))
+    # the page's wall time around each profiled inference (mwi's pages add `wallMs`; tf.profile itself
+    # times kernels only): where every run has one, their median is the whole-run time
+    walls = [p.get("wallMs") for p in profs]
+    total = None
+    if all(isinstance(w, int | float) and not isinstance(w, bool) and math.isfinite(w) and w > 0 for w in walls):
+        total = _median([float(w) for w in walls])
+    return OpProfile(source="tfjs", ops=tuple(ops), runs=len(profs), total_ms=total)

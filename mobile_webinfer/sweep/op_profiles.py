@@ -193,8 +193,9 @@ def op_gap_rows(run_dir: Path, records: Iterable[CellRecord | dict[str, Any]] | 
                 pair_ort_with: str = NATIVE_RUNTIME) -> list[dict[str, Any]]:
     """Rows of the per-operator gap table: per profiled cell, one per operator class (sorted by
     excess ms) and one `runtime-overhead` row: the whole inference minus the operator sum, the whole
-    inference as the profiled runs timed it where the source times them (ORT, benchmark_model), else
-    the unprofiled median (TF.js: there profiled kernels can sum above it, a negative overhead)."""
+    inference as the profiled runs timed it where the source times them (ORT, benchmark_model, the
+    TF.js page's wall time around each tf.profile run), else the unprofiled median (profiles stored
+    before the page timed them: there profiled kernels can sum above it, a negative overhead)."""
     if pair_ort_with not in NATIVE_RUNTIMES:
         raise StoreError(f"--pair-ort-with must be one of {', '.join(NATIVE_RUNTIMES)}")
     run_dir = Path(run_dir)
@@ -221,9 +222,9 @@ def op_gap_rows(run_dir: Path, records: Iterable[CellRecord | dict[str, Any]] | 
         nat = None if is_native else _pick_native(sp, natives, pair_ort_with)
         mine = class_totals(parsed[sp])
         theirs = class_totals(parsed[nat]) if nat else {}
-        # whole inference: as the profiled runs timed it, where the source times them (ORT's model_run,
-        # benchmark_model's Timings), so operators and overhead come from the same runs; else the
-        # unprofiled median (TF.js's tf.profile times kernels only)
+        # whole inference: as the profiled runs timed it (ORT's model_run, benchmark_model's Timings,
+        # the TF.js page's wall time around tf.profile), so operators and overhead come from the same
+        # runs; else (older TF.js profiles) the unprofiled median
         whole = parsed[sp].total_ms or med.get((sp.target, sp.model, sp.runtime, sp.backend, sp.threads))
         nat_whole = (parsed[nat].total_ms or med.get((nat.target, nat.model, nat.runtime, nat.backend, nat.threads))
                      if nat else None)

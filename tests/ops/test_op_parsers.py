@@ -104,6 +104,16 @@ def test_ort_and_tfjs_bad_input():
         parse_tfjs_profile(json.dumps({"kernels": [{"name": "Conv2D", "kernelTimeMs": {"error": "no timer"}}]}))
 
 
+def test_tfjs_whole_run_time_from_the_pages_wall_clock():
+    run = lambda conv, wall: {"kernels": [{"name": "Conv2D", "kernelTimeMs": conv}, {"name": "Relu", "kernelTimeMs": 1.0}],  # noqa: E731
+                              **({"wallMs": wall} if wall is not None else {})}
+    p = parse_tfjs_profile(json.dumps([run(4.0, 7.0), run(5.0, 9.0), run(6.0, 30.0)]))
+    assert p.total_ms == 9.0 and p.op_sum_ms == pytest.approx(6.0)   # medians: a slow run moves neither
+    # a profile stored before the page timed its runs (or one run without a time): no whole-run time
+    assert parse_tfjs_profile(json.dumps([run(4.0, 7.0), run(5.0, None)])).total_ms is None
+    assert parse_tfjs_profile(json.dumps([run(4.0, -1.0)])).total_ms is None
+
+
 @pytest.mark.parametrize("op_type,name,cls", [
     ("Conv2D", "", "convolution"), ("CONV_2D", "", "convolution"), ("Conv", "", "convolution"),
     ("FusedConv2D", "", "convolution"), ("Convolution (NHWC, F32) GEMM", "", "convolution"),

@@ -43,6 +43,7 @@ def test_profiles_are_stored_apart_from_latency_records(run_dir):
     raw = run_dir / profs[("tfjs", "wasm")].raw
     p = parse_tfjs_profile(raw.read_text())  # the page's own tf.profile kernel list, kept raw
     assert p.runs and p.runs >= 3 and any(o.op_type == "FusedConv2D" for o in p.ops)
+    assert p.total_ms and 0 < p.op_sum_ms <= p.total_ms   # the page's wall time around each profiled run holds its kernels
     assert (run_dir / profs[("ort-native", "cpu")].raw).read_text().lstrip().startswith("[")
 
 
@@ -75,12 +76,14 @@ def test_report_ops_json_contract(run_dir):
     assert {r["native_runtime"] for r in tfjs} == {"ort-native"}  # LiteRT's Python API cannot profile
     paired = [r["excess_ms"] for r in ops if r["excess_ms"] is not None]
     assert paired == sorted(paired, reverse=True) and "convolution" in {r["op_class"] for r in ops}
-    # the shares of the operators and the overhead make up the unprofiled whole inference
+    # the shares of the operators and the overhead make up the whole inference
     assert sum(r["share"] for r in tfjs) == pytest.approx(1.0, abs=1e-3)
+    # TF.js's overhead: the page's wall time of the profiled runs minus their kernels, never below 0
+    tp = next(p for p in load_profiles(run_dir) if p.runtime == "tfjs" and p.status == "ok").parse(run_dir)
+    assert tp.total_ms and tfjs[-1]["browser_ms"] == pytest.approx(tp.total_ms - tp.op_sum_ms, abs=1e-3)
+    assert tfjs[-1]["browser_ms"] >= 0
     # ORT times its whole runs too: the native overhead is model_run - operators of the same runs, never below 0
     over = tfjs[-1]["native_ms"]
-    from mobile_webinfer.sweep.op_profiles import load_profiles
-
     nat = next(p for p in load_profiles(run_dir) if p.runtime == "ort-native" and p.status == "ok").parse(run_dir)
     assert nat.total_ms and over == pytest.approx(nat.total_ms - nat.op_sum_ms, abs=1e-3) and over >= 0
 
