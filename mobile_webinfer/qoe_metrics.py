@@ -24,7 +24,7 @@ from .vocab import QOE, QOE_MODES
 QOE_ROW_KEYS = ("target", "browser", "model", "runtime", "backend", "threads", "qoe_mode", "repeats", "n_tasks",
                 "gui_task_median_ms", "gui_task_p90_ms", "gui_round_median_ms", "gui_delay_pct", "gui_delay_ci95", "page_load_cv",
                 "fps", "long_frame_share", "input_delay_ms_p50", "input_paint_ms_p50", "taps_seen", "taps_sent",
-                "first_tap_wait_ms",
+                "first_tap_wait_ms", "slow_interactions", "interaction_ms_max",
                 "inferences_per_s", "inference_median_ms", "gfxinfo_janky_share", "flags", "error")
 
 
@@ -106,6 +106,13 @@ def _row(conf: tuple[Any, ...], mode: str, recs: list[CellRecord], base_ok: list
         off = sum(1 for t in taps if t.get("on_pad") is False)
         if off:
             flags.add(f"taps-off-pad({off}-of-{len(taps)})")   # the screen -> page mapping missed the tap pad
+        # Event Timing API (where the browser has it): taps whose interaction, input to the next paint
+        # after its handlers, took >= 16 ms (the API reports no shorter ones), and the longest (INP-like)
+        timed = [r.qoe for r in ok if r.qoe is not None and r.qoe.event_timing_supported]
+        if timed:
+            durs = [float(e["duration_ms"]) for q in timed for e in q.event_timing if e.get("duration_ms") is not None]
+            row["slow_interactions"] = len(durs)
+            row["interaction_ms_max"] = max(durs) if durs else None
         waits = [float(r.qoe.first_tap_wait_ms) for r in ok if r.qoe is not None and r.qoe.first_tap_wait_ms is not None]
         row["first_tap_wait_ms"] = _pct(waits, 50)
         row["input_delay_ms_p50"] = _pct([float(t["delay_ms"]) for t in taps], 50)

@@ -196,7 +196,8 @@ class Qoe(_Part):
     tasks: tuple[Mapping[str, Any], ...] = ()        # {name, round, ms}: task start -> the frame showing it
     frames: Mapping[str, Any] | None = None          # in-page rAF over the window: count, long_frames, fps
     taps: tuple[Mapping[str, Any], ...] = ()         # {delay_ms (timestamp -> handler), paint_ms (-> next frame), on_pad}
-    event_timing: tuple[Mapping[str, Any], ...] = ()  # Event Timing API entries of the taps, where it exists
+    event_timing: tuple[Mapping[str, Any], ...] = ()  # Event Timing API entries of the taps (>= 16 ms), where it exists
+    event_timing_supported: bool | None = None        # whether the browser has the Event Timing API
     window_ms: float | None = None
     first_tap_wait_ms: float | None = None           # window opened -> first tap landed (None: none came)
     inferences: int | None = None

@@ -27,6 +27,8 @@ class InputProbe {
     this.armed = false;
     this.timing = [];
     this.onFirst = null;
+    this.eventTiming = typeof PerformanceObserver !== 'undefined' &&
+      (PerformanceObserver.supportedEntryTypes || []).includes('event');
     document.addEventListener('pointerdown', (ev) => {
       if (!this.armed) return;
       const start = performance.now();
@@ -37,8 +39,7 @@ class InputProbe {
       if (this.onFirst) { this.onFirst(); this.onFirst = null; }
       nextFrame().then((t) => { rec.paint_ms = round(t - ev.timeStamp, 3); });
     });
-    if (typeof PerformanceObserver !== 'undefined' &&
-        (PerformanceObserver.supportedEntryTypes || []).includes('event')) {
+    if (this.eventTiming) {   // taps whose interaction (input -> next paint) took >= 16 ms, the API's floor
       new PerformanceObserver((list) => {
         for (const e of list.getEntries()) {
           if (this.armed && e.name === 'pointerdown') {
@@ -229,6 +230,7 @@ async function run() {
     await nextFrame();   // the last tap's paint
     qoe.taps = probe.taps;
     qoe.event_timing = probe.timing;
+    qoe.event_timing_supported = probe.eventTiming;
     result.qoe = qoe;
     result.status = 'ok';
     setStatus('posting');

@@ -98,6 +98,12 @@ def _check_qoe(q: dict[str, Any], want: QoeConfig) -> dict[str, Any]:
             raise InvalidResult(f"qoe.taps[{i}] must be {{delay_ms >= 0, paint_ms >= 0 or null}}, got {_short(t)}")
         if "on_pad" in t and not isinstance(t["on_pad"], bool):
             raise InvalidResult(f"qoe.taps[{i}].on_pad must be true or false, got {_short(t['on_pad'])}")
+    timing = q.get("event_timing") or []
+    if not isinstance(timing, list) or len(timing) > MAX_TAPS or not all(
+            isinstance(e, dict) and _nonneg(e.get("duration_ms")) for e in timing):
+        raise InvalidResult(f"qoe.event_timing must be a list of {{duration_ms >= 0, ...}}, got {_short(timing)}")
+    if q.get("event_timing_supported") not in (None, True, False):
+        raise InvalidResult("qoe.event_timing_supported must be true, false or absent")
     wait = q.get("first_tap_wait_ms")
     if wait is not None and not _nonneg(wait):
         raise InvalidResult(f"qoe.first_tap_wait_ms must be a number >= 0 or null, got {_short(wait)}")

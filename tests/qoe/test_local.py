@@ -67,6 +67,7 @@ def test_the_workload_alone_is_stable_across_page_loads(baselines):
         # the host's CDP taps reached the page and were timed there
         assert q.tap_source == "cdp Input.dispatchMouseEvent" and q.taps_sent and len(q.taps) >= 1
         assert all(t["on_pad"] for t in q.taps) and q.first_tap_wait_ms is not None
+        assert q.event_timing_supported is True   # Chromium has the Event Timing API
 
 
 def test_a_busy_main_thread_delays_the_gui_and_a_worker_does_not(tiny, server, baselines):
@@ -84,6 +85,9 @@ def test_a_busy_main_thread_delays_the_gui_and_a_worker_does_not(tiny, server, b
     assert m["gui_delay_pct"] > 50 and m["gui_delay_ci95"][0] > 0
     assert m["long_frame_share"] > 0.25 and m["long_frame_share"] > 1.5 * w["long_frame_share"]
     assert m["input_delay_ms_p50"] > max(5.0, rows["baseline"]["input_delay_ms_p50"])
+    print(f"Event Timing: slow interactions main {m['slow_interactions']} (longest {m['interaction_ms_max']} ms), "
+          f"baseline {rows['baseline']['slow_interactions']}")
+    assert m["slow_interactions"] is not None and rows["baseline"]["slow_interactions"] is not None
     # the worker's GUI delay is reported, not bounded: on a loaded 2-core host a busy worker still takes a core
     # a worker that infers back to back: about 1000 / 60 per second
     assert 0.6 * 1000 / BLOCK_MS < w["inferences_per_s"] <= 1000 / BLOCK_MS

@@ -148,3 +148,19 @@ def test_taps_that_never_landed_or_missed_the_pad_are_flagged(tiny_config):
         validate_qoe_result(_page("baseline", tasks, first_tap_wait_ms=-1), cfg)
     with pytest.raises(UsageError, match="tap_wait_ms"):
         QoeConfig(mode="main", tap_wait_ms=-5)
+
+
+def test_event_timing_is_summarised_where_the_browser_has_it():
+    def rec(mode: str, repeat: int, supported: bool | None, entries: tuple) -> CellRecord:
+        r = _rec(mode, repeat, 10.0)
+        assert r.qoe is not None
+        return dataclasses.replace(r, qoe=dataclasses.replace(r.qoe, event_timing_supported=supported,
+                                                               event_timing=entries))
+
+    slow = ({"input_delay_ms": 30.0, "duration_ms": 96.0}, {"input_delay_ms": 2.0, "duration_ms": 24.0})
+    rows = {r["qoe_mode"]: r for r in qoe_rows([rec("baseline", 0, True, ()), rec("main", 0, True, slow[:1]),
+                                                rec("main", 1, True, slow[1:]), rec("worker", 0, None, slow)])}
+    assert rows["baseline"]["slow_interactions"] == 0 and rows["baseline"]["interaction_ms_max"] is None
+    assert rows["main"]["slow_interactions"] == 2 and rows["main"]["interaction_ms_max"] == 96.0
+    # a browser without the API says nothing, rather than "no slow interaction"
+    assert rows["worker"]["slow_interactions"] is None and rows["worker"]["interaction_ms_max"] is None
