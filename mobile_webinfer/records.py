@@ -135,7 +135,8 @@ class Memory(_Part):
 
 @dataclass(frozen=True)
 class Context(_Part):
-    """Conditions around the cell: thermal and battery state, cool-down wait, UI frames."""
+    """Conditions around the cell: thermal and battery state, cool-down wait, UI frames, and on
+    this computer a speed reference of the host before and after the cell."""
 
     thermal_status_start: int | None = None
     thermal_status_max: int | None = None
@@ -144,6 +145,8 @@ class Context(_Part):
     cooldown_s: float | None = None
     cooldown: Mapping[str, Any] | None = None
     janky_frame_share: float | None = None
+    host_ref: str | None = None                    # local cells: the host speed reference's name (probes.hostref)
+    host_ref_ms: tuple[float, ...] = ()            # ... its time before and after the cell, ms
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
