@@ -19,6 +19,16 @@ def run_mwi(*args: str, timeout: float = 900, check: bool = True, env: dict | No
     return proc
 
 
+def interruptible() -> None:
+    """`preexec_fn` for a sweep a test will Ctrl-C: SIGINT back to its default, as a terminal's
+    process gets it.  A shell that starts a job in the background without job control (`cmd &` in
+    a script, `nohup`) has the job ignore SIGINT, Python keeps an inherited SIG_IGN, and the
+    test's Ctrl-C would then test the launcher instead of mwi."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def read_results(run_dir: Path) -> list[dict]:
     """Every record of every results shard, in file order; a torn line (a killed writer) is skipped."""
     out = []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sweep_helpers import MWI
+from tests.sweep_helpers import MWI, interruptible
 from tests.sweep_helpers import read_results as _records
 
 pytestmark = pytest.mark.browser
@@ -20,7 +20,7 @@ COMMON = ["--models", "tiny_cnn", "--threads", "1", "--quick", "--cooldown-timeo
 
 def _start(*args) -> subprocess.Popen:
     return subprocess.Popen(MWI + ["sweep", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=interruptible)
 
 
 def _finish(proc: subprocess.Popen, timeout=600) -> tuple[int, str, str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sweep_helpers import MWI, read_results, run_mwi
+from tests.sweep_helpers import MWI, interruptible, read_results, run_mwi
 
 pytestmark = pytest.mark.browser
 SMALL = ["--models", "tiny_cnn", "--runtimes", "tfjs", "--backends", "wasm", "--quick", "--repeats", "1",
@@ -59,7 +59,8 @@ def test_ctrl_c_during_cooldown_ends_within_5s_and_restores(fake_phone, tmp_path
     proc = subprocess.Popen(MWI + ["sweep", "--target", pixel.serial, "--target", galaxy.serial, *SMALL,
                                    "--threads", "1", "--no-native", "--browsers", "com.android.chrome",
                                    "--cooldown-timeout", "600", "--out", str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=interruptible)
     try:
         t_end = time.monotonic() + 180
         # both phones are in the gate: their battery is being polled and no page was opened
