@@ -39,7 +39,7 @@ from ..vocab import NATIVE_RUNTIME, NATIVE_RUNTIMES, ORT_NATIVE_RUNTIME, Cell
 
 PROFILES_DIR = "profiles"
 OP_ROW_KEYS = ("target", "model", "runtime", "backend", "threads", "op_class", "count", "browser_ms", "native_ms",
-               "ratio", "share", "excess_ms", "native_runtime", "native_backend")
+               "ratio", "share", "excess_ms", "native_runtime", "native_backend", "profiled_slowdown")
 SOURCES = {"onnxruntime": "json", "tfjs": "json", "benchmark_model": "txt"}
 
 
@@ -228,8 +228,14 @@ def op_gap_rows(run_dir: Path, records: Iterable[CellRecord | dict[str, Any]] | 
         whole = parsed[sp].total_ms or med.get((sp.target, sp.model, sp.runtime, sp.backend, sp.threads))
         nat_whole = (parsed[nat].total_ms or med.get((nat.target, nat.model, nat.runtime, nat.backend, nat.threads))
                      if nat else None)
+        # what profiling costs: the profiled runs' own whole-run time over the unprofiled median (the
+        # operator times carry that cost; tf.profile's is large, ORT's small)
+        unprof = med.get((sp.target, sp.model, sp.runtime, sp.backend, sp.threads))
+        prof_whole = parsed[sp].total_ms
+        slowdown = prof_whole / unprof if (prof_whole and unprof) else None
         ident = dict(target=sp.target, model=sp.model, runtime=sp.runtime, backend=sp.backend, threads=sp.threads,
-                     native_runtime=nat.runtime if nat else None, native_backend=nat.backend if nat else None)
+                     native_runtime=nat.runtime if nat else None, native_backend=nat.backend if nat else None,
+                     profiled_slowdown=_r(slowdown))
         cell_rows = []
         for cls in sorted(set(mine) | set(theirs)):
             cnt, ms = mine.get(cls, (0, 0.0))
@@ -287,7 +293,7 @@ def render_op_table(rows: list[dict[str, Any]], console: Any = None) -> None:
     t = Table(title="per-operator gap (ms per inference; runtime-overhead = whole inference - operator sum, "
                     "both from the profiled runs where the runtime times whole runs, else the unprofiled median)")
     for col in ("target", "model", "runtime/backend", "thr", "op class", "n", "browser ms", "native ms", "ratio",
-                "share", "excess ms", "native"):
+                "share", "excess ms", "native", "profiled x"):
         t.add_column(col, no_wrap=True)
 
     def f(x: float | None, nd: int = 3) -> str:
@@ -297,7 +303,8 @@ def render_op_table(rows: list[dict[str, Any]], console: Any = None) -> None:
         t.add_row(r["target"], r["model"], f"{r['runtime']}/{r['backend']}", str(r["threads"]), r["op_class"],
                   str(r["count"]), f(r["browser_ms"]), f(r["native_ms"]), f(r["ratio"], 2),
                   "-" if r["share"] is None else f"{100 * r['share']:.0f}%", f(r["excess_ms"]),
-                  f"{r['native_runtime']}/{r['native_backend']}" if r["native_runtime"] else "-")
+                  f"{r['native_runtime']}/{r['native_backend']}" if r["native_runtime"] else "-",
+                  f(r["profiled_slowdown"], 2) if r["op_class"] == RUNTIME_OVERHEAD else "")
     console.print(t)
 
 

@@ -90,6 +90,10 @@ def test_report_ops_json_contract(run_dir):
     tp = next(p for p in load_profiles(run_dir) if p.runtime == "tfjs" and p.status == "ok").parse(run_dir)
     assert tp.total_ms and tfjs[-1]["browser_ms"] == pytest.approx(tp.total_ms - tp.op_sum_ms, abs=1e-3)
     assert tfjs[-1]["browser_ms"] >= 0
+    # what profiling cost: the profiled runs' whole time over the unprofiled median, on every row of the cell
+    unprof = next(r for r in json.loads(run_mwi("report", str(run_dir), "--json", "--no-html").stdout)
+                  if r["runtime"] == "tfjs")["browser_median_ms"]
+    assert all(r["profiled_slowdown"] == pytest.approx(tp.total_ms / unprof, abs=1e-4) for r in tfjs)
     # ORT times its whole runs too: the native overhead is model_run - operators of the same runs, never below 0
     over = tfjs[-1]["native_ms"]
     nat = next(p for p in load_profiles(run_dir) if p.runtime == "ort-native" and p.status == "ok").parse(run_dir)
