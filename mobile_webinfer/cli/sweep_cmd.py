@@ -101,6 +101,8 @@ def sweep(
     qoe: bool = typer.Option(False, "--qoe", help="Also QoE cells: a seeded GUI workload alone, beside the model "
                              "on the main thread, and beside it in a Web Worker (`mwi qoe`: only these)."),
     qoe_only: bool = typer.Option(False, "--qoe-only", hidden=True, help="Only the QoE cells (what `mwi qoe` runs)."),
+    qoe_rounds: int = typer.Option(None, "--qoe-rounds", help="QoE cells: rounds of the GUI workload per page load "
+                                                              "(1-1000, default 6; spec file `qoe_rounds`)."),
     cluster: str = typer.Option(None, "--cluster", help="A running Ray cluster's HOST:PORT: every phone on every "
                                                         "node (or the --target serials) runs on its own node; the "
                                                         "run directory is written here (needs the `cluster` extra)."),
@@ -127,7 +129,7 @@ def sweep(
                   on_throttle=on_throttle, cell_timeout=cell_timeout, stall_timeout=stall_timeout, first_run=first_run, webnn_device=webnn_device,
                   thread_policy=thread_policy, capabilities=not no_capabilities,
                   html=not no_html, max_infra_failures=max_infra_failures, min_battery=min_battery, on_low_battery=on_low_battery,
-                  qoe=qoe, qoe_only=qoe_only)
+                  qoe=qoe, qoe_only=qoe_only, qoe_rounds=qoe_rounds)
 
 
 def build_spec(*, targets: list[str], models: list[str] | None, runtimes: list[str] | None,
@@ -141,7 +143,8 @@ def build_spec(*, targets: list[str], models: list[str] | None, runtimes: list[s
                first_run: bool = False, webnn_device: str | None = None, thread_policy: str | None = None,
                capabilities: bool = True, max_infra_failures: int | None = None, min_battery: float | None = None,
                on_low_battery: str | None = None, native_runtimes: list[str] | None = None,
-               profile_ops: bool = False, qoe: bool = False, qoe_only: bool = False) -> SweepSpec:
+               profile_ops: bool = False, qoe: bool = False, qoe_only: bool = False,
+               qoe_rounds: int | None = None) -> SweepSpec:
     """The spec from a sweep file and flags (a flag given on the command line wins)."""
     base = load_spec_file(spec_file) if spec_file else {}
     if base.get("quick"):
@@ -165,6 +168,10 @@ def build_spec(*, targets: list[str], models: list[str] | None, runtimes: list[s
     spec.profile_ops = spec.profile_ops or profile_ops
     spec.qoe = spec.qoe or qoe
     spec.qoe_only = spec.qoe_only or qoe_only
+    if qoe_rounds is not None:
+        if not 1 <= qoe_rounds <= 1000:
+            raise UsageError(f"--qoe-rounds must be from 1 to 1000, got {qoe_rounds}")
+        spec.qoe_rounds = qoe_rounds
     flags = {"models": models, "runtimes": runtimes, "backends": backends, "threads": threads, "browsers": browsers,
              "native_backends": native_backends, "benchmark_model": benchmark_model, "on_throttle": on_throttle,
              "webnn_device": webnn_device, "thread_policy": thread_policy,

@@ -164,3 +164,17 @@ def test_event_timing_is_summarised_where_the_browser_has_it():
     assert rows["main"]["slow_interactions"] == 2 and rows["main"]["interaction_ms_max"] == 96.0
     # a browser without the API says nothing, rather than "no slow interaction"
     assert rows["worker"]["slow_interactions"] is None and rows["worker"]["interaction_ms_max"] is None
+
+
+def test_qoe_rounds_from_the_flag_or_the_spec_file(tmp_path):
+    from mobile_webinfer.cli.sweep_cmd import build_spec
+
+    base: dict = dict(targets=["local"], models=None, runtimes=None, backends=None, threads=None, repeats=None,
+                      quick=True, native=True, iterations=None, warmups=None, time_budget=None, chromium=None)
+    assert build_spec(**base).qoe_rounds == 6
+    f = tmp_path / "spec.toml"
+    f.write_text("qoe_rounds = 2\n")
+    assert build_spec(**base, spec_file=f).qoe_rounds == 2
+    assert build_spec(**base, spec_file=f, qoe_rounds=9).qoe_rounds == 9   # the flag wins
+    with pytest.raises(UsageError, match="--qoe-rounds"):
+        build_spec(**base, qoe_rounds=0)
