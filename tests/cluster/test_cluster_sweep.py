@@ -144,3 +144,22 @@ def test_node_killed_midway_then_resume(two_hosts, tmp_path, bm_binary):
         if r["status"] == "ok" and r["cell"]["target"] == b.phone.serial and r["key"] not in b_ok:
             assert r["node"] == b.node_id != old_b
     assert {r["node"] for r in recs if r["status"] == "ok" and r["cell"]["target"] == a.phone.serial} == {a.node_id}
+
+
+def test_qoe_cells_run_on_the_phones_node(two_hosts, tmp_path):
+    """`mwi qoe --cluster`: the QoE page, its `input tap`s and its rounds run on the node the phone is on."""
+    host = two_hosts.hosts[0]
+    proc = run_mwi("qoe", "--models", "tiny_cnn", "--runtimes", "tfjs", "--backends", "wasm", "--threads", "1",
+                   "--repeats", "1", "--qoe-rounds", "2", "--browsers", "com.android.chrome", "--cooldown-timeout",
+                   "20", "--no-capabilities", "--no-html", "--target", host.phone.serial,
+                   "--cluster", two_hosts.address, "--out", str(tmp_path), env=two_hosts.driver_env(), timeout=600)
+    run_dir = Path(proc.stdout.strip().splitlines()[-1])
+    recs = {r["cell"]["qoe_mode"]: r for r in read_results(run_dir)}
+    assert set(recs) == {"baseline", "main", "worker"}, list(recs)
+    for mode, r in recs.items():
+        assert _ok(r) and r["node"] == host.node_id, (mode, r.get("error"), r.get("node"))
+        q = r["qoe"]
+        assert {t["round"] for t in q["tasks"]} == {0, 1}   # --qoe-rounds reached the node
+        assert q["tap_source"] == "adb shell input tap" and q["taps"], mode
+    rows = {r["qoe_mode"]: r for r in json.loads(run_mwi("report", str(run_dir), "--json", "--no-html").stdout)}
+    assert rows["main"]["gui_delay_pct"] is not None and rows["worker"]["inferences_per_s"] > 0
