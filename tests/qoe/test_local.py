@@ -20,9 +20,11 @@ pytestmark = pytest.mark.browser
 BUDGET = Budget(stall_timeout_s=60.0, cell_timeout_s=120.0)
 BLOCK_MS = 60.0
 LOADS = 5
-#: the workload's spread across page loads; 10% is the aim (measured here: see the report), this
-#: bound leaves room for the shared 2-core test machine
-MAX_CV = 0.25
+#: the workload's spread across page loads; 10% is the aim (measured here: see the report).  This
+#: VM's own speed shifts by 20-30% for seconds at a time, and 5 loads of 3 rounds saw CVs of
+#: 14-20% (one 19.2% with a second test run beside it), so the bound is 35%: a workload whose
+#: loads differ by 2x (a bug) still fails
+MAX_CV = 0.35
 
 
 @pytest.fixture(scope="module")
