@@ -9,11 +9,6 @@ defaults otherwise: every browser runtime on wasm and the native tflite-native x
 backend, threads) the median pools every timed latency of its repeats; the ratio is second /
 first.  Prints one line per configuration and one bar: the configuration farthest from 1.
 
-Beside each ratio, the host's own change: the median of the host speed references its cells
-took (`Context.host_ref_ms`, probes/hostref.py) in the second sweep over the first, and the
-latency ratio with it divided out.  That is a diagnosis of a missed bar (did this computer slow
-down between the sweeps, or did mwi's numbers move?), not the bar.
-
 Bar: every median within 5% (0.95 <= second / first <= 1.05).
 """
 
@@ -22,7 +17,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,27 +45,17 @@ def sweep(out: Path, model: str, extra: Sequence[str]) -> tuple[Path, float]:
     return Path(lines[-1].strip()), wall
 
 
-def medians(run_dir: Path) -> tuple[dict[tuple, list[list[float]]], dict[tuple, list[float]]]:
-    """Per configuration: the latencies of each ok load, and the host references around them."""
+def medians(run_dir: Path) -> dict[tuple, list[list[float]]]:
     from mobile_webinfer.store import RunStore
 
     groups: dict[tuple, list[list[float]]] = {}
-    refs: dict[tuple, list[float]] = {}
     for rec in RunStore.open(run_dir).results():
         if rec.get("status") != "ok" or not rec.get("latencies_ms"):
             continue
         c = rec["cell"]
         key = (c["browser"], c["model"], c["runtime"], c["backend"], f"t{c['threads']}")
         groups.setdefault(key, []).append([float(x) for x in rec["latencies_ms"]])
-        refs.setdefault(key, []).extend(float(x) for x in (rec.get("context") or {}).get("host_ref_ms") or ())
-    return groups, refs
-
-
-def host_change(ref_a: Sequence[float], ref_b: Sequence[float]) -> float | None:
-    """Second / first sweep's median host reference (> 1: the host was slower the second time)."""
-    if not ref_a or not ref_b:
-        return None
-    return statistics.median(ref_b) / statistics.median(ref_a)
+    return groups
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -89,33 +73,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         run_a, _ = sweep(tmp / "a", args.model, extra)
         run_b, _ = sweep(tmp / "b", args.model, extra)
-        (a, ref_a), (b, ref_b) = medians(run_a), medians(run_b)
+        a, b = medians(run_a), medians(run_b)
         missing = sorted(set(a) ^ set(b))
         if missing:
             report.info("cells ok in only one sweep (not compared): " + ", ".join("/".join(k) for k in missing))
         if not set(a) & set(b):
             raise RuntimeError("the two sweeps have no ok cell in common")
         worst_key, worst, worst_ci = None, 1.0, None
-        worst_corr = 1.0
         for key in sorted(set(a) & set(b)):
             r, ci = ratio_ci(b[key], a[key])
-            host = host_change(ref_a.get(key, []), ref_b.get(key, []))
-            beside = (f"; host reference x{host:.3f}, ratio with it divided out {r / host:.3f}" if host
-                      else "; no host reference")
             report.info(f"{'/'.join(key[2:])}: first {pooled_median(a[key]):.2f} ms, second "
                         f"{pooled_median(b[key]):.2f} ms, ratio {r:.3f} [CI95 {ci[0]:.3f}-{ci[1]:.3f}] "
-                        f"({len(a[key])}+{len(b[key])} loads){beside}")
+                        f"({len(a[key])}+{len(b[key])} loads)")
             if abs(math.log(r)) >= abs(math.log(worst)):
                 worst_key, worst, worst_ci = key, r, ci
-            if host and abs(math.log(r / host)) >= abs(math.log(worst_corr)):
-                worst_corr = r / host
-        all_a = [x for v in ref_a.values() for x in v]
-        all_b = [x for v in ref_b.values() for x in v]
-        whole = host_change(all_a, all_b)
-        if whole:
-            report.info(f"host speed reference over each sweep: first {statistics.median(all_a):.2f} ms, second "
-                        f"{statistics.median(all_b):.2f} ms (x{whole:.3f}); worst ratio with the host's change "
-                        f"divided out, per configuration: {worst_corr:.3f} (a diagnosis, not the bar)")
         assert worst_key is not None
         report.add(RangeBar("repro_worst_median_ratio", worst, LO, HI, worst_ci,
                             note=f"second / first sweep, worst of {len(set(a) & set(b))} cells: "

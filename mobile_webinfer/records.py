@@ -135,8 +135,7 @@ class Memory(_Part):
 
 @dataclass(frozen=True)
 class Context(_Part):
-    """Conditions around the cell: thermal and battery state, cool-down wait, UI frames, and on
-    this computer a speed reference of the host before and after the cell."""
+    """Conditions around the cell: thermal and battery state, cool-down wait, UI frames."""
 
     thermal_status_start: int | None = None
     thermal_status_max: int | None = None
@@ -145,8 +144,6 @@ class Context(_Part):
     cooldown_s: float | None = None
     cooldown: Mapping[str, Any] | None = None
     janky_frame_share: float | None = None
-    host_ref: str | None = None                    # local cells: the host speed reference's name (probes.hostref)
-    host_ref_ms: tuple[float, ...] = ()            # ... its time before and after the cell, ms
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

@@ -21,7 +21,7 @@ from .qoe_metrics import QOE_ROW_KEYS, qoe_rows
 from .records import TIME_CEILING_SKIP, CellRecord, load_records
 from .stats import ci_precision, outlier_count, ratio_ci, stability_flags, summarize
 from .store import RunStore
-from .sweep.policy import IMPRECISE, LOADS_CUT, host_speed, validity
+from .sweep.policy import IMPRECISE, LOADS_CUT, validity
 from .vocab import GPU_BACKENDS, NATIVE_RUNTIME, NATIVE_RUNTIMES, ORT_NATIVE_RUNTIME
 
 ROW_KEYS = ("target", "browser", "model", "runtime", "backend", "threads", "browser_median_ms", "browser_ci95_ms",
@@ -30,7 +30,7 @@ ROW_KEYS = ("target", "browser", "model", "runtime", "backend", "threads", "brow
             "thermal_status_max", "battery_temp_start_c", "battery_temp_max_c", "cooldown_s", "janky_frame_share",
             "peak_memory_by_type_mb", "page_long_frame_share", "page_max_frame_ms", "wall_s", "overhead_s",
             "backend_in_effect", "delegation", "flags", "error", "validity", "validity_reasons", "precision",
-            "outliers", "warmups", "host_ref_spread")
+            "outliers", "warmups")
 
 
 def _median(xs):
@@ -144,9 +144,6 @@ def build_rows(records: Iterable[CellRecord | Mapping[str, Any]], *,
         row["cooldown_s"] = round(sum(cool), 3) if cool else None
         jank = [c.janky_frame_share for c in ctx if c.janky_frame_share is not None]
         row["janky_frame_share"] = max(jank) if jank else None
-        ref_spread, ref_flags = host_speed([r.context.host_ref_ms for r in ok])   # local cells only
-        row["host_ref_spread"] = round(ref_spread, 4) if ref_spread is not None else None
-        flags.update(ref_flags)
         by_type: dict[str, float] = {}
         for r in ok:
             for k, v in (r.mem.peak_by_type_mb or {}).items():

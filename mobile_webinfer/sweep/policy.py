@@ -53,26 +53,6 @@ def median_of(xs: Sequence[float] | None) -> float | None:
     return ys[len(ys) // 2] if ys else None
 
 
-# ---- the host's own speed across a configuration's loads (local cells: probes.hostref)
-
-HOST_SPEED_MOVED = "host-speed-moved"
-#: the host's speed reference moved by more than this across a row's loads: the row says so (a cause
-#: for an unstable-between-loads row).  Not a validity reason of its own: the latencies' own spread
-#: between loads already decides the row's precision and stability.
-HOST_MOVE_MAX = 0.20
-
-
-def host_speed(rec_refs: Sequence[Sequence[float]]) -> tuple[float | None, list[str]]:
-    """The spread of the host speed references taken around a row's loads (max / min - 1), and
-    the flag `host-speed-moved(+N%)` where it is over `HOST_MOVE_MAX`."""
-    from ..probes.hostref import spread
-
-    s = spread([float(x) for refs in rec_refs for x in refs])
-    if s is None:
-        return None, []
-    return s, ([f"{HOST_SPEED_MOVED}(+{100 * s:.0f}%)"] if s > HOST_MOVE_MAX else [])
-
-
 # ---- validity: one rule from flags to valid / flagged / invalid (in the spirit of MLPerf's result_validity)
 
 VALID, FLAGGED, INVALID = "valid", "flagged", "invalid"

@@ -21,7 +21,6 @@ from ..errors import BrowserError, MwiError
 from ..native import host as native_host
 from ..native import ort_host
 from ..probes.hostmem import HOST
-from ..probes.hostref import REFERENCE_NAME, reference_ms
 from ..records import CellRecord, Context
 from ..stats import stop_rule
 from ..vocab import GPU_BACKENDS, ORT_NATIVE_RUNTIME, RUNTIME_FORMAT, Budget, Cell, PageOptions, QoeOptions
@@ -160,7 +159,6 @@ class LocalTarget:
             config = dataclasses.replace(config, profile_ops=True)
         gpu = cell.backend in GPU_BACKENDS
         thermal_start = host_thermal()
-        ref_start = reference_ms()   # before the browser starts: the host's own speed level
         t0 = time.monotonic()
         ticket = server.open_cell(config)
         failure: PageReportedError | None = None
@@ -200,8 +198,7 @@ class LocalTarget:
         rec = dataclasses.replace(
             rec, memory=memory_peaks(rows, MEMORY_INTERVAL_S), wall_s=round(time.monotonic() - t0, 3),
             browser_version=self._chromium_version, sampler_cost=cost,
-            context=Context(host_ref=REFERENCE_NAME, host_ref_ms=(ref_start, reference_ms()),  # browser closed
-                            extra={"thermal_start": thermal_start, "thermal_end": host_thermal()}),
+            context=Context(extra={"thermal_start": thermal_start, "thermal_end": host_thermal()}),
             events=tuple(ticket.events()))
         return Measurement(rec, samples=rows)
 
@@ -214,7 +211,6 @@ class LocalTarget:
         io = manifest.data.get("io_names", {}).get(fmt, {})
         t0 = time.monotonic()
         thermal_start = host_thermal()
-        ref_start = reference_ms()
         runner = ort_host.run_isolated if cell.runtime == ORT_NATIVE_RUNTIME else native_host.run_isolated
         res = runner(model_path, inputs, threads=cell.threads, backend=cell.backend,
                                        warmups=budget.warmups, iterations=budget.iterations,
@@ -225,8 +221,7 @@ class LocalTarget:
                                        stopping=native_host.stopping_knobs(budget))
         rec = dataclasses.replace(
             CellRecord.from_host_native(res, runtime=cell.runtime), wall_s=round(time.monotonic() - t0, 3),
-            context=Context(host_ref=REFERENCE_NAME, host_ref_ms=(ref_start, reference_ms()),
-                            extra={"thermal_start": thermal_start, "thermal_end": host_thermal()}))
+            context=Context(extra={"thermal_start": thermal_start, "thermal_end": host_thermal()}))
         return Measurement(rec, outputs=list(res.outputs))
 
 

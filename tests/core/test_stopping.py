@@ -160,34 +160,6 @@ def test_validity_rule():
     assert validity([], measured=False) == (INVALID, ["not-measured"])
 
 
-def test_host_speed_reference_and_the_rows_it_marks():
-    from mobile_webinfer.probes.hostref import reference_ms, spread
-    from mobile_webinfer.records import Context
-    from mobile_webinfer.sweep.policy import host_speed
-
-    a, b = reference_ms(), reference_ms(tries=1, steps=240_000)
-    assert 0 < a < b          # four times the work takes longer, even against a best of five
-    with pytest.raises(ValueError):
-        reference_ms(tries=0)
-    assert spread([5.0]) is None and spread([5.0, 6.0, 5.5]) == pytest.approx(0.2)
-    assert host_speed([(5.0, 5.1), (5.2, 5.0)]) == (pytest.approx(0.04), [])
-    assert host_speed([(5.0, 5.1), (6.5, 6.4)])[1] == ["host-speed-moved(+30%)"]
-    assert host_speed([(), ()]) == (None, [])   # phone cells take no host reference
-
-    def rec(repeat: int, lat: float, refs: tuple[float, ...]) -> CellRecord:
-        c = Cell("local", "chromium", "m", "tfjs", "wasm", 1, repeat)
-        return CellRecord(cell=c, key=c.key, status="ok", latencies_ms=tuple([lat] * 40),
-                          in_effect=InEffect(runtime="tfjs", backend="wasm", threads=1),
-                          context=Context(host_ref="lcg-60k-best-of-5", host_ref_ms=refs))
-
-    row = build_rows([rec(0, 10.0, (5.0, 5.0)), rec(1, 13.0, (6.4, 6.5))])[0]
-    assert row["host_ref_spread"] == pytest.approx(0.3) and "host-speed-moved(+30%)" in row["flags"]
-    # a note beside the row, not a reason: the latencies' own spread decides (here: unstable-between-loads)
-    assert not any(r.startswith("host") for r in row["validity_reasons"])
-    back = CellRecord.from_json(rec(0, 1.0, (5.0, 5.5)).to_json())
-    assert back.context.host_ref_ms == (5.0, 5.5) and back.context.host_ref == "lcg-60k-best-of-5"
-
-
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_the_page_rule_is_the_python_rule():
     rng = np.random.default_rng(9)

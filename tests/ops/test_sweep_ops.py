@@ -61,14 +61,6 @@ def test_ort_web_profile_from_the_page(run_dir):
     assert {"pooling", "matmul", "softmax"} <= set(classes)
 
 
-def test_local_cells_carry_the_hosts_speed_reference(run_dir):
-    for r in read_results(run_dir):   # browser and native cells alike: before and after, ms
-        ref = r["context"]["host_ref_ms"]
-        assert r["context"]["host_ref"] and len(ref) == 2 and all(x > 0 for x in ref), r["key"]
-    rows = json.loads(run_mwi("report", str(run_dir), "--json", "--no-html").stdout)
-    assert all(r["host_ref_spread"] is not None and r["host_ref_spread"] >= 0 for r in rows if r["n"])
-
-
 def test_ort_native_agrees_with_litert_in_the_sweep(run_dir):
     ort = next(r for r in read_results(run_dir) if "|ort-native|" in r["key"])
     assert ort["status"] == "ok" and ort["agreement"]["max_abs_diff"] < 1e-5
