@@ -203,6 +203,19 @@ def _slope(series: Sequence[tuple[float, float]]) -> float | None:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
 
 
+def _slope_se(series: Sequence[tuple[float, float]]) -> float | None:
+    """The least-squares slope's standard error (residuals about the fit; >= 3 readings)."""
+    n = len(series)
+    b = _slope(series)
+    if n < 3 or b is None:
+        return None
+    xs, ys = [t for t, _ in series], [c for _, c in series]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    ssr = sum((y - (my + b * (x - mx))) ** 2 for x, y in zip(xs, ys, strict=True))
+    return math.sqrt(ssr / (n - 2) / sxx)
+
+
 _T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}
 
 
@@ -213,7 +226,10 @@ def energy(run: Sequence[Sample], idle: Sequence[Sample], points: Sequence[Point
     Only the inferences between the first and the last charge reading count (chunks by overlap), so
     a sampler that started early or ended late does not bias it.
     CI95: the run is cut in `segments` equal time slices; each slice's (charge drop - idle rate x its
-    length) x V / its inferences is one estimate; mean +- t x sd / sqrt(k)."""
+    length) x V / its inferences is one estimate; mean +- t x sd / sqrt(k).  Where fewer than two
+    slices hold enough readings (a slow sampler, a short run), the run's own slope gives it instead:
+    t(n - 2) x the slope's standard error, scaled like the estimate (readings that fit a line
+    exactly give none: a zero width would claim a precision the counter's steps do not have)."""
     n = sum(p.weight for p in points)
     rc, ic = _charge(run), _charge(idle)
     volts = [s.voltage_mv for s in run if s.ok and s.voltage_mv]
@@ -250,6 +266,11 @@ def energy(run: Sequence[Sample], idle: Sequence[Sample], points: Sequence[Point
         sd = statistics.stdev(est)
         half = _T95.get(len(est) - 1, 2.0) * sd / math.sqrt(len(est))
         ci = (uah - half, uah + half)
+    else:
+        se = _slope_se(rc)
+        if se:   # too few readings per slice: the whole run's slope, with its own uncertainty
+            half = _T95.get(len(rc) - 2, 2.0) * se * span / n_span
+            ci = (uah - half, uah + half)
     mj = uah * UAH_TO_MJ_PER_V * v
     return Energy(round(mj, 4), (round(ci[0] * UAH_TO_MJ_PER_V * v, 4), round(ci[1] * UAH_TO_MJ_PER_V * v, 4))
                   if ci else None, round(uah, 6), (round(ci[0], 6), round(ci[1], 6)) if ci else None,

@@ -46,3 +46,18 @@ def test_energy_matches_a_known_drain():
     assert not charging_seen(run)
     rising = [Sample(float(t), "battery", True, charge_uah=1e6 + 10 * t) for t in range(5)]
     assert charging_seen(rising)
+
+
+def test_energy_ci_from_the_runs_own_slope_when_slices_are_too_sparse():
+    # three charge readings over 60 s (a slow sampler): of the two 30 s slices only one holds two readings, so
+    # the CI comes from the whole run's slope and its standard error; the counter's steps (jitter) give it a width
+    jitter = [0.0, 30.0, -20.0]
+    ts = [0.0, 25.0, 60.0]
+    run = [Sample(t, "battery", True, charge_uah=1e6 - 200 * t + j, voltage_mv=4000) for t, j in zip(ts, jitter, strict=True)]
+    idle = [Sample(float(t), "battery", True, charge_uah=2e6 - 100 * t, voltage_mv=4000) for t in range(61)]
+    pts = [Point(t / 50, 5.0) for t in range(3000)]
+    e = energy(run, idle, pts, segments=5)
+    assert e.mj_per_inference == pytest.approx(28.8, rel=0.05)
+    assert e.ci95 is not None and e.ci95[0] < e.mj_per_inference < e.ci95[1] and e.ci95[1] - e.ci95[0] < 10
+    exact = [Sample(t, "battery", True, charge_uah=1e6 - 200 * t, voltage_mv=4000) for t in ts]
+    assert energy(exact, idle, pts, segments=5).ci95 is None   # a perfect line: no width to claim
