@@ -191,8 +191,9 @@ def _charge(samples: Sequence[Sample]) -> list[tuple[float, float]]:
     return [(s.t_s, s.charge_uah) for s in samples if s.ok and s.charge_uah is not None]
 
 
-def _slope(series: Sequence[tuple[float, float]]) -> float | None:
-    """Least-squares slope (units per second); charge counters step, so a fit beats two endpoints."""
+def _fit(series: Sequence[tuple[float, float]]) -> tuple[float, float | None] | None:
+    """Least-squares slope (units per second) and its standard error (residuals about the fit; None
+    under 3 readings); charge counters step, so a fit beats two endpoints."""
     if len(series) < 2:
         return None
     xs, ys = [t for t, _ in series], [c for _, c in series]
@@ -200,20 +201,16 @@ def _slope(series: Sequence[tuple[float, float]]) -> float | None:
     sxx = sum((x - mx) ** 2 for x in xs)
     if sxx <= 0:
         return None
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
-
-
-def _slope_se(series: Sequence[tuple[float, float]]) -> float | None:
-    """The least-squares slope's standard error (residuals about the fit; >= 3 readings)."""
-    n = len(series)
-    b = _slope(series)
-    if n < 3 or b is None:
-        return None
-    xs, ys = [t for t, _ in series], [c for _, c in series]
-    mx, my = statistics.fmean(xs), statistics.fmean(ys)
-    sxx = sum((x - mx) ** 2 for x in xs)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+    if len(series) < 3:
+        return b, None
     ssr = sum((y - (my + b * (x - mx))) ** 2 for x, y in zip(xs, ys, strict=True))
-    return math.sqrt(ssr / (n - 2) / sxx)
+    return b, math.sqrt(ssr / (len(series) - 2) / sxx)
+
+
+def _slope(series: Sequence[tuple[float, float]]) -> float | None:
+    fit = _fit(series)
+    return fit[0] if fit else None
 
 
 _T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}
@@ -238,7 +235,8 @@ def energy(run: Sequence[Sample], idle: Sequence[Sample], points: Sequence[Point
         why = "no charge counter readings" if len(rc) < 2 else ("no inferences" if not n else "no voltage")
         return Energy(None, None, None, None, None, None, v, n, note=why)
     span = rc[-1][0] - rc[0][0]
-    run_rate = _slope(rc) or 0.0            # uAh per s (negative while discharging)
+    run_fit = _fit(rc)
+    run_rate = run_fit[0] if run_fit else 0.0   # uAh per s (negative while discharging)
     idle_rate = _slope(ic) if len(ic) >= 2 else None
     note = None
     if idle_rate is None:
@@ -267,7 +265,7 @@ def energy(run: Sequence[Sample], idle: Sequence[Sample], points: Sequence[Point
         half = _T95.get(len(est) - 1, 2.0) * sd / math.sqrt(len(est))
         ci = (uah - half, uah + half)
     else:
-        se = _slope_se(rc)
+        se = run_fit[1] if run_fit else None
         if se:   # too few readings per slice: the whole run's slope, with its own uncertainty
             half = _T95.get(len(rc) - 2, 2.0) * se * span / n_span
             ci = (uah - half, uah + half)

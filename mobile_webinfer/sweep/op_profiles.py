@@ -225,13 +225,13 @@ def op_gap_rows(run_dir: Path, records: Iterable[CellRecord | dict[str, Any]] | 
         # whole inference: as the profiled runs timed it (ORT's model_run, benchmark_model's Timings,
         # the TF.js page's wall time around tf.profile), so operators and overhead come from the same
         # runs; else (older TF.js profiles) the unprofiled median
-        whole = parsed[sp].total_ms or med.get((sp.target, sp.model, sp.runtime, sp.backend, sp.threads))
+        unprof = med.get((sp.target, sp.model, sp.runtime, sp.backend, sp.threads))
+        prof_whole = parsed[sp].total_ms
+        whole = prof_whole or unprof
         nat_whole = (parsed[nat].total_ms or med.get((nat.target, nat.model, nat.runtime, nat.backend, nat.threads))
                      if nat else None)
         # what profiling costs: the profiled runs' own whole-run time over the unprofiled median (the
         # operator times carry that cost; tf.profile's is large, ORT's small)
-        unprof = med.get((sp.target, sp.model, sp.runtime, sp.backend, sp.threads))
-        prof_whole = parsed[sp].total_ms
         slowdown = prof_whole / unprof if (prof_whole and unprof) else None
         ident = dict(target=sp.target, model=sp.model, runtime=sp.runtime, backend=sp.backend, threads=sp.threads,
                      native_runtime=nat.runtime if nat else None, native_backend=nat.backend if nat else None,
