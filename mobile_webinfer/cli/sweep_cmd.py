@@ -95,6 +95,10 @@ def sweep(
     max_infra_failures: int = typer.Option(None, "--max-infra-failures", help="Phones: infrastructure failures "
                                                                               "in a row before a phone is "
                                                                               "quarantined (default 3)."),
+    boot_timeout: float = typer.Option(None, "--boot-timeout", help="Phones: how long a phone that dropped away "
+                                                                    "(a reboot, an update) is waited for, s, before "
+                                                                    "it is quarantined (default 180; Ctrl-C ends "
+                                                                    "the wait)."),
     no_html: bool = typer.Option(False, "--no-html", help="Skip writing the HTML report (RUN_DIR/report/) at the end."),
     no_capabilities: bool = typer.Option(False, "--no-capabilities", help="Skip the per-browser capability probe "
                                                                           "stored in the manifest."),
@@ -129,7 +133,7 @@ def sweep(
                   on_throttle=on_throttle, cell_timeout=cell_timeout, stall_timeout=stall_timeout, first_run=first_run, webnn_device=webnn_device,
                   thread_policy=thread_policy, capabilities=not no_capabilities,
                   html=not no_html, max_infra_failures=max_infra_failures, min_battery=min_battery, on_low_battery=on_low_battery,
-                  qoe=qoe, qoe_only=qoe_only, qoe_rounds=qoe_rounds)
+                  boot_timeout=boot_timeout, qoe=qoe, qoe_only=qoe_only, qoe_rounds=qoe_rounds)
 
 
 def build_spec(*, targets: list[str], models: list[str] | None, runtimes: list[str] | None,
@@ -144,7 +148,7 @@ def build_spec(*, targets: list[str], models: list[str] | None, runtimes: list[s
                capabilities: bool = True, max_infra_failures: int | None = None, min_battery: float | None = None,
                on_low_battery: str | None = None, native_runtimes: list[str] | None = None,
                profile_ops: bool = False, qoe: bool = False, qoe_only: bool = False,
-               qoe_rounds: int | None = None) -> SweepSpec:
+               qoe_rounds: int | None = None, boot_timeout: float | None = None) -> SweepSpec:
     """The spec from a sweep file and flags (a flag given on the command line wins)."""
     base = load_spec_file(spec_file) if spec_file else {}
     if base.get("quick"):
@@ -191,6 +195,8 @@ def build_spec(*, targets: list[str], models: list[str] | None, runtimes: list[s
     if not 0 <= float(cd.get("min_battery_pct", 25.0)) <= 100:
         raise UsageError("--min-battery must be a percentage from 0 to 100")
     spec.cooldown = cd
+    if boot_timeout is not None:
+        spec.boot_timeout_s = boot_timeout
     if first_run:
         spec.first_run = True
     if not capabilities:

@@ -291,7 +291,9 @@ class ProxyTarget:
             with contextlib.suppress(NodeLost):  # a dead node cannot restore; its journal does, next run
                 self._call("leave")
 
-    def recover(self) -> bool:
+    def recover(self, stop: threading.Event | None = None) -> bool:
+        """The node waits for its phone (its own bound); `stop` cannot cross Ray: the driver's
+        Ctrl-C reaches the node through `leave` once this call returns."""
         try:
             return bool(self._call("recover"))
         except NodeLost:

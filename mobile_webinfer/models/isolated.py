@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import os
 import pickle
 import subprocess
@@ -36,6 +37,18 @@ NATIVE_CHATTER = (
 
 def is_native_chatter(line: str) -> bool:
     return any(marker in line for marker in NATIVE_CHATTER)
+
+
+def _repoint_log_handlers(closing: Any, to: Any) -> None:
+    """A logging handler made inside the block (absl's, when TensorFlow is first imported there)
+    holds the block's stderr: point it at the real one before that is closed, or every later
+    warning ends in "I/O operation on closed file"."""
+    loggers = [logging.getLogger(), *(lg for lg in logging.Logger.manager.loggerDict.values()
+                                      if isinstance(lg, logging.Logger))]
+    for lg in loggers:
+        for h in lg.handlers:
+            if isinstance(h, logging.StreamHandler) and h.stream is closing:
+                h.setStream(to)
 
 
 @contextlib.contextmanager
@@ -66,6 +79,7 @@ def native_chatter_filtered() -> Iterator[None]:
             raise
         finally:
             sys.stderr = old_stderr
+            _repoint_log_handlers(py_stderr, old_stderr)
             py_stderr.close()
             os.dup2(saved, 2)
             os.close(saved)

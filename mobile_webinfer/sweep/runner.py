@@ -48,6 +48,11 @@ class TargetLost(InfraError):
     """A phone went away (unplugged, offline, unauthorized): its worker stops, the cell is not stored."""
 
 
+class TargetNotBack(TargetLost):
+    """A phone went away and was waited for up to its boot timeout in vain: quarantined at once
+    (each further cell would wait the bound again)."""
+
+
 def target_lost(exc: BaseException) -> bool:
     return device_gone(exc)
 
@@ -97,7 +102,7 @@ def connect_targets(spec: SweepSpec, make_target: TargetFactory) -> tuple[dict[s
             try:
                 fp = t.describe()
             except InfraError:
-                if not t.recover():
+                if not t.recover(None):
                     raise
                 fp = t.describe()
         except InfraError as exc:
@@ -208,7 +213,7 @@ class Runner:
                     return
                 except TargetLost as exc:
                     in_a_row += 1
-                    if in_a_row >= self.spec.max_infra_failures:
+                    if in_a_row >= self.spec.max_infra_failures or isinstance(exc, TargetNotBack):
                         self._quarantine(target, todo, exc, in_a_row)
                         raise
                     unstored.append(cell)
@@ -224,11 +229,13 @@ class Runner:
                                       f"(last: {rec.error})")
                     self._quarantine(target, todo, lost, in_a_row)
                     raise lost
-            if self.spec.profile_ops and not self.stop.is_set():
+            if self.spec.profile_ops and not self.stop.is_set() and not unstored:
                 self.profile_target(target, cells, server)
-        if unstored and last_lost is not None:  # never a silent exit 0 with cells left unmeasured
-            raise TargetLost(f"{target.name}: {len(unstored)} cell(s) not measured while the phone was away "
-                             f"(last: {last_lost.one_line()})")
+            if unstored and last_lost is not None:  # never a silent exit 0 with cells left unmeasured
+                # raised inside conditions(): a phone still away keeps its restore journal and this
+                # loss is what the sweep reports, not the restore that could not reach the phone
+                raise TargetLost(f"{target.name}: {len(unstored)} cell(s) not measured while the phone was away "
+                                 f"(last: {last_lost.one_line()})")
 
     def _count_load(self, cell: Cell, rec: CellRecord) -> None:
         if cell.is_qoe or rec.error_kind == TIME_CEILING_SKIP:
@@ -365,9 +372,12 @@ class Runner:
         while True:
             try:
                 rec = self._run_cell_once(target, cell, server, fingerprint)
-            except TargetLost:
-                if recovered or self.stop.is_set() or not target.recover():
+            except TargetLost as exc:
+                if recovered or self.stop.is_set():
                     raise
+                if not target.recover(self.stop):
+                    raise TargetNotBack(f"{exc.one_line()}; not back within --boot-timeout "
+                                        f"{self.spec.boot_timeout_s:g} s") from exc
                 recovered = True
                 attempts.append(Attempt(at=now_iso(), status="lost", note="phone dropped away; recovered"))
                 continue
@@ -457,7 +467,8 @@ def default_target_factory(spec: SweepSpec) -> TargetFactory:
         native = tuple(spec.native_backends) if spec.native_backends else DEFAULT_PHONE_NATIVE
         return AndroidTarget(name, cooldown=CooldownPolicy(**spec.cooldown), benchmark_model=spec.benchmark_model,
                              sample_interval_s=spec.sample_interval_s, native_backends=native,
-                             browsers=spec.browsers, first_run=spec.first_run, page=page, qoe=qoe)
+                             browsers=spec.browsers, first_run=spec.first_run, page=page, qoe=qoe,
+                             boot_timeout_s=spec.boot_timeout_s)
 
     return make
 
@@ -588,7 +599,7 @@ def _run_locked(spec: SweepSpec, store: RunStore | None, locks: contextlib.ExitS
         raise full[0]
     if len(spec.targets) == 1 and raised:
         (exc,) = raised.values()
-        if not isinstance(exc, TargetLost):  # one target: its own error is the sweep's error
+        if not isinstance(exc, TargetLost) and not device_gone(exc):  # one target: its error is the sweep's
             raise exc
     if stop.is_set() and not failures:
         raise KeyboardInterrupt

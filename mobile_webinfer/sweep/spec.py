@@ -49,6 +49,7 @@ class SweepSpec:
     on_throttle: str = "rerun"     # a cell during which the phone throttled: "rerun" (after cool-down) or "flag"
     max_reruns: int = 1
     max_infra_failures: int = 3    # consecutive infrastructure failures before a phone is quarantined
+    boot_timeout_s: float = 180.0  # a phone that dropped away (a reboot, an update) is waited for this long
     webnn_device: str = "cpu"      # WebNN cells: the MLContext deviceType asked for
     thread_policy: str = "as-is"   # "exact": TF.js wasm is shown enough cores to use the threads asked
     capabilities: bool = True      # probe each browser's capabilities once per run (manifest `capabilities`)
@@ -93,6 +94,8 @@ class SweepSpec:
             raise UsageError("on_throttle must be `rerun` or `flag`")
         if not 1 <= self.max_infra_failures <= 100:
             raise UsageError("--max-infra-failures must be from 1 to 100")
+        if not 1 <= self.boot_timeout_s <= 3600:
+            raise UsageError(f"--boot-timeout must be from 1 to 3600 seconds, got {self.boot_timeout_s:g}")
         if self.webnn_device not in WEBNN_DEVICES:
             raise UsageError(f"--webnn-device must be one of {', '.join(WEBNN_DEVICES)}")
         if self.thread_policy not in THREAD_POLICIES:

@@ -65,8 +65,9 @@ class Target(Protocol):
         """Hold the target steady for the sweep (screen, brightness...), restored on exit."""
         ...
 
-    def recover(self) -> bool:
-        """After the target dropped away: bring it back if possible."""
+    def recover(self, stop: threading.Event | None = None) -> bool:
+        """After the target dropped away: bring it back if possible (a bounded wait; a set `stop`
+        ends it by raising `Stopped`)."""
         ...
 
     def capabilities(self, server: Any) -> dict[str, Any]:

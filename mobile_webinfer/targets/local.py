@@ -81,7 +81,7 @@ class LocalTarget:
         """Nothing to hold steady on this computer (no screen or battery to condition)."""
         return contextlib.nullcontext()
 
-    def recover(self) -> bool:
+    def recover(self, stop: threading.Event | None = None) -> bool:
         """This computer does not drop away: there is nothing to recover."""
         return False
 

@@ -15,7 +15,8 @@ from typing import Any
 from .phone import FakePhone
 
 OPS = ("ping", "commands", "services", "sync_ops", "clear_log", "set_fault", "faults", "go_offline", "come_online",
-       "drop_connection", "kill_renderer", "freeze_renderer", "browsers", "settings", "heat", "battery_overrides")
+       "drop_connection", "kill_renderer", "freeze_renderer", "browsers", "settings", "heat", "battery_overrides",
+       "reboot")
 
 
 class LocalControl:
@@ -52,6 +53,9 @@ class LocalControl:
 
     def come_online(self) -> None:
         self.phone.come_online()
+
+    def reboot(self, offline_s: float, boot_s: float = 0.0) -> None:
+        self.phone.reboot(offline_s, boot_s)
 
     def drop_connection(self) -> None:
         self.phone.drop_connection()
@@ -164,6 +168,9 @@ class RemoteControl:
 
     def come_online(self) -> None:
         self._call("come_online")
+
+    def reboot(self, offline_s: float, boot_s: float = 0.0) -> None:
+        self._call("reboot", offline_s=offline_s, boot_s=boot_s)
 
     def drop_connection(self) -> None:
         self._call("drop_connection")

@@ -166,6 +166,25 @@ class FakePhone(AndroidCommands):
         if self.listener:
             self.listener.release_held()
 
+    # ---- issue 22 (round two of the lab's faults): a reboot that takes its time -------------
+    def reboot(self, offline_s: float, boot_s: float = 0.0) -> None:
+        """A reboot (a crash, an update): every browser dies, the transports drop and the phone is
+        away from adb for ``offline_s``; then it is back as ``device`` with ``sys.boot_completed`` 0
+        for ``boot_s`` more (Android still booting), then 1.  Settings and files survive, as on a
+        phone; the reverse mappings, kept per transport, do not."""
+        self.props["sys.boot_completed"] = "0"
+        self.go_offline(offline_s)
+        with self._lock:
+            instances = list(self.browsers.values())
+            self.browsers.clear()
+        for inst in instances:
+            inst.stop()
+
+        timer = threading.Timer(offline_s + boot_s, self.props.__setitem__, ("sys.boot_completed", "1"))
+        timer.daemon = True
+        self._timers.append(timer)
+        timer.start()
+
     def drop_connection(self) -> None:
         """Abort every transport right now (a pulled cable); the phone stays reachable."""
         if self.listener:

@@ -56,7 +56,7 @@ def test_one_phone_disconnects_other_finishes_resume_completes(fake_phone, tmp_p
     pixel, galaxy = fake_phone("pixel"), fake_phone("galaxy")
     proc = _start("--target", pixel.serial, "--target", galaxy.serial, *COMMON, "--runtimes", "tfjs",
                   "--backends", "wasm", "--repeats", "2", "--native-backends", "cpu",
-                  "--benchmark-model", str(bm_binary), "--out", str(tmp_path))
+                  "--benchmark-model", str(bm_binary), "--boot-timeout", "10", "--out", str(tmp_path))
     try:
         _wait_for(lambda: _am_starts(pixel) >= 1, 180, "pixel's first page")
         pixel.control.go_offline()  # unplugged mid-sweep
@@ -89,7 +89,8 @@ def test_one_phone_disconnects_other_finishes_resume_completes(fake_phone, tmp_p
 def test_unplugged_phone_is_quarantined_within_60s(fake_phone, tmp_path):
     pixel = fake_phone("pixel")
     proc = _start("--target", pixel.serial, *COMMON, "--no-native", "--runtimes", "tfjs", "--backends", "wasm",
-                  "--repeats", "6", "--cooldown-timeout", "600", "--on-hot", "skip", "--out", str(tmp_path))
+                  "--repeats", "6", "--cooldown-timeout", "600", "--on-hot", "skip", "--boot-timeout", "20",
+                  "--out", str(tmp_path))
     try:
         run_dir = _run_dir(tmp_path, 180)
         _wait_for(lambda: len(_records(run_dir)) >= 1, 180, "the first cell")

@@ -1,11 +1,10 @@
-"""The cool-down gate of a phone and its recovery after it dropped away."""
+"""The cool-down gate of a phone (its recovery after it dropped away: recovery.py)."""
 
 from __future__ import annotations
 
 import dataclasses
 import threading
 import time
-from collections.abc import Callable
 
 from ...adb.device import Device
 from ...errors import MwiError, device_gone
@@ -90,21 +89,3 @@ def battery_gate(dev: Device, policy: CooldownPolicy, stop: threading.Event,
                                       status="skipped", context=ctx)
     return ctx, None
 
-
-def recover(dev: Device, timeout_s: float = 15.0, *, boot_timeout_s: float = 180.0,
-            clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> bool:
-    """After the phone dropped away: restart the adb server if it is gone, reconnect a network
-    phone (HOST:PORT serials are forgotten by a restarted server), wait until it is `device`; a
-    phone that rebooted is waited for until Android has finished booting (`sys.boot_completed`,
-    bounded).  Settings survive a reboot; the screen and `adb reverse` are set up again per cell."""
-    try:
-        dev.session.ensure_server()
-        dev.wait_until_ready(timeout_s, reconnect=True)
-        t_end = clock() + boot_timeout_s
-        while str(dev.getprop("sys.boot_completed")).strip() != "1":
-            if clock() >= t_end:
-                return False
-            sleep(2.0)
-        return True
-    except MwiError:
-        return False

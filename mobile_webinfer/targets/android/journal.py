@@ -1,8 +1,10 @@
 """The restore journal: a phone's original settings on disk while a run holds them changed.
 
-`conditions()` writes it before changing anything and deletes it after restoring; a run
-killed hard (SIGKILL, power loss) leaves it behind, and the next run on that phone undoes
-what it lists first (settings, the reverse mapping) and says so in its manifest.
+`conditions()` writes it before changing anything and deletes it only once the originals were
+read back from the phone; a run killed hard (SIGKILL, power loss), or a phone that went away
+before it could be restored, leaves it behind, and the next contact with that phone (`describe()`
+of a later run, or of a `--resume`) undoes what it lists first (settings, the reverse mapping),
+checks they took, and says so in its manifest (`restored_from_journal`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ...adb.device import Device
-from ...errors import MwiError
+from ...errors import DeviceError, MwiError
 from ...files import atomic_write_json, now_iso, safe_name
 from ...paths import cache_dir
 
@@ -65,6 +67,11 @@ def restore_from_journal(dev: Device) -> dict[str, Any] | None:
     if data.get("battery_unplugged"):
         dev.shell(["dumpsys", "battery", "reset"])
         restored["battery"] = "reset"
+    back = {key: dev.get_setting(*key.split("/", 1)) for key in (data.get("settings") or {})}
+    wrong = [key for key, value in (data.get("settings") or {}).items() if back[key] != value]
+    if wrong:  # the journal stays: the next contact tries again
+        raise DeviceError(f"restoring from the journal {path}: {', '.join(wrong)} did not take "
+                          f"(read back {', '.join(str(back[k]) for k in wrong)})", serial=dev.serial)
     port = data.get("reverse_device_port")
     if port:
         with contextlib.suppress(MwiError):

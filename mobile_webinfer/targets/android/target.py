@@ -8,6 +8,7 @@ the cool-down gate and recovery, the restore journal, and what the samples add u
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import threading
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ...adb.device import Device
-from ...errors import DeviceError, MwiError, UsageError
+from ...errors import DeviceError, DeviceOffline, MwiError, UsageError, device_gone
 from ...vocab import Budget, Cell, PageOptions, QoeOptions
 from ..contract import Measurement, ProfileCapture, check_stop
 from ..cooldown import CooldownPolicy
@@ -23,6 +24,9 @@ from . import gate as _gate
 from .browser_cell import run_browser_cell
 from .journal import restore_from_journal, write_journal
 from .native_cell import benchmark_model_path, run_native_cell, run_native_profile
+from .recovery import DEFAULT_BOOT_TIMEOUT_S, recover
+
+log = logging.getLogger(__name__)
 
 REMOTE_DIR = "/data/local/tmp/mwi"
 DEFAULT_NATIVE = ("cpu", "xnnpack", "gpu")
@@ -49,7 +53,8 @@ class AndroidTarget:
     def __init__(self, serial: str, *, cooldown: CooldownPolicy | None = None, sample_interval_s: float = 1.0,
                  benchmark_model: str | None = None, native_backends: tuple[str, ...] = DEFAULT_NATIVE,
                  browsers: list[str] | None = None, brightness: int | None = 128, animations_off: bool = False,
-                 first_run: bool = False, page: PageOptions | None = None, qoe: QoeOptions | None = None):
+                 first_run: bool = False, page: PageOptions | None = None, qoe: QoeOptions | None = None,
+                 boot_timeout_s: float = DEFAULT_BOOT_TIMEOUT_S):
         self.name = serial
         self.page = page or PageOptions()
         self.qoe = qoe or QoeOptions()
@@ -70,6 +75,8 @@ class AndroidTarget:
         self._hashes: dict[str, str] = {}
         self._installed: list[Any] | None = None
         self._props: dict[str, str] = {}
+        self.boot_timeout_s = boot_timeout_s
+        self.left_conditioned: str | None = None  # why the journal was kept when conditions() ended
 
     # -- identity ------------------------------------------------------------------------
     def connect(self) -> Device:
@@ -181,11 +188,38 @@ class AndroidTarget:
 
         originals = {f"{ns}/{k}": self.dev.get_setting(ns, k) for ns, k in self._touched_settings()}
         path = write_journal(self.serial, originals, self.device_port)
+        self.left_conditioned = None
+        block_done = False
+        restore_error: MwiError | None = None
         try:
             with conditioned(self.dev, brightness=self.brightness, animations_off=self.animations_off):
                 yield
+                block_done = True
+        except MwiError as exc:
+            if not (block_done and device_gone(exc)):
+                raise
+            restore_error = exc  # the block ended well; the phone went away while being restored
         finally:
+            self._end_journal(path, originals)
+        if restore_error is not None:
+            raise DeviceOffline(f"{self.serial} went away while its settings were being restored "
+                                f"({restore_error.one_line()}); {self.left_conditioned}", serial=self.serial)
+
+    def _end_journal(self, path: Path, originals: dict[str, str | None]) -> None:
+        """Delete the restore journal only once the originals were read back from the phone; a phone
+        that is gone (or kept another value) keeps it, and the next contact with it replays it."""
+        try:
+            now = {key: self.dev.get_setting(*key.split("/", 1)) for key in originals}
+            wrong = [key for key, value in originals.items() if now[key] != value]
+            why = f"{', '.join(wrong)} not back to {', '.join(str(originals[k]) for k in wrong)}" if wrong else ""
+        except MwiError as exc:
+            why = f"its settings could not be read back ({exc.one_line()})"
+        if not why:
             path.unlink(missing_ok=True)
+            return
+        self.left_conditioned = (f"{self.serial} may be left conditioned: {why}; the restore journal {path} "
+                                 f"is kept and replayed the next time mwi reaches this phone")
+        log.warning("%s", self.left_conditioned)
 
     def handle_first_run(self, spec: Any) -> dict[str, Any]:
         """Once per browser: click through its first-run / EULA screens as the profile says (opt-in,
@@ -212,8 +246,10 @@ class AndroidTarget:
         self._first_run_done[spec.package] = out
         return out
 
-    def recover(self) -> bool:
-        return _gate.recover(self.dev if self._dev is not None else Device(self.serial))
+    def recover(self, stop: threading.Event | None = None) -> bool:
+        """Wait (up to `boot_timeout_s`, `stop` ends it) for the phone to come back after it dropped away."""
+        return recover(self.dev if self._dev is not None else Device(self.serial),
+                       boot_timeout_s=self.boot_timeout_s, stop=stop)
 
     def capabilities(self, server: Any) -> dict[str, Any]:
         from ...browsers.specs import get_spec, spec_with_profile
