@@ -58,6 +58,11 @@ class CommandTimeout(InfraError):
     """A device or host command ran past its deadline."""
 
 
+class ProcessHung(CommandTimeout):
+    """A process on the device gave no result within its deadline (from the cell's budget) and
+    was killed there by pid."""
+
+
 class DeviceError(InfraError):
     """A command on a device failed.  Carries the command, status, output and serial."""
 

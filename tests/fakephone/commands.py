@@ -689,7 +689,33 @@ class AndroidCommands:
                          "VSZ": vsz.group(1) if vsz else "0", "RSS": rss.group(1) if rss else "0",
                          "WCHAN": "0", "ADDR": "0", "S": state.group(1) if state else "S",
                          "NAME": proc.name, "ARGS": proc.name, "CMD": proc.name})
+        for pid, args in self.native_processes().items():  # issue 22: hung native runs (benchmark_model)
+            name = args.split(" ", 1)[0]
+            rows.append({"USER": "shell", "PID": str(pid), "PPID": "1", "VSZ": "0", "RSS": "0", "WCHAN": "0",
+                         "ADDR": "0", "S": "S", "NAME": name, "ARGS": args, "CMD": args})
         return rows
+
+    def cmd_kill(self, args: list[str], ctx: Ctx) -> Result:
+        """``kill -9 PID...`` (also ``-KILL``, ``-s KILL``): ends the fake's hung native processes;
+        any other pid is "No such process" (the browsers die by ``am force-stop``)."""
+        rest = list(args)
+        if rest[:2] == ["-s", "KILL"]:
+            rest = rest[2:]
+        elif rest[:1] in (["-9"], ["-KILL"]):
+            rest = rest[1:]
+        else:
+            raise self._unknown("kill", args)
+        if not rest or not all(a.isdigit() for a in rest):
+            raise self._unknown("kill", args)
+        err = []
+        with self._lock:
+            for a in rest:
+                proc = self.native_procs.get(int(a))
+                if proc is None:
+                    err.append(f"kill: {a}: No such process\n")
+                else:
+                    proc[1].set()
+        return Result(b"", "".join(err).encode(), 1 if err else 0)
 
     def cmd_ps(self, args: list[str], ctx: Ctx) -> Result:
         cols = ["USER", "PID", "PPID", "VSZ", "RSS", "WCHAN", "ADDR", "S", "NAME"]

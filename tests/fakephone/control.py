@@ -16,7 +16,7 @@ from .phone import FakePhone
 
 OPS = ("ping", "commands", "services", "sync_ops", "clear_log", "set_fault", "faults", "go_offline", "come_online",
        "drop_connection", "kill_renderer", "freeze_renderer", "browsers", "settings", "heat", "battery_overrides",
-       "reboot")
+       "reboot", "native_processes")
 
 
 class LocalControl:
@@ -56,6 +56,9 @@ class LocalControl:
 
     def reboot(self, offline_s: float, boot_s: float = 0.0) -> None:
         self.phone.reboot(offline_s, boot_s)
+
+    def native_processes(self) -> dict[int, str]:
+        return self.phone.native_processes()
 
     def drop_connection(self) -> None:
         self.phone.drop_connection()
@@ -171,6 +174,9 @@ class RemoteControl:
 
     def reboot(self, offline_s: float, boot_s: float = 0.0) -> None:
         self._call("reboot", offline_s=offline_s, boot_s=boot_s)
+
+    def native_processes(self) -> dict[int, str]:
+        return {int(k): v for k, v in self._call("native_processes").items()}
 
     def drop_connection(self) -> None:
         self._call("drop_connection")

@@ -68,6 +68,7 @@ class Faults:
     keyguard_secure: bool = False   # a PIN / pattern: no command dismisses it
     ui_dialog: str | None = None    # a system dialog in focus, e.g. "Application Not Responding: com.x"
     ui_dialog_presses: int = 1      # KEYCODE_BACK presses it takes to go away
+    benchmark_model_hangs: int = 0  # the next N benchmark_model runs hang until killed by pid (-1: all)
     _t0: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -78,7 +79,8 @@ class Faults:
     SETTABLE = ("drop_on", "hang_on", "unauthorized", "offline_for_s", "thermal_status", "thermal_rise_every_s",
                 "thermal_rise_from", "thermal_rise_max", "battery_temp_c", "battery_rise_c_per_s",
                 "renderer_dies_after_s", "reverse_dropped", "keyguard", "keyguard_secure", "ui_dialog",
-                "ui_dialog_presses", "sensor_vanishes_after_s", "charging_while_unplugged", "battery_level")
+                "ui_dialog_presses", "sensor_vanishes_after_s", "charging_while_unplugged", "battery_level",
+                "benchmark_model_hangs")
 
     def set(self, name: str, value: Any) -> None:
         """Set one fault by name; command faults accept a pattern, a dict or a list of either."""
@@ -102,6 +104,15 @@ class Faults:
                         fault.times -= 1
                     return True
         return False
+
+    def take_benchmark_hang(self) -> bool:
+        """True (and one use consumed) when this benchmark_model run is to hang."""
+        with self._lock:
+            if self.benchmark_model_hangs == 0:
+                return False
+            if self.benchmark_model_hangs > 0:
+                self.benchmark_model_hangs -= 1
+            return True
 
     def sensors_gone(self) -> bool:
         """The sensor-vanishes fault has fired (phone seconds, on the heat model's clock)."""

@@ -63,6 +63,8 @@ class FakePhone(AndroidCommands):
         self._logcat_cv = threading.Condition()
         self._stop = threading.Event()
         self._timers: list[threading.Timer] = []
+        self.native_procs: dict[int, tuple[str, threading.Event]] = {}  # hung benchmark_model runs: pid -> (args, kill)
+        self._next_native_pid = 31000
         p = self.profile
         self.props = self._build_props()
         self.settings: dict[str, dict[str, str]] = {
@@ -184,6 +186,29 @@ class FakePhone(AndroidCommands):
         timer.daemon = True
         self._timers.append(timer)
         timer.start()
+
+    def _hung_process(self, args: str) -> Result:
+        """A native process that never finishes (`benchmark_model_hangs`): `ps` lists it with a pid of
+        its own and it ends only when `kill` reaches that pid (or the phone stops), exiting 137, as
+        SIGKILL leaves it.  A closed adb stream does not end it, as a raw shell's child survives on a
+        phone."""
+        with self._lock:
+            self._next_native_pid += 1
+            pid = self._next_native_pid
+            killed = threading.Event()
+            self.native_procs[pid] = (args, killed)
+        try:
+            while not killed.wait(0.2) and not self._stop.is_set():
+                pass
+        finally:
+            with self._lock:
+                self.native_procs.pop(pid, None)
+        return Result(b"", b"", 137)
+
+    def native_processes(self) -> dict[int, str]:
+        """The hung native processes still running on the phone: pid -> command line."""
+        with self._lock:
+            return {pid: args for pid, (args, _ev) in self.native_procs.items()}
 
     def drop_connection(self) -> None:
         """Abort every transport right now (a pulled cable); the phone stays reachable."""
@@ -653,6 +678,8 @@ class FakePhone(AndroidCommands):
         if full.startswith("/sdcard/") or not os.stat(host).st_mode & 0o100:  # /sdcard is noexec
             return fail(f"/system/bin/sh: {path}: can't execute: Permission denied\n", 126)
         if posixpath.basename(full).startswith("benchmark_model"):
+            if self.faults.take_benchmark_hang():
+                return self._hung_process(shlex.join([full, *argv[1:]]))
             return self._benchmark_model(argv[1:])
         raise UnknownCommand(shlex.join(argv) + " (pushed binary the fake cannot run)")
 

@@ -149,3 +149,25 @@ def test_ctrl_c_during_the_boot_wait_ends_at_once_and_restores(fake_phone, tmp_p
     assert proc.returncode != 0
     assert took < 20, f"Ctrl-C took {took:.0f} s to end the boot wait"
     assert pixel.control.settings() == before
+
+
+def test_hung_benchmark_model_is_killed_on_the_phone_within_the_cells_budget(fake_phone, tmp_path, bm_binary):
+    """benchmark_model never answers: after its --max_secs (4 s, from --max-time-per-cell) and the
+    grace (20 s), not the 600-1800 s cell ceiling, it is killed on the phone by pid, the cell fails
+    `ProcessHung` saying so, and the worker goes on to the next cell."""
+    pixel = fake_phone("pixel")
+    pixel.control.set_fault("benchmark_model_hangs", 1)
+    p = subprocess.run(MWI + ["sweep", "--target", pixel.serial, "--models", "tiny_cnn", "--threads", "1", "--quick",
+                              "--runtimes", "tfjs", "--backends", "webnn", "--native-backends", "cpu",
+                              "--benchmark-model", str(bm_binary), "--repeats", "2", "--max-time-per-cell", "4",
+                              "--no-capabilities", "--no-html", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    recs = sorted(_records(Path(p.stdout.strip().splitlines()[-1])), key=lambda r: r["cell"]["repeat"])
+    assert [r["status"] for r in recs] == ["error", "ok"], [r.get("error") for r in recs]
+    hung = recs[0]
+    assert hung["error_kind"] == "ProcessHung" and "killed on the phone (pid 3" in hung["error"]
+    assert "within 24 s" in hung["error"] and 24 <= hung["wall_s"] < 60
+    pid = hung["error"].split("(pid ")[1].split(")")[0]
+    assert f"kill -9 {pid}" in pixel.commands
+    assert pixel.control.native_processes() == {}  # nothing left running on the phone

@@ -4,12 +4,13 @@ parsed with the benchmark-model parser including delegate coverage."""
 from __future__ import annotations
 
 import dataclasses
+import posixpath
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...errors import MeasurementError, MwiError, UsageError
+from ...errors import MeasurementError, MwiError, ProcessHung, UsageError
 from ...native.benchmark_setup import benchmark_model_cache_path
 from ...records import CellRecord
 from ...stats import STOP_COUNT, STOP_TIME, stop_rule, summary_precision
@@ -43,6 +44,76 @@ def benchmark_model_path(abi: str | None, explicit: str | None = None) -> Path |
     return None
 
 
+def native_ceiling_s(budget: Budget) -> float:
+    """benchmark_model's `--max_secs` for a cell: the configuration's time ceiling (--max-time-per-cell)
+    within most of the cell ceiling, never under the time budget."""
+    return max(budget.time_budget_s, min(0.8 * budget.cell_timeout_s, budget.max_time_s))
+
+
+#: the least a benchmark_model process gets beyond its --max_secs: loading the model, the delegate, warmups
+NATIVE_GRACE_S = 20.0
+
+
+def native_deadline_s(max_secs: float, budget: Budget) -> float:
+    """How long one benchmark_model process may run before it is called hung and killed: its
+    `--max_secs` plus a grace as long again (at least NATIVE_GRACE_S), never past the cell ceiling."""
+    return min(budget.cell_timeout_s, max_secs + max(NATIVE_GRACE_S, max_secs))
+
+
+def kill_on_phone(dev: Any, binary: str) -> list[int]:
+    """SIGKILL, by pid, every process on the phone running `binary` (its full remote path, which
+    carries the content hash: nothing else matches); the pids killed."""
+    from ...errors import DeviceError
+
+    res = dev.shell(["ps", "-A", "-o", "PID,ARGS"], check=False)
+    pids = []
+    for line in res.stdout.splitlines()[1:]:
+        pid, _, args = line.strip().partition(" ")
+        if pid.isdigit() and (args.strip() == binary or args.strip().startswith(binary + " ")):
+            pids.append(int(pid))
+    if pids:
+        res = dev.shell(["kill", "-9", *map(str, pids)], check=False)
+        if res.exit_code != 0 and "No such process" not in (res.stderr + res.stdout):
+            raise DeviceError("could not kill a hung process", serial=dev.serial, command=res.command,
+                              status=res.exit_code, output=res.stderr or res.stdout)
+    return pids
+
+
+def run_bounded(t: AndroidTarget, argv: list[str], deadline_s: float, stop: threading.Event) -> Any:
+    """Run a native process on the phone (benchmark_model) with `deadline_s` to finish.  The worker
+    waits on an event, not on the adb stream: past the deadline, or on a stop (Ctrl-C), the process is
+    killed on the phone by pid (a raw shell's child outlives its closed stream), the host's stream
+    ends with it (or at its own timeout, a few seconds later), and the worker goes on at once."""
+    from ..contract import check_stop
+
+    done = threading.Event()
+    box: dict[str, Any] = {}
+
+    def go() -> None:
+        try:
+            box["res"] = t.dev.shell(argv, timeout=deadline_s + 10.0, check=False)
+        except BaseException as exc:  # noqa: BLE001 - handed to the worker below
+            box["exc"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=go, name=f"mwi-native-{t.serial}", daemon=True).start()
+    t_end = time.monotonic() + deadline_s
+    while not done.wait(0.25):
+        if stop.is_set() or time.monotonic() >= t_end:
+            break
+    if done.is_set():
+        if "exc" in box:
+            raise box["exc"]
+        return box["res"]
+    pids = kill_on_phone(t.dev, argv[0])
+    done.wait(5.0)  # the phone's shell ends with its process; the host's stream with it
+    check_stop(stop)
+    raise ProcessHung(f"{posixpath.basename(argv[0])} gave no result within {deadline_s:.0f} s (its --max_secs "
+                      f"and a grace, from the cell's budget); killed on the phone "
+                      f"(pid {', '.join(map(str, pids)) or 'none found: it had ended'})")
+
+
 def benchmark_model_argv(remote_bin: str, remote_model: str, cell: Cell, budget: Budget) -> list[str]:
     # benchmark_model stops once it has num_runs runs AND min_secs have passed, or at max_secs; it
     # cannot stop by precision.  Ask it for the native floor (stats.stop_rule: >= 50 runs and >= 1 s,
@@ -50,7 +121,7 @@ def benchmark_model_argv(remote_bin: str, remote_model: str, cell: Cell, budget:
     # (--max-time-per-cell, within most of the cell ceiling) to reach it; the runner's extra
     # repeats (fresh processes) bring the precision.
     rule = stop_rule(budget, native=True)
-    ceiling = max(budget.time_budget_s, min(0.8 * budget.cell_timeout_s, budget.max_time_s))
+    ceiling = native_ceiling_s(budget)
     argv = [remote_bin, f"--graph={remote_model}", f"--num_threads={cell.threads}",
             f"--warmup_runs={max(1, budget.warmups)}", f"--num_runs={max(1, rule.min_iterations)}",
             f"--min_secs={rule.min_time_s:g}", f"--max_secs={ceiling:g}",
@@ -88,8 +159,8 @@ def run_native_cell(t: AndroidTarget, cell: Cell, manifest: Any, budget: Budget,
     t0 = time.monotonic()
     with Sampler(t.dev, [ThermalProbe(), BatteryProbe(), CpuProbe()], t.sample_interval_s, rows.append,
                  tags={"key": cell.key}):
-        res = t.dev.shell(benchmark_model_argv(remote_bin, remote_model, cell, budget),
-                          timeout=budget.cell_timeout_s, check=False)
+        res = run_bounded(t, benchmark_model_argv(remote_bin, remote_model, cell, budget),
+                          native_deadline_s(native_ceiling_s(budget), budget), stop)
     text = res.stdout + "\n" + res.stderr
     if res.exit_code != 0:
         raise MeasurementError(f"benchmark_model exited {res.exit_code}: "
@@ -136,7 +207,7 @@ def run_native_profile(t: AndroidTarget, cell: Cell, manifest: Any, budget: Budg
     fmt = RUNTIME_FORMAT[NATIVE_RUNTIME]
     remote_model = t.push_once(manifest.file(fmt), f"{cell.model}.tflite", manifest.sha256(fmt))
     argv = [*benchmark_model_argv(remote_bin, remote_model, cell, budget), "--enable_op_profiling=true"]
-    res = t.dev.shell(argv, timeout=budget.cell_timeout_s, check=False)
+    res = run_bounded(t, argv, native_deadline_s(native_ceiling_s(budget), budget), stop)
     text = res.stdout + "\n" + res.stderr
     if res.exit_code != 0:
         raise MeasurementError(f"benchmark_model --enable_op_profiling exited {res.exit_code}: "
@@ -176,7 +247,7 @@ def run_native_chunks(t: AndroidTarget, cell: Cell, remote_bin: str, remote_mode
         if cell.backend in ("gpu", "nnapi"):
             argv.append(f"--use_{cell.backend}=true")
         started = time.monotonic()
-        res = t.dev.shell(argv, timeout=secs + 120, check=False)
+        res = run_bounded(t, argv, native_deadline_s(secs, budget), stop)
         text = res.stdout + "\n" + res.stderr
         if res.exit_code != 0:
             raise MeasurementError(f"benchmark_model exited {res.exit_code}: "
