@@ -8,12 +8,15 @@ created or renamed is durable once the call returns (its directory is fsynced to
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import hashlib
 import json
 import os
 import re
 from pathlib import Path
 from typing import Any
+
+from .errors import DiskFullError
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -71,8 +74,21 @@ def replace_durably(tmp: Path | str, final: Path | str) -> None:
     fsync_dir(Path(final).parent)
 
 
+#: errnos that mean "no room left" (ENOSPC, EDQUOT, EFBIG)
+NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def disk_full(exc: BaseException, path: Path | str) -> DiskFullError | None:
+    """The one-line DiskFullError for an OSError that means the disk is full (None for any other)."""
+    if not isinstance(exc, OSError) or exc.errno not in NO_SPACE_ERRNOS:
+        return None
+    return DiskFullError(f"disk full while writing {path} ({exc.strerror or 'no space left on device'}); "
+                         f"nothing half-written was kept; free some space and run again", path=str(path))
+
+
 def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> None:
-    """Write `data` to a temp file beside `path`, fsync it, (chmod it,) rename it over `path`."""
+    """Write `data` to a temp file beside `path`, fsync it, (chmod it,) rename it over `path`.
+    A full disk is a one-line DiskFullError (the temp file removed, `path` left as it was)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as f:
@@ -82,8 +98,11 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> N
         if mode is not None:
             os.chmod(tmp, mode)
         replace_durably(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        full = disk_full(exc, path)
+        if full is not None:
+            raise full from None
         raise
 
 

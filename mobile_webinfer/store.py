@@ -53,6 +53,12 @@ def disk_full_guard(run_dir: Path | str, path: Path | str) -> Iterator[None]:
     """Turn ENOSPC / EDQUOT while writing `path` into a DiskFullError naming the run and `--resume`."""
     try:
         yield
+    except DiskFullError as exc:  # from an atomic write (files.py): add the run and how to finish it
+        if exc.run_dir:
+            raise
+        raise DiskFullError(f"{exc.one_line().split('; nothing half-written')[0]}; every record written so far "
+                            f"is kept in {run_dir}; free some space, then finish the run with: "
+                            f"{resume_command(run_dir)}", run_dir=str(run_dir), path=exc.path or str(path)) from None
     except OSError as exc:
         if exc.errno not in _NO_SPACE:
             raise

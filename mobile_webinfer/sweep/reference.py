@@ -13,16 +13,24 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import MwiError
-from ..files import replace_durably, safe_name
+from ..errors import DiskFullError, MwiError
+from ..files import disk_full, replace_durably, safe_name
 from ..vocab import Cell
 
 
 def _save(path: Path, outputs: list[np.ndarray]) -> None:
+    """Written whole or not at all; a full disk is a one-line DiskFullError (no temp file left)."""
     tmp = path.with_suffix(".tmp.npz")
     arrays: dict[str, Any] = {f"out{i}": o for i, o in enumerate(outputs)}
-    np.savez(tmp, **arrays)
-    replace_durably(tmp, path)
+    try:
+        np.savez(tmp, **arrays)
+        replace_durably(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        full = disk_full(exc, path)
+        if full is None:
+            raise
+        raise full from None
 
 
 def _load(path: Path) -> list[np.ndarray]:
@@ -55,6 +63,8 @@ class References:
                 if not host.exists():
                     try:
                         _save(host, _host_outputs(manifest))
+                    except DiskFullError:
+                        raise
                     except MwiError:
                         pass
             if host.exists():

@@ -34,7 +34,7 @@ from ..files import now_iso
 from ..locks import device_lock, run_lock
 from ..records import TIME_CEILING_SKIP, Agreement, Attempt, CellRecord, load_records
 from ..stats import ci_precision, summarize
-from ..store import RunStore
+from ..store import RunStore, disk_full_guard
 from ..targets.contract import Stopped, Target
 from ..vocab import RUNTIME_FORMAT, Cell, PageOptions, QoeOptions
 from .policy import cell_flags, extra_loads_worthwhile, loads_affordable, median_of, throttled, with_validity
@@ -595,8 +595,9 @@ def _run_locked(spec: SweepSpec, store: RunStore | None, locks: contextlib.ExitS
 
         store.update_manifest(finish)
     full = [e for e in raised.values() if isinstance(e, DiskFullError)]
-    if full:
-        raise full[0]
+    if full:  # outputs/*.npz, profiles/ or the restore journal: add the run and how to finish it
+        with disk_full_guard(store.run_dir, full[0].path):
+            raise full[0]
     if len(spec.targets) == 1 and raised:
         (exc,) = raised.values()
         if not isinstance(exc, TargetLost) and not device_gone(exc):  # one target: its error is the sweep's
