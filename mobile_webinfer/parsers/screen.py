@@ -8,7 +8,8 @@ Lines it reads (AOSP PowerManagerService / WindowManagerService dumps; names var
     dumpsys window:  mCurrentFocus=Window{3c5d7e9 u0 com.android.chrome/com.google.android.apps.chrome.Main}
                      mCurrentFocus=Window{a1b2c3 u0 Application Not Responding: com.example.app}
                      mCurrentFocus=Window{a1b2c3 u0 Application Error: com.example.app}
-                     mCurrentFocus=Window{4d5e6f u0 NotificationShade}   (the keyguard on Android 10+)
+                     mCurrentFocus=Window{4d5e6f u0 NotificationShade}   (the keyguard on Android 10+, or the
+                         pulled-down shade when KeyguardStateMonitor says mIsShowing=false)
                      mShowingLockscreen=true  mDreamingLockscreen=true   (the keyguard on Android <= 9)
                      KeyguardStateMonitor ... mIsShowing=true ... mInputRestricted=true
                      mScreenOnFully=false    screenState=SCREEN_STATE_OFF
@@ -48,6 +49,7 @@ class WindowState:
     keyguard_showing: bool
     screen_off: bool
     dialog: str | None           # "Application Not Responding: pkg" when a blocking system dialog has focus
+    shade_open: bool = False     # the notification shade is pulled down (focus NotificationShade, no keyguard)
 
     @property
     def focus_package(self) -> str | None:
@@ -67,15 +69,22 @@ def parse_window_state(text: str, *, source: str = "dumpsys window") -> WindowSt
     text = check_text(text, source)
     focus = next((f for f in _FOCUS_RE.findall(text) if f), None)
     app = _APP_RE.search(text)
+    # Android 10+ gives the keyguard and a pulled-down notification shade the same focused window
+    # (NotificationShade): the keyguard's own state, where printed, tells them apart
+    no_keyguard = ("mShowingLockscreen=false" in text
+                   or bool(re.search(r"KeyguardStateMonitor[\s\S]*?mIsShowing=false", text)))
+    shade_focus = bool(focus and re.search(r"NotificationShade|StatusBar", focus, re.I) and "/" not in focus)
     keyguard = ("mShowingLockscreen=true" in text or "mDreamingLockscreen=true" in text
                 or bool(re.search(r"KeyguardStateMonitor[\s\S]*?mIsShowing=true", text)
                         and re.search(r"\bmInputRestricted=true", text))
-                or bool(focus and re.search(r"keyguard|NotificationShade|StatusBar", focus, re.I)
-                        and "/" not in focus))
+                or bool(focus and re.search(r"keyguard", focus, re.I) and "/" not in focus)
+                or (shade_focus and not no_keyguard))
+    shade_open = shade_focus and not keyguard
     screen_off = bool(re.search(r"mScreenOnFully=false|screenState=SCREEN_STATE_OFF", text))
     dialog = None
     if focus:
         dm = _DIALOG_RE.match(focus.strip())
         if dm:
             dialog = f"{dm.group(1)}: {dm.group(2)}"
-    return WindowState(focus.strip() if focus else None, app.group(1) if app else None, keyguard, screen_off, dialog)
+    return WindowState(focus.strip() if focus else None, app.group(1) if app else None, keyguard, screen_off, dialog,
+                       shade_open)

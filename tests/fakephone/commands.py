@@ -248,6 +248,8 @@ class AndroidCommands:
                 self.awake = False
             elif code == 26:
                 self.awake = not self.awake
+            elif code == 4 and self.faults.notification_shade and not self.faults.ui_dialog:  # BACK closes it
+                self.faults.notification_shade = False
             elif code == 4 and self.faults.ui_dialog:  # BACK dismisses a system dialog (after N presses)
                 self.faults.ui_dialog_presses -= 1
                 if self.faults.ui_dialog_presses <= 0:
@@ -984,15 +986,21 @@ class AndroidCommands:
         fg = self.foreground if self.foreground and self.running(self.foreground) else None
         comp = self.installed[fg].component if fg else "com.android.launcher3/.uioverrides.QuickstepLauncher"
         focus = comp
-        if self.faults.keyguard:
+        if self.faults.keyguard or self.faults.notification_shade:  # one window for both on Android 10+
             focus = "NotificationShade"
         if self.faults.ui_dialog:
             focus = self.faults.ui_dialog
+        policy = ""
+        if args == []:  # `dumpsys window` also prints the policy section: the keyguard's own state
+            shown = str(self.faults.keyguard).lower()
+            policy = ("WINDOW MANAGER POLICY STATE (dumpsys window policy)\n    KeyguardServiceDelegate\n"
+                      f"      showing={shown}\n      KeyguardStateMonitor\n        mIsShowing={shown}\n"
+                      f"        mInputRestricted={shown}\n")
         return ok("WINDOW MANAGER WINDOWS (dumpsys window windows)\n"
                   f"  mCurrentFocus=Window{{3c5d7e9 u0 {focus}}}\n"
                   f"  mFocusedApp=ActivityRecord{{8a1b2c3 u0 {comp} t42}}\n"
                   f"  mDisplayId=0 mScreenOn={'true' if self.awake else 'false'}\n"
-                  f"  mShowingLockscreen={str(self.faults.keyguard).lower()} mDreamingLockscreen=false\n")
+                  f"  mShowingLockscreen={str(self.faults.keyguard).lower()} mDreamingLockscreen=false\n" + policy)
 
     def _dumpsys_power(self, args: list[str]) -> Result:
         if args:

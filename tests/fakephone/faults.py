@@ -68,6 +68,7 @@ class Faults:
     keyguard_secure: bool = False   # a PIN / pattern: no command dismisses it
     ui_dialog: str | None = None    # a system dialog in focus, e.g. "Application Not Responding: com.x"
     ui_dialog_presses: int = 1      # KEYCODE_BACK presses it takes to go away
+    notification_shade: bool = False  # the shade is pulled down (focus NotificationShade, no keyguard); BACK closes it
     benchmark_model_hangs: int = 0  # the next N benchmark_model runs hang until killed by pid (-1: all)
     _t0: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -80,7 +81,7 @@ class Faults:
                 "thermal_rise_from", "thermal_rise_max", "battery_temp_c", "battery_rise_c_per_s",
                 "renderer_dies_after_s", "reverse_dropped", "keyguard", "keyguard_secure", "ui_dialog",
                 "ui_dialog_presses", "sensor_vanishes_after_s", "charging_while_unplugged", "battery_level",
-                "benchmark_model_hangs")
+                "benchmark_model_hangs", "notification_shade")
 
     def set(self, name: str, value: Any) -> None:
         """Set one fault by name; command faults accept a pattern, a dict or a list of either."""

@@ -56,7 +56,8 @@ def check_not_first_run(dev: Device, package: str) -> None:
 
 
 def ensure_screen_ready(dev: Device) -> dict[str, Any]:
-    """Wake the screen, dismiss an insecure lock screen and any system dialog; UiBlocked if it stays
+    """Wake the screen, dismiss an insecure lock screen, close a pulled-down notification shade and
+    any system dialog; UiBlocked if it stays
     unusable.  Returns what was found and done (for the cell's context)."""
     done: list[str] = []
     power, win = read_ui(dev)
@@ -75,5 +76,13 @@ def ensure_screen_ready(dev: Device) -> dict[str, Any]:
         if win.keyguard_showing:
             raise UiBlocked(f"{UI_BLOCKED}: the lock screen stays (a PIN, pattern or password cannot be dismissed "
                             f"from the host: remove it, or unlock the phone)")
+    if win.shade_open:  # a pulled-down notification shade is not a lock screen: BACK closes it
+        dev.shell(["input", "keyevent", "KEYCODE_BACK"])
+        done.append("closed the notification shade")
+        time.sleep(SETTLE_S)
+        power, win = read_ui(dev)
+        if win.shade_open:
+            raise UiBlocked(f"{UI_BLOCKED}: the notification shade stays open over the browser (KEYCODE_BACK did "
+                            f"not close it)")
     win = dismiss_dialogs(dev, done)
     return {"wakefulness": power.wakefulness, "focus": win.focus, "done": done}
