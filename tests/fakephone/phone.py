@@ -388,6 +388,9 @@ class FakePhone(AndroidCommands):
             if self.faults.reverse_dropped:  # said yes, did nothing
                 stream.write(b"OKAY")
                 return
+            if self.faults.reverse_port_bound:  # issue 22: another process on the phone holds the port
+                fail_("cannot bind listener: Address already in use")
+                return
             m = re.fullmatch(r"tcp:(\d+)", device_spec)
             if not sep or not m or not re.fullmatch(r"tcp:\d+", host_spec):
                 fail_(f"cannot bind listener: unsupported forward '{rest}' (fake supports tcp:N;tcp:M)")

@@ -336,6 +336,11 @@ class ReverseForward:
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:
+        faults = getattr(self.conn.host, "faults", None)
+        if faults is not None and getattr(faults, "reverse_dead", False):  # listed, but leads nowhere
+            client.close()
+            self._clients.discard(client)
+            return
         try:
             stream = self.conn.open_to_host(self.host_spec)
         except StreamClosed:

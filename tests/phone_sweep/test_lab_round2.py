@@ -171,3 +171,31 @@ def test_hung_benchmark_model_is_killed_on_the_phone_within_the_cells_budget(fak
     pid = hung["error"].split("(pid ")[1].split(")")[0]
     assert f"kill -9 {pid}" in pixel.commands
     assert pixel.control.native_processes() == {}  # nothing left running on the phone
+
+
+def test_reverse_lost_mid_cell_after_an_adb_server_restart_is_rerun_not_stalled(fake_phone, adb_server, tmp_path):
+    """The adb server restarts while a page runs and the phone is back at once (a USB phone comes
+    back by itself; here it is connected again): the reverse mapping is gone, so the page's posts
+    go nowhere.  Before: `stalled` at the stall bound (120 s).  Now: the silent page's mapping is
+    looked at, found gone, and the cell runs again."""
+    pixel = fake_phone("pixel")
+    proc = _start("--target", pixel.serial, *ONE_CELL, "--repeats", "1", "--time-budget", "8", "--iterations",
+                  "1000000", "--precision", "0", "--out", str(tmp_path))
+    try:
+        _wait_for(lambda: sum(c.startswith("am start") for c in pixel.commands) >= 1, 180, "the page")
+        time.sleep(2)
+        adb_server.adb("kill-server", check=False)
+        adb_server.adb("start-server", check=False)
+        pixel.reconnect()  # back at once, without its reverse mapping
+        t0 = time.monotonic()
+        out, err = proc.communicate(timeout=300)
+        took = time.monotonic() - t0
+    finally:
+        _kill(proc)
+        if pixel.serial not in adb_server.devices():
+            pixel.reconnect()
+    assert proc.returncode == 0, err[-3000:]
+    (rec,) = _records(Path(out.strip().splitlines()[-1]))
+    assert rec["status"] == "ok", rec.get("error")
+    assert rec["attempts"][0]["status"] == "lost" and "recovered-after-disconnect" in rec["flags"]
+    assert took < 90  # not the 120 s stall bound

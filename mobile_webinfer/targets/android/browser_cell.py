@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ...errors import MeasurementError, MwiError, UsageError
+from ...errors import MeasurementError, MwiError, TransientDeviceError, UsageError, device_gone
 from ...parsers.process_kills import (
     BENIGN,
     CRASH,
@@ -75,7 +76,7 @@ def run_browser_cell(t: AndroidTarget, cell: Cell, manifest: Any, server: Any, b
     ui_state: dict[str, Any] = {"done": []}
     url = ticket.url(origin=f"http://127.0.0.1:{t.device_port}")
     try:
-        with dev.reverse(t.device_port, server.port):
+        with reverse_mapping(dev, t.device_port, server.port):
             verify_reverse(dev, t.device_port, server.port)
             force_stop(dev, spec)
             ui_state = ensure_screen_ready(dev)
@@ -86,6 +87,7 @@ def run_browser_cell(t: AndroidTarget, cell: Cell, manifest: Any, server: Any, b
             with sampler:
                 open_url(dev, spec, url)
                 opened = [time.monotonic(), 0, 0]  # when the URL was opened, re-opened?, dialogs checked?
+                checked = [time.monotonic()]  # when the reverse mapping was last looked at mid-cell
 
                 def watch() -> Any:
                     """Between two waits: did the page reach the host at all?  Did a renderer that ran
@@ -104,10 +106,12 @@ def run_browser_cell(t: AndroidTarget, cell: Cell, manifest: Any, server: Any, b
                                 f"{REVERSE_UNAVAILABLE}: the page never reached the host's page server through "
                                 f"adb reverse tcp:{t.device_port} -> tcp:{server.port} within {REACH_TIMEOUT_S:.0f} s, "
                                 f"twice (the mapping was re-created once)")
-                        dev.session.reverse(dev.serial, f"tcp:{t.device_port}", f"tcp:{server.port}")
+                        create_reverse(dev, t.device_port, server.port)
                         verify_reverse(dev, t.device_port, server.port)
                         open_url(dev, spec, url)
                         opened[:] = [time.monotonic(), 1, 0]
+                    if ticket.reached:
+                        check_reverse_kept(dev, ticket, t.device_port, server.port, checked)
                     procs = pids(dev, spec)
                     renderers = {pid for n, pid in procs.items() if process_kind(spec.package, n) == "renderer"}
                     gone = renderer_pids - renderers
@@ -201,16 +205,98 @@ class ReverseUnavailable(MeasurementError):
     """The phone does not reach the host through `adb reverse` (the mapping is missing or dead)."""
 
 
+def create_reverse(dev: Any, device_port: int, host_port: int) -> None:
+    """`adb reverse tcp:D tcp:H`; refused by the phone (tcp:D bound by another process there) is
+    `reverse-unavailable` with adbd's words, not a generic infrastructure error; a phone that is gone
+    still raises as gone."""
+    try:
+        dev.session.reverse(dev.serial, f"tcp:{device_port}", f"tcp:{host_port}")
+    except MwiError as exc:
+        if device_gone(exc):
+            raise
+        raise ReverseUnavailable(f"{REVERSE_UNAVAILABLE}: the phone refused adb reverse tcp:{device_port} -> "
+                                 f"tcp:{host_port} ({exc.one_line()}); is another process on the phone listening "
+                                 f"on tcp:{device_port}?") from exc
+
+
+@contextlib.contextmanager
+def reverse_mapping(dev: Any, device_port: int, host_port: int) -> Iterator[None]:
+    """`Device.reverse` (the previous mapping restored on exit) with a refusal classified."""
+    stack = contextlib.ExitStack()
+    try:
+        stack.enter_context(dev.reverse(device_port, host_port))
+    except MwiError as exc:
+        if device_gone(exc):
+            raise
+        raise ReverseUnavailable(f"{REVERSE_UNAVAILABLE}: the phone refused adb reverse tcp:{device_port} -> "
+                                 f"tcp:{host_port} ({exc.one_line()}); is another process on the phone listening "
+                                 f"on tcp:{device_port}?") from exc
+    with stack:
+        yield
+
+
+REVERSE_PROBE_S = 5.0
+
+
+def reverse_reaches_host(dev: Any, device_port: int) -> str | None:
+    """None when the phone's tcp:D reaches the host's page server (an HTTP answer came back through
+    `adb forward` -> the phone's tcp:D -> `adb reverse` -> the host), else why not."""
+    try:
+        with dev.forward(None, f"tcp:{device_port}") as local, \
+                socket.create_connection(("127.0.0.1", local), timeout=REVERSE_PROBE_S) as sock:
+            sock.settimeout(REVERSE_PROBE_S)
+            sock.sendall(b"HEAD /mwi-reverse-probe HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            head = sock.recv(16)
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    except MwiError as exc:
+        if device_gone(exc):
+            raise
+        return exc.one_line()
+    return None if head.startswith(b"HTTP/") else f"no HTTP answer (got {head!r})"
+
+
 def verify_reverse(dev: Any, device_port: int, host_port: int) -> None:
-    """`adb reverse` verified, not assumed: the mapping must be listed; re-created once if not."""
+    """`adb reverse` verified, not assumed: the mapping must be listed, and a request from the
+    phone's side must reach the page server (a listed but dead mapping is caught in seconds, not
+    after the page's reach timeout); re-created once if not."""
     want = (f"tcp:{device_port}", f"tcp:{host_port}")
+    dead = None
     for attempt in range(2):
         if any((e.remote, e.local) == want for e in dev.list_reverse()):
-            return
+            dead = reverse_reaches_host(dev, device_port)
+            if dead is None:
+                return
         if attempt == 0:
-            dev.session.reverse(dev.serial, *want)
+            if dead is not None:
+                with contextlib.suppress(MwiError):
+                    dev.session.reverse_remove(dev.serial, want[0])
+            create_reverse(dev, device_port, host_port)
+    if dead is not None:
+        raise ReverseUnavailable(f"{REVERSE_UNAVAILABLE}: adb reverse {want[0]} -> {want[1]} is listed but the phone "
+                                 f"does not reach the host through it ({dead}), also after it was created again")
     raise ReverseUnavailable(f"{REVERSE_UNAVAILABLE}: adb reverse {want[0]} -> {want[1]} is not listed by "
                              f"`adb reverse --list` even after it was created again")
+
+
+#: a page silent this long mid-cell: is its reverse mapping still there?  (an adb server restart
+#: drops it; a USB phone comes back on its own, the mapping does not)
+REVERSE_SILENCE_S = 5.0
+
+
+def check_reverse_kept(dev: Any, ticket: Any, device_port: int, host_port: int, checked: list[float]) -> None:
+    """Mid-cell, once the page has been silent REVERSE_SILENCE_S (and at most that often): a mapping
+    that vanished means the page's posts go nowhere, and the cell would end `stalled` at the stall
+    bound; say the connection dropped instead, so the runner recovers and runs the cell again."""
+    if ticket.last_event_age_s < REVERSE_SILENCE_S or time.monotonic() - checked[0] < REVERSE_SILENCE_S:
+        return
+    checked[0] = time.monotonic()
+    want = (f"tcp:{device_port}", f"tcp:{host_port}")
+    if any((e.remote, e.local) == want for e in dev.list_reverse()):
+        return
+    raise TransientDeviceError(f"adb reverse {want[0]} -> {want[1]} vanished mid-cell (the adb server restarted?): "
+                               f"the page's results cannot reach the host; the cell is run again", serial=dev.serial,
+                               command="reverse --list")
 
 
 class _Crashed:
