@@ -101,6 +101,13 @@ class DeviceOffline(DeviceError):
     """The phone is attached but offline."""
 
 
+class DuplicateSerial(MwiError):
+    """Two attached phones report one serial (cheap phones ship with one): adb cannot address
+    either of them reliably, so neither is measured.  Not an InfraError: waiting will not fix it."""
+
+    exit_code = 3
+
+
 class AdbServerError(InfraError):
     """The adb server could not be reached or started."""
 

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import DeviceNotFound, MwiError
+from ..errors import DeviceNotFound, DuplicateSerial, MwiError
 from .device import Device, fingerprint_from_props
 from .profiles import Profile, ProfileCheck, check_profile, load_profiles, match_profile
 from .shell import AdbSession, validate_serial
@@ -53,9 +53,14 @@ def find_device(serial: str, session: AdbSession | None = None) -> DeviceInfo:
     """The attached phone with this serial; DeviceNotFound (one line) otherwise."""
     validate_serial(serial)
     infos = list_devices(session)
-    for info in infos:
-        if info.serial == serial:
-            return info
+    same = [i for i in infos if i.serial == serial]
+    if len(same) > 1:  # adb's transport ids tell the phones apart; its -s SERIAL cannot
+        ids = ", ".join(str(i.transport_id) if i.transport_id is not None else "?" for i in same)
+        raise DuplicateSerial(f"{len(same)} attached phones report the serial {serial!r} (adb transport ids {ids}): "
+                              f"adb cannot tell them apart, so none is measured; unplug all but one (or give "
+                              f"one another serial, e.g. a network connection: adb tcpip, adb connect HOST:PORT)")
+    if same:
+        return same[0]
     attached = ", ".join(i.serial for i in infos) or "none"
     raise DeviceNotFound(f"no device with serial {serial!r} is attached (attached: {attached})",
                          serial=serial)
