@@ -82,6 +82,22 @@ class PhoneHost:
         self._stack: contextlib.ExitStack | None = None
         self._server: Any = None
         self._models: dict[str, Any] = {}
+        self._phone_lock: contextlib.ExitStack | None = None
+
+    def _hold_phone_lock(self) -> None:
+        """The phone's lock, taken on this node (where its restore journal and any other `mwi` run on
+        it live), from the first contact until `leave`: LockBusy names the holder."""
+        if self._phone_lock is None:
+            from ..locks import device_lock
+
+            stack = contextlib.ExitStack()
+            stack.enter_context(device_lock(self.serial))
+            self._phone_lock = stack
+
+    def _release_phone_lock(self) -> None:
+        stack, self._phone_lock = self._phone_lock, None
+        if stack is not None:
+            stack.close()
 
     # -- the target ----------------------------------------------------------------------
     def _make(self) -> Any:
@@ -111,7 +127,11 @@ class PhoneHost:
         return path
 
     def describe(self) -> Reply:
-        return _reply(lambda: {**self._make().describe(), **node_label(self.node_id)})
+        def run() -> dict[str, Any]:
+            self._hold_phone_lock()  # describing replays the phone's restore journal: under its lock
+            return {**self._make().describe(), **node_label(self.node_id)}
+
+        return _reply(run)
 
     def browsers(self) -> Reply:
         return _reply(lambda: self._make().browsers())
@@ -131,6 +151,7 @@ class PhoneHost:
         def run() -> None:
             if self._stack is not None:
                 return
+            self._hold_phone_lock()
             stack = contextlib.ExitStack()
             try:
                 self._server = stack.enter_context(PageServer(models_dir=models_dir()))
@@ -146,8 +167,11 @@ class PhoneHost:
         """Restore the phone and close the page server."""
         def run() -> None:
             stack, self._stack = self._stack, None
-            if stack is not None:
-                stack.close()
+            try:
+                if stack is not None:
+                    stack.close()
+            finally:
+                self._release_phone_lock()
 
         return _reply(run)
 

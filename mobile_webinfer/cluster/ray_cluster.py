@@ -332,13 +332,14 @@ def run_cluster_sweep(spec: SweepSpec, *, address: str, out_root: Path, resume: 
         if resume is None:
             spec.validate()
         return run_sweep(spec, out_root=out_root, resume=resume, retry_failed=retry_failed,
-                         make_target=session.target_factory(spec), progress=progress, stop=stop)
+                         make_target=session.target_factory(spec), progress=progress, stop=stop,
+                         phone_locks=False)  # each phone is locked on its node (node.PhoneHost)
 
 
 def cluster_dry_run(spec: SweepSpec, *, address: str) -> list[Cell]:
     with ClusterSession(address) as session:
         session.resolve_targets(spec)
-        return resolve_for_dry_run(spec, session.target_factory(spec))
+        return resolve_for_dry_run(spec, session.target_factory(spec), phone_locks=False)
 
 
 def cluster_devices(address: str) -> tuple[list[dict[str, Any]], list[str]]:

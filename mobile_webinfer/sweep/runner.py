@@ -485,13 +485,14 @@ def open_or_create(spec: SweepSpec, out_root: Path, resume: Path | None) -> tupl
 
 def run_sweep(spec: SweepSpec, *, out_root: Path, resume: Path | None = None, retry_failed: bool = False,
               make_target: TargetFactory | None = None, progress: Progress | None = None,
-              stop: threading.Event | None = None) -> SweepOutcome:
+              stop: threading.Event | None = None, phone_locks: bool = True) -> SweepOutcome:
     """Create (or reopen) a run and measure every missing cell.  `stop` (set by the CLI on
-    Ctrl-C / SIGTERM) ends every worker at its next wait; each leaves its target restored."""
+    Ctrl-C / SIGTERM) ends every worker at its next wait; each leaves its target restored.
+    `phone_locks` False: the targets lock their phones where they are plugged in (`--cluster`)."""
     spec, store = open_or_create(spec, out_root, resume)
     spec.validate()
     with contextlib.ExitStack() as locks:
-        for name in phone_names(spec):  # one process per phone: its restore journal, its cells
+        for name in phone_names(spec) if phone_locks else ():  # one process per phone: its journal, its cells
             locks.enter_context(device_lock(name))
         if store is not None:
             locks.enter_context(run_lock(store.run_dir))
@@ -629,12 +630,13 @@ def versions_seen(records: list[dict[str, Any]]) -> dict[str, Any]:
     return seen
 
 
-def resolve_for_dry_run(spec: SweepSpec, make_target: TargetFactory | None = None) -> list[Cell]:
+def resolve_for_dry_run(spec: SweepSpec, make_target: TargetFactory | None = None, *,
+                        phone_locks: bool = True) -> list[Cell]:
     """The plan a run of `spec` would measure: targets are asked (browsers installed on each
     phone, native backends), nothing is measured and no run directory is created."""
     spec.validate()
     with contextlib.ExitStack() as locks:
-        for name in phone_names(spec):  # describing a phone replays its restore journal
+        for name in phone_names(spec) if phone_locks else ():  # describing a phone replays its journal
             locks.enter_context(device_lock(name))
         targets, _fps, lost = connect_targets(spec, make_target or default_target_factory(spec))
     if lost:
