@@ -189,7 +189,8 @@ class AndroidCommands:
             if verb == "get" and len(rest) == 1:
                 return ok(ns.get(rest[0], "null") + "\n")
             if verb == "put" and len(rest) in (2, 3):
-                ns[rest[0]] = rest[1]
+                if not self.faults.settings_ignored:  # issue 22: a value that does not take
+                    ns[rest[0]] = rest[1]
                 return Result()
             if verb == "delete" and len(rest) == 1:
                 existed = ns.pop(rest[0], None) is not None

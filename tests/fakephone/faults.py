@@ -71,6 +71,7 @@ class Faults:
     notification_shade: bool = False  # the shade is pulled down (focus NotificationShade, no keyguard); BACK closes it
     reverse_port_bound: bool = False  # `adb reverse` refused: the device port is bound by another process there
     reverse_dead: bool = False      # reverse mappings are listed but every connection through them is dropped
+    settings_ignored: bool = False  # `settings put` answers as usual and changes nothing (an OEM guard)
     benchmark_model_hangs: int = 0  # the next N benchmark_model runs hang until killed by pid (-1: all)
     _t0: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -83,7 +84,8 @@ class Faults:
                 "thermal_rise_from", "thermal_rise_max", "battery_temp_c", "battery_rise_c_per_s",
                 "renderer_dies_after_s", "reverse_dropped", "keyguard", "keyguard_secure", "ui_dialog",
                 "ui_dialog_presses", "sensor_vanishes_after_s", "charging_while_unplugged", "battery_level",
-                "benchmark_model_hangs", "notification_shade", "reverse_port_bound", "reverse_dead")
+                "benchmark_model_hangs", "notification_shade", "reverse_port_bound", "reverse_dead",
+                "settings_ignored")
 
     def set(self, name: str, value: Any) -> None:
         """Set one fault by name; command faults accept a pattern, a dict or a list of either."""
