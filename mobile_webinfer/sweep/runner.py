@@ -606,7 +606,10 @@ def _run_locked(spec: SweepSpec, store: RunStore | None, locks: contextlib.ExitS
     if stop.is_set() and not failures:
         raise KeyboardInterrupt
     all_failed = {**lost, **failures}
-    if all_failed and len(all_failed) == len(spec.targets):
+    phones_lost = all(isinstance(e, TargetLost) or device_gone(e) for e in raised.values())
+    if all_failed and len(all_failed) == len(spec.targets) and not (raised and phones_lost):
+        # (phones that went away: the outcome carries them; the CLI prints each with its --resume
+        # command and the run directory last, as for a sweep where only some were lost)
         raise InfraError("every target failed: " + "; ".join(f"{k}: {v}" for k, v in all_failed.items())
                          + f" (results so far in {store.run_dir}; finish with --resume)")
     return SweepOutcome(store, all_failed)

@@ -71,6 +71,7 @@ def test_unplugged_in_the_gate_keeps_the_journal_and_replug_restores_it(fake_pho
     finally:
         _kill(proc)
     assert proc.returncode == 3, err[-3000:]
+    assert out.strip().splitlines()[-1] == str(run_dir)  # the run directory, last, as after any sweep
     last = err.strip().splitlines()[-1]  # the loss, the run directory and how to finish it: not the restore
     assert str(run_dir) in last and "--resume" in last and "not back within --boot-timeout 3 s" in last, err[-3000:]
     assert "settings" not in last
