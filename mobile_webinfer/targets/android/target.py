@@ -29,6 +29,7 @@ from .recovery import DEFAULT_BOOT_TIMEOUT_S, recover
 log = logging.getLogger(__name__)
 
 REMOTE_DIR = "/data/local/tmp/mwi"
+NEVER_SEEN_WAIT_S = 15.0  # recover() of a phone never reached in this run: a reconnect, not a reboot
 DEFAULT_NATIVE = ("cpu", "xnnpack", "gpu")
 
 
@@ -247,9 +248,12 @@ class AndroidTarget:
         return out
 
     def recover(self, stop: threading.Event | None = None) -> bool:
-        """Wait (up to `boot_timeout_s`, `stop` ends it) for the phone to come back after it dropped away."""
-        return recover(self.dev if self._dev is not None else Device(self.serial),
-                       boot_timeout_s=self.boot_timeout_s, stop=stop)
+        """Wait (up to `boot_timeout_s`, `stop` ends it) for the phone to come back after it dropped away.
+        A phone this run never reached (a wrong serial, not plugged in) gets the short reconnect window."""
+        if self._dev is None:
+            return recover(Device(self.serial), boot_timeout_s=min(self.boot_timeout_s, NEVER_SEEN_WAIT_S),
+                           stop=stop, announce=False)
+        return recover(self.dev, boot_timeout_s=self.boot_timeout_s, stop=stop)
 
     def capabilities(self, server: Any) -> dict[str, Any]:
         from ...browsers.specs import get_spec, spec_with_profile
