@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -71,3 +73,30 @@ def _serials(given: list[str]) -> list[str]:
             raise UsageError("--phone all: no phone is attached (adb devices lists none)")
         return found
     return [validate_serial(s) for s in given]
+
+
+def sweep_preflight_or_exit(spec: Any) -> None:
+    """`mwi sweep`'s start on phones: the cheap preflight checks of each phone.  What the sweep's own gates
+    handle (heat, battery: they wait or flag) is printed as a warning; what would fail every cell of a
+    phone (a lock screen the host cannot dismiss, a benchmark_model for another ABI) stops the sweep now
+    with the fix, exit 3."""
+    from ..targets.android.preflight import SWEEP_BLOCKING, PreflightOptions, sweep_preflight
+
+    phones = [t for t in spec.targets if t != "local"]
+    if not phones:
+        return
+    opts = PreflightOptions(benchmark_model=spec.benchmark_model, native=bool(spec.native),
+                            browsers=tuple(spec.browsers) if spec.browsers else None,
+                            max_battery_temp_c=float((spec.cooldown or {}).get("max_battery_c") or 35.0),
+                            min_battery_pct=float((spec.cooldown or {}).get("min_battery_pct") or 20.0))
+    report = sweep_preflight(phones, opts)
+    blocking = [c for c in report.checks if c.failed and c.name in SWEEP_BLOCKING]
+    for c in report.checks:
+        if c.status in ("warn", "fail") and c not in blocking:
+            print(f"mwi: preflight {c.target} {c.name}: {c.status}: {c.detail}", file=sys.stderr)
+    for c in blocking:
+        print(f"mwi: preflight {c.target} {c.name} failed: {c.detail}\n  fix: {c.fix}", file=sys.stderr)
+    if blocking:
+        print("mwi: sweep not started (mwi doctor --phone SERIAL checks everything; --no-preflight skips this)",
+              file=sys.stderr)
+        raise SystemExit(3)

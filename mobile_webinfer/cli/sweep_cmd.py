@@ -106,6 +106,10 @@ def sweep(
     cluster: str = typer.Option(None, "--cluster", help="A running Ray cluster's HOST:PORT: every phone on every "
                                                         "node (or the --target serials) runs on its own node; the "
                                                         "run directory is written here (needs the `cluster` extra)."),
+    no_preflight: bool = typer.Option(False, "--no-preflight", help="Phones: skip the preflight (mwi doctor --phone's "
+                                                                    "cheap checks) that stops a sweep in seconds "
+                                                                    "(exit 3) on a locked screen or a wrong-ABI "
+                                                                    "benchmark_model."),
 ) -> None:
     """Measure in-browser inference against native TFLite and print the gap table.
 
@@ -129,7 +133,7 @@ def sweep(
                   on_throttle=on_throttle, cell_timeout=cell_timeout, stall_timeout=stall_timeout, first_run=first_run, webnn_device=webnn_device,
                   thread_policy=thread_policy, capabilities=not no_capabilities,
                   html=not no_html, max_infra_failures=max_infra_failures, min_battery=min_battery, on_low_battery=on_low_battery,
-                  qoe=qoe, qoe_only=qoe_only, qoe_rounds=qoe_rounds)
+                  qoe=qoe, qoe_only=qoe_only, qoe_rounds=qoe_rounds, preflight=not no_preflight)
 
 
 def build_spec(*, targets: list[str], models: list[str] | None, runtimes: list[str] | None,
@@ -203,7 +207,7 @@ def build_spec(*, targets: list[str], models: list[str] | None, runtimes: list[s
 
 
 def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, dry_run: bool,
-                  cluster: str | None = None, html: bool = True, **flags: Any) -> None:
+                  cluster: str | None = None, html: bool = True, preflight: bool = True, **flags: Any) -> None:
     """The CLI's sweep: build the spec, run (or print the plan), print the table and the run directory last."""
     from rich.console import Console
 
@@ -245,6 +249,10 @@ def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, 
             raise KeyboardInterrupt
 
         signal.signal(signal.SIGTERM, _term)
+    if preflight and resume is None and cluster is None:
+        from .doctor_cmd import sweep_preflight_or_exit
+
+        sweep_preflight_or_exit(spec)
     progress = SweepProgress()
     out_root = Path(out) if out else default_out_root()
     if cluster is not None:

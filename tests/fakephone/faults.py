@@ -43,6 +43,9 @@ class Faults:
     - ``charging_while_unplugged``: after ``dumpsys battery unplug`` USB still charges (status 2,
       the charge counter rises).
     - ``battery_level``: forced battery level (%).
+    - ``devtools_socket_missing``: no browser's DevTools socket is listed in /proc/net/unix or connectable
+      (remote debugging off); ``reverse_refused``: every ``adb reverse`` is refused as when the port is
+      already bound on the phone.  (A pushed ELF for another ABI is refused as Android's sh does, no switch.)
     """
 
     drop_on: list[CommandFault] = field(default_factory=list)
@@ -68,6 +71,9 @@ class Faults:
     keyguard_secure: bool = False   # a PIN / pattern: no command dismisses it
     ui_dialog: str | None = None    # a system dialog in focus, e.g. "Application Not Responding: com.x"
     ui_dialog_presses: int = 1      # KEYCODE_BACK presses it takes to go away
+    # -- preflight faults (mwi doctor --phone) ------------------------------------------------------
+    devtools_socket_missing: bool = False  # browsers run, but no @..._devtools_remote socket is open
+    reverse_refused: bool = False   # `adb reverse` fails: "cannot bind listener: Address already in use"
     _t0: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -79,6 +85,7 @@ class Faults:
                 "thermal_rise_from", "thermal_rise_max", "battery_temp_c", "battery_rise_c_per_s",
                 "renderer_dies_after_s", "reverse_dropped", "keyguard", "keyguard_secure", "ui_dialog",
                 "ui_dialog_presses", "sensor_vanishes_after_s", "charging_while_unplugged", "battery_level")
+    SETTABLE += ("devtools_socket_missing", "reverse_refused")  # preflight faults (mwi doctor --phone)
 
     def set(self, name: str, value: Any) -> None:
         """Set one fault by name; command faults accept a pattern, a dict or a list of either."""

@@ -230,6 +230,10 @@ def wrong_abi(head: bytes, elf_class: int, e_machine: int) -> bool:
     return machine != e_machine or head[4] != elf_class
 
 
+#: cheap checks whose failure stops `mwi sweep` at its start (exit 3): each would fail every cell of the
+#: phone.  Heat and a low battery are the sweep's own gates' business (they wait, skip or flag); a phone
+#: that is not reachable is left to the sweep's connection (a lost phone does not stop the others).
+SWEEP_BLOCKING = ("screen", "benchmark_model")
 CHEAP = ("online", "identity", "screen", "battery", "thermal", "benchmark_model", "probes")
 
 
@@ -409,4 +413,4 @@ def sweep_preflight(serials: list[str], opts: PreflightOptions) -> DoctorReport:
     return DoctorReport(tuple(checks))
 
 
-__all__ = ["CHEAP", "OK", "PreflightOptions", "cheap_checks", "phone_checks", "sweep_preflight", "wrong_abi"]
+__all__ = ["CHEAP", "OK", "SWEEP_BLOCKING", "PreflightOptions", "cheap_checks", "phone_checks", "sweep_preflight", "wrong_abi"]
