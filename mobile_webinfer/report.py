@@ -318,12 +318,13 @@ def render_study_table(rows: list[dict[str, Any]], console: Any = None, title: s
     console.print(t)
 
 
-def render_rows(rows: list[dict[str, Any]], console: Any = None, title: str = "in-browser vs native") -> None:
+def render_rows(rows: list[dict[str, Any]], console: Any = None, title: str = "in-browser vs native", *,
+                wide: bool = False) -> None:
     """The run's table for people: a sweep's gap table, or a study's one line per run."""
     if is_study_rows(rows):
         render_study_table(rows, console, title=title.replace("in-browser vs native", "study"))
     else:
-        render_table(rows, console, title=title)
+        render_table(rows, console, title=title, wide=wide)
 
 
 def _delay(pct: float | None, ci: Any) -> str:
@@ -359,14 +360,85 @@ def _validity_word(r: Mapping[str, Any]) -> str:
     return "INVALID" if v == "invalid" else v
 
 
-def render_table(rows: list[dict], console=None, title: str = "in-browser vs native") -> None:
-    """The gap table for people; `--json` / `--csv` carry every field."""
+#: an error longer than this goes under the table as a numbered note (unless --wide)
+NOTE_AFTER_CHARS = 40
+
+
+def table_width(console: Any, wide: bool) -> int:
+    """The width the terminal tables fit: $COLUMNS, else the terminal's, else 200 (piped); --wide: no limit."""
+    import os
+
+    if wide:
+        return 100_000
+    cols = os.environ.get("COLUMNS", "").strip()
+    if cols.isdigit() and int(cols) >= 40:
+        return int(cols)
+    return int(console.width) if console.is_terminal else max(int(console.width), 200)
+
+
+def _fit(table: Any, width: int, wide: bool) -> Any:
+    """A table that fits `width`: without vertical rules; one model's name moves into the title; then the
+    widest column is narrowed, one character at a time, down to its longest word (cells wrap between
+    words), until the table fits.  --wide keeps every cell on one line."""
+    from rich import box
+    from rich.cells import cell_len
+
+    if wide:
+        for col in table.columns:
+            col.no_wrap, col.overflow = True, "ignore"
+        return table
+    table.box, table.collapse_padding, table.pad_edge = box.SIMPLE_HEAD, True, False
+    model = next((c for c in table.columns if c.header == "model"), None)
+    if model is not None and model._cells and len(set(model._cells)) == 1:
+        table.title = f"{table.title}: {model._cells[0]}"
+        table.columns = [c for c in table.columns if c is not model]
+    cols = table.columns
+    texts = [[str(col.header), *map(str, col._cells)] for col in cols]
+    most = [max(cell_len(line) for t in ts for line in t.splitlines() or [""]) for ts in texts]
+    least = [max([cell_len(w) for t in ts for w in t.split()] or [1]) for ts in texts]
+    widths = list(most)
+    table.padding = (0, 0)  # one space between columns
+    room = width - (len(cols) + 1)
+    while sum(widths) > room:
+        i = max(range(len(widths)), key=lambda k: (widths[k] > least[k], widths[k]))
+        if widths[i] <= least[i]:
+            break  # every column is at its longest word: words of the widest column fold
+        widths[i] -= 1
+    if sum(widths) > room:  # last resort: the widest columns fold inside words
+        while sum(widths) > room and max(widths) > 4:
+            widths[widths.index(max(widths))] -= 1
+    for col, w in zip(cols, widths, strict=True):
+        col.width, col.min_width, col.max_width = w, None, w
+        col.no_wrap, col.overflow = False, "fold"
+    return table
+
+
+def _print_fitted(console: Any, table: Any, width: int, notes: list[str]) -> None:
+    """Print the table at `width` (wider content wraps inside its cells), then the long errors as notes."""
+    import textwrap
+
+    saved = console.width
+    if width >= 100_000:  # --wide: as wide as the widest row
+        width = max(saved, table.__rich_measure__(console, console.options.update_width(width)).maximum)
+    console.width = width
+    try:
+        console.print(table)
+        for i, text in enumerate(notes, 1):
+            console.print("\n".join(textwrap.wrap(f"[{i}] {text}", width=max(width, 40), subsequent_indent="    ")),
+                          highlight=False, markup=False, soft_wrap=True)
+    finally:
+        console.width = saved
+
+
+def render_table(rows: list[dict], console=None, title: str = "in-browser vs native", *, wide: bool = False) -> None:
+    """The gap table for people, fitted to the terminal ($COLUMNS): errors longer than NOTE_AFTER_CHARS are
+    numbered notes under it; `wide` keeps every cell whole on one line.  `--json` / `--csv` carry every field."""
     from rich.console import Console
     from rich.table import Table
 
     console = console or Console()
-    if not console.is_terminal:
-        console.width = max(console.width, 200)
+    width = table_width(console, wide)
+    notes: list[str] = []
     qrows = [r for r in rows if "qoe_mode" in r]
     rows = [r for r in rows if "qoe_mode" not in r]
     gui = any(r.get("gui_delay_pct") is not None for r in rows)
@@ -397,7 +469,15 @@ def render_table(rows: list[dict], console=None, title: str = "in-browser vs nat
                 mem += f" ({r['memory_ratio']:.0f}x)"
         tail = ", ".join(r["flags"])
         if r["error"]:
-            tail = (tail + "; " if tail else "") + f"ERROR: {r['error'][:160]}"
+            err = r["error"]
+            if not wide and len(err) > NOTE_AFTER_CHARS:  # the whole reason under the table, once
+                if err not in notes:
+                    notes.append(err)
+                words = [w for w in err.split() if len(w) <= 20]  # its first words point at the note
+                head = " ".join(words[:3])[:NOTE_AFTER_CHARS - 10]
+                tail = (tail + "; " if tail else "") + f"ERROR [{notes.index(err) + 1}] {head} ..."
+            else:
+                tail = (tail + "; " if tail else "") + f"ERROR: {err}"
         nat = _ms(r["native_median_ms"])
         if r["runtime"] not in NATIVE_RUNTIMES and r["native_backend"]:
             nat += f" {r['native_backend']}" + (" (ort-native)" if r.get("native_runtime") == ORT_NATIVE_RUNTIME else "")
@@ -417,7 +497,7 @@ def render_table(rows: list[dict], console=None, title: str = "in-browser vs nat
         cells.append(tail)
         t.add_row(*cells)
     if rows:
-        console.print(t)
+        _print_fitted(console, _fit(t, width, wide), width, notes)
     if qrows:
         render_qoe_table(qrows, console)
     if any(r["runtime"] == "tflite" for r in rows):
