@@ -80,7 +80,7 @@ def sweep_preflight_or_exit(spec: Any) -> None:
     handle (heat, battery: they wait or flag) is printed as a warning; what would fail every cell of a
     phone (a lock screen the host cannot dismiss, a benchmark_model for another ABI) stops the sweep now
     with the fix, exit 3."""
-    from ..targets.android.preflight import SWEEP_BLOCKING, PreflightOptions, sweep_preflight
+    from ..targets.android.preflight import PreflightOptions, sweep_blocking, sweep_preflight
 
     phones = [t for t in spec.targets if t != "local"]
     if not phones:
@@ -90,7 +90,7 @@ def sweep_preflight_or_exit(spec: Any) -> None:
                             max_battery_temp_c=float((spec.cooldown or {}).get("max_battery_c") or 35.0),
                             min_battery_pct=float((spec.cooldown or {}).get("min_battery_pct") or 20.0))
     report = sweep_preflight(phones, opts)
-    blocking = [c for c in report.checks if c.failed and c.name in SWEEP_BLOCKING]
+    blocking = sweep_blocking(report)
     for c in report.checks:
         if c.status in ("warn", "fail") and c not in blocking:
             print(f"mwi: preflight {c.target} {c.name}: {c.status}: {c.detail}", file=sys.stderr)

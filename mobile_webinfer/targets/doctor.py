@@ -44,6 +44,7 @@ class Check:
     fix: str = ""
     target: str = "host"   # "host" or a phone's serial
     seconds: float = 0.0
+    error: bool = False    # failed because the check itself raised (a hang, a lost phone), not on a finding
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -55,7 +56,7 @@ class Check:
 
     def to_json(self) -> dict[str, Any]:
         return {"target": self.target, "name": self.name, "status": self.status, "detail": self.detail,
-                "fix": self.fix or None, "seconds": round(self.seconds, 3)}
+                "fix": self.fix or None, "seconds": round(self.seconds, 3), "error": self.error}
 
 
 @dataclass(frozen=True)
@@ -85,16 +86,17 @@ def run_check(name: str, fn: Callable[[], str], *, target: str = "host", fix_on_
     """Run one check: its return value is the ok detail; Outcome sets another status; any MwiError or
     OSError fails it with `fix_on_error`."""
     t0 = time.monotonic()
+    error = False
     try:
         detail = fn()
         status, fix = OK, ""
     except Outcome as o:
         status, detail, fix = o.status, o.detail, o.fix
     except MwiError as exc:
-        status, detail, fix = FAIL, exc.one_line(), fix_on_error
+        status, detail, fix, error = FAIL, exc.one_line(), fix_on_error, True
     except Exception as exc:  # noqa: BLE001 - a doctor reports what broke, it does not crash on it
-        status, detail, fix = FAIL, f"{type(exc).__name__}: {str(exc)[:200]}", fix_on_error
-    return Check(name, status, detail, fix, target, time.monotonic() - t0)
+        status, detail, fix, error = FAIL, f"{type(exc).__name__}: {str(exc)[:200]}", fix_on_error, True
+    return Check(name, status, detail, fix, target, time.monotonic() - t0, error)
 
 
 # ---- the host's checks --------------------------------------------------------------------------------

@@ -87,16 +87,27 @@ def test_each_fault_fails_exactly_its_check_with_a_fix(fake_phone, binaries):
     assert "x86_64" in by["benchmark_model"].detail and "mwi devices setup" in by["benchmark_model"].fix
 
 
-def test_sweep_stops_in_seconds_on_a_lock_screen_it_cannot_dismiss(fake_phone, tmp_path):
+def _sweep(pixel, out, *extra):
+    t0 = time.monotonic()
+    p = subprocess.run(MWI + ["sweep", "--target", pixel.serial, "--models", "tiny_cnn", "--threads", "1", "--quick",
+                              "--runtimes", "tfjs", "--backends", "wasm", "--browsers", CHROME, "--no-capabilities",
+                              "--out", str(out), *extra], capture_output=True, text=True, timeout=120)
+    return p, time.monotonic() - t0
+
+
+def test_sweep_stops_in_seconds_on_a_lock_screen_or_a_wrong_abi_benchmark_model(fake_phone, tmp_path, binaries):
     pixel = fake_phone("pixel")
     pixel.control.set_fault("keyguard", True)
     pixel.control.set_fault("keyguard_secure", True)
-    t0 = time.monotonic()
-    p = subprocess.run(MWI + ["sweep", "--target", pixel.serial, "--models", "tiny_cnn", "--threads", "1", "--quick",
-                              "--no-native", "--runtimes", "tfjs", "--backends", "wasm", "--browsers", CHROME,
-                              "--no-capabilities", "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
-    assert p.returncode == 3, p.stderr[-2000:]
-    assert time.monotonic() - t0 < 60
+    p, took = _sweep(pixel, tmp_path / "a", "--no-native")
+    assert p.returncode == 3 and took < 60, p.stderr[-2000:]
     assert f"preflight {pixel.serial} screen failed" in p.stderr and "fix: unlock the phone" in p.stderr
-    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    assert not (tmp_path / "a" / "runs").exists() or not any((tmp_path / "a" / "runs").iterdir())
+    assert not any(c.startswith("am start") for c in pixel.commands)
+    pixel.control.set_fault("keyguard", False)
+    pixel.control.set_fault("keyguard_secure", False)
+    p, took = _sweep(pixel, tmp_path / "b", "--benchmark-model", str(binaries[1]), "--native-backends", "cpu")
+    assert p.returncode == 3 and took < 60, p.stderr[-2000:]
+    assert f"preflight {pixel.serial} benchmark_model failed" in p.stderr and "x86_64" in p.stderr
+    assert f"fix: mwi devices setup {pixel.serial}" in p.stderr
     assert not any(c.startswith("am start") for c in pixel.commands)

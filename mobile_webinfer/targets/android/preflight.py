@@ -186,6 +186,8 @@ class _Phone:
 
     def benchmark_model(self, run_on_phone: bool) -> str:
         self.need()
+        if not self.opts.native:
+            return "not checked: no native cells planned"
         path, text = self.benchmark_model_host()
         if path is None or not run_on_phone:
             return text
@@ -234,13 +236,16 @@ def wrong_abi(head: bytes, elf_class: int, e_machine: int) -> bool:
 #: phone.  Heat and a low battery are the sweep's own gates' business (they wait, skip or flag); a phone
 #: that is not reachable is left to the sweep's connection (a lost phone does not stop the others).
 SWEEP_BLOCKING = ("screen", "benchmark_model")
+SWEEP_PREFLIGHT_S = 30.0
 CHEAP = ("online", "identity", "screen", "battery", "thermal", "benchmark_model", "probes")
 
 
-def cheap_checks(serial: str, opts: PreflightOptions | None = None) -> list[Check]:
-    """The checks that open no browser (a few seconds): run at the start of `mwi sweep` too."""
+def cheap_checks(serial: str, opts: PreflightOptions | None = None, *, probes: bool = True) -> list[Check]:
+    """The checks that open no browser (a few seconds); `mwi sweep` runs them without `probes` (the
+    sampler turns a failing probe into event rows, it never stops a cell)."""
     phone = _Phone(serial, opts or PreflightOptions())
-    return _cheap(phone, run_on_phone=False)
+    checks = _cheap(phone, run_on_phone=False)
+    return checks if probes else [c for c in checks if c.name != "probes"]
 
 
 def _cheap(phone: _Phone, *, run_on_phone: bool) -> list[Check]:
@@ -407,10 +412,19 @@ def _one_browser(phone: _Phone, spec: Any, server: Any, device_port: int, revers
 
 def sweep_preflight(serials: list[str], opts: PreflightOptions) -> DoctorReport:
     """The cheap checks of every phone of a sweep (the sweep stops with exit 3 when one fails)."""
+    from ...retry import deadline
+
     checks: list[Check] = []
     for serial in serials:
-        checks += cheap_checks(serial, opts)
+        with deadline(SWEEP_PREFLIGHT_S):  # a hung phone cannot hold the sweep's start for long
+            checks += cheap_checks(serial, opts, probes=False)
     return DoctorReport(tuple(checks))
 
 
-__all__ = ["CHEAP", "OK", "SWEEP_BLOCKING", "PreflightOptions", "cheap_checks", "phone_checks", "sweep_preflight", "wrong_abi"]
+def sweep_blocking(report: DoctorReport) -> list[Check]:
+    """The findings that stop a sweep before it starts: a failed SWEEP_BLOCKING check that reached a
+    verdict (a check that raised, e.g. on a hung command, is printed and left to the sweep)."""
+    return [c for c in report.checks if c.failed and not c.error and c.name in SWEEP_BLOCKING]
+
+
+__all__ = ["CHEAP", "OK", "SWEEP_BLOCKING", "sweep_blocking", "PreflightOptions", "cheap_checks", "phone_checks", "sweep_preflight", "wrong_abi"]
