@@ -74,11 +74,13 @@ def test_a_dark_screen_is_woken_or_the_cell_is_ui_blocked():
         ensure_screen_ready(_Phone(wakes=False))  # type: ignore[arg-type]
 
 
-def _sweep(phone, tmp_path, *extra) -> dict:
-    p = subprocess.run(MWI + ["sweep", "--target", phone.serial, "--models", "tiny_cnn", "--threads", "1", "--quick",
+def _sweep(phone, tmp_path) -> dict:
+    """A sweep without its preflight (which would dismiss the lock screen itself, or stop the sweep on a PIN:
+    tests/lab/test_preflight.py): these tests are about what each cell does with the screen."""
+    p = subprocess.run(MWI + ["sweep", "--no-preflight", "--target", phone.serial, "--models", "tiny_cnn", "--threads", "1", "--quick",
                               "--no-native", "--runtimes", "tfjs", "--backends", "wasm", "--browsers",
                               "com.android.chrome", "--no-capabilities", "--cooldown-timeout", "20",
-                              "--out", str(tmp_path), *extra], capture_output=True, text=True, timeout=300)
+                              "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-2000:]
     (rec,) = read_results(Path(p.stdout.strip().splitlines()[-1]))
     return rec
@@ -98,7 +100,7 @@ def test_the_fake_phone_screen_is_made_usable_or_the_cell_is_ui_blocked(fake_pho
     assert done.count("dismissed Application Not Responding: com.example.app") == 3
     pixel.control.set_fault("keyguard", True)
     pixel.control.set_fault("keyguard_secure", True)  # a PIN: nothing the host can do
-    rec = _sweep(pixel, tmp_path / "b", "--no-preflight")  # (the preflight would stop the sweep: test_preflight)
+    rec = _sweep(pixel, tmp_path / "b")
     assert rec["status"] == "error" and rec["error_kind"] == "ui-blocked" and "lock screen" in rec["error"]
     pixel.control.set_fault("keyguard", False)
     pixel.control.set_fault("keyguard_secure", False)
