@@ -334,25 +334,28 @@ def _delay(pct: float | None, ci: Any) -> str:
     return f"{pct:+.0f}% [{_fmt(lo, 0)}, {_fmt(hi, 0)}]" if lo is not None else f"{pct:+.0f}%"
 
 
-def render_qoe_table(rows: list[dict[str, Any]], console: Any) -> None:
-    """What the user feels: the GUI workload alone, beside main-thread and worker inference."""
+def render_qoe_table(rows: list[dict[str, Any]], console: Any, *, width: int | None = None, wide: bool = False) -> None:
+    """What the user feels: the GUI workload alone, beside main-thread and worker inference (fitted to
+    `width` like the gap table; long errors as notes under it unless `wide`)."""
     from rich.table import Table
 
     t = Table(title="QoE: GUI workload while the model runs", show_lines=False, pad_edge=False)
     for col in ("target / browser", "model", "runtime/backend", "thr", "mode", "GUI task ms (p90)",
                 "GUI delay [CI95]", "fps", "long frames", "input delay ms", "inf/s", "flags / error"):
         t.add_column(col, overflow="fold", no_wrap=col != "flags / error")
+    notes: list[str] = []
     for r in rows:
         tail = ", ".join(r["flags"])
         if r["error"]:
-            tail = (tail + "; " if tail else "") + f"ERROR: {r['error'][:160]}"
+            tail = (tail + "; " if tail else "") + _error_cell(r["error"], notes, wide)
         task = "-" if r["gui_task_median_ms"] is None else f"{_ms(r['gui_task_median_ms'])} ({_ms(r['gui_task_p90_ms'])})"
         share = r["long_frame_share"]
         t.add_row(f"{r['target']} / {r['browser']}", r["model"], f"{r['runtime']}/{r['backend']}", str(r["threads"]),
                   r["qoe_mode"], task, "-" if r["qoe_mode"] == "baseline" else _delay(r["gui_delay_pct"], r["gui_delay_ci95"]),
                   _fmt(r["fps"], 1), "-" if share is None else f"{100 * share:.0f}%", _fmt(r["input_delay_ms_p50"], 1),
                   _fmt(r["inferences_per_s"], 1), tail)
-    console.print(t)
+    width = width if width is not None else table_width(console, wide)
+    _print_fitted(console, _fit(t, width, wide), width, notes)
 
 
 def _validity_word(r: Mapping[str, Any]) -> str:
@@ -413,6 +416,16 @@ def _fit(table: Any, width: int, wide: bool) -> Any:
     return table
 
 
+def _error_cell(err: str, notes: list[str], wide: bool) -> str:
+    """A row's error: whole when short (or --wide), else its first words and the number of its note."""
+    if wide or len(err) <= NOTE_AFTER_CHARS:
+        return f"ERROR: {err}"
+    if err not in notes:  # the whole reason goes under the table, once
+        notes.append(err)
+    words = [w for w in err.split() if len(w) <= 20]
+    return f"ERROR [{notes.index(err) + 1}] {' '.join(words[:3])[:NOTE_AFTER_CHARS - 10]} ..."
+
+
 def _print_fitted(console: Any, table: Any, width: int, notes: list[str]) -> None:
     """Print the table at `width` (wider content wraps inside its cells), then the long errors as notes."""
     import textwrap
@@ -469,15 +482,7 @@ def render_table(rows: list[dict], console=None, title: str = "in-browser vs nat
                 mem += f" ({r['memory_ratio']:.0f}x)"
         tail = ", ".join(r["flags"])
         if r["error"]:
-            err = r["error"]
-            if not wide and len(err) > NOTE_AFTER_CHARS:  # the whole reason under the table, once
-                if err not in notes:
-                    notes.append(err)
-                words = [w for w in err.split() if len(w) <= 20]  # its first words point at the note
-                head = " ".join(words[:3])[:NOTE_AFTER_CHARS - 10]
-                tail = (tail + "; " if tail else "") + f"ERROR [{notes.index(err) + 1}] {head} ..."
-            else:
-                tail = (tail + "; " if tail else "") + f"ERROR: {err}"
+            tail = (tail + "; " if tail else "") + _error_cell(r["error"], notes, wide)
         nat = _ms(r["native_median_ms"])
         if r["runtime"] not in NATIVE_RUNTIMES and r["native_backend"]:
             nat += f" {r['native_backend']}" + (" (ort-native)" if r.get("native_runtime") == ORT_NATIVE_RUNTIME else "")
@@ -499,7 +504,7 @@ def render_table(rows: list[dict], console=None, title: str = "in-browser vs nat
     if rows:
         _print_fitted(console, _fit(t, width, wide), width, notes)
     if qrows:
-        render_qoe_table(qrows, console)
+        render_qoe_table(qrows, console, width=width, wide=wide)
     if any(r["runtime"] == "tflite" for r in rows):
         console.print("tflite = @tensorflow/tfjs-tflite, the study's runtime (superseded by litert, LiteRT.js: "
                       "the same .tflite file as native LiteRT)", highlight=False)

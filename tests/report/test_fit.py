@@ -90,3 +90,17 @@ def test_cli_wide_flag_exists():
         p = subprocess.run(MWI + cmd, capture_output=True, text=True, timeout=60,
                            env={**os.environ, "COLUMNS": "200"})
         assert "--wide" in p.stdout, cmd
+
+
+def test_qoe_table_fits_too(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    qrows = [{"target": "R58M12345", "browser": "com.android.chrome", "model": m, "runtime": rt, "backend": be,
+              "threads": 1, "qoe_mode": mode, "gui_task_median_ms": 4.2, "gui_task_p90_ms": 9.9,
+              "gui_delay_pct": None if mode == "baseline" else 37.0, "gui_delay_ci95": [30.1, 44.9], "fps": 58.3,
+              "long_frame_share": 0.12, "input_delay_ms_p50": 16.4, "inferences_per_s": 12.5,
+              "flags": ["software-gpu"], "error": WEBNN_ERROR if be == "webnn" else None}
+             for m in ("mobilenet_v2", "resnet50") for rt, be in (("tfjs", "wasm"), ("ort", "webnn"))
+             for mode in ("baseline", "main", "worker")]
+    out = _render(qrows)
+    assert max(len(line) for line in out.splitlines()) <= 100, out
+    assert re.sub(r"\s+", " ", out).count(WEBNN_ERROR) == 1 and "ERROR [1]" in out
