@@ -302,6 +302,28 @@ def check_isolation() -> str:
     return f"page server sends COOP same-origin + COEP require-corp{extra}"
 
 
+def check_local_page(chromium: str | None = None) -> str:
+    """The path a local cell takes: headless Chromium through Playwright loads a page from the page server
+    and posts back, on a cross-origin isolated page (what wasm threads need)."""
+    from ..browsers.local_chromium import LocalChromium, find_chromium
+    from ..web.server import PageServer
+
+    try:
+        find_chromium(chromium)
+    except MwiError:
+        raise Outcome(SKIP, "no Chromium (see 'chromium')") from None
+    t0 = time.monotonic()
+    with PageServer() as server, LocalChromium(chromium, webgl=False, webgpu=False) as browser:
+        probe = server.open_probe("preflight.html")
+        page = browser.new_page()
+        page.goto(probe.url())
+        payload = probe.wait(timeout=30)
+    if payload.get("cross_origin_isolated") is not True:
+        raise Outcome(FAIL, "the page loaded but is not cross-origin isolated (no SharedArrayBuffer: wasm "
+                            "threads cannot run)", "serve pages with mwi's page server (COOP/COEP), not another")
+    return f"headless Chromium loaded a page and posted in {time.monotonic() - t0:.1f} s, crossOriginIsolated true"
+
+
 def _some_wasm() -> str | None:
     from ..paths import PAGES_DIR
 
@@ -329,6 +351,7 @@ HOST_CHECKS: dict[str, tuple[Callable[[], str], str]] = {
     "models": (check_models, "set MWI_MODELS_DIR to a writable folder"),
     "results": (check_results, "pass --out DIR"),
     "isolation": (check_isolation, "check that nothing else answers on the page server's port"),
+    "local page": (check_local_page, "check that Chromium starts headless: chromium --headless=new --dump-dom about:blank"),
 }
 
 
@@ -338,6 +361,7 @@ def host_checks(*, cluster: bool = False, out_root: Path | None = None, chromium
     table = dict(HOST_CHECKS)
     table["results"] = (lambda: check_results(out_root), table["results"][1])
     table["chromium"] = (lambda: check_chromium(chromium), table["chromium"][1])
+    table["local page"] = (lambda: check_local_page(chromium), table["local page"][1])
     if cluster:
         table["ray"] = (check_ray, "pip install 'mobile-webinfer[cluster]'")
     names = list(table) if only is None else [n for n in table if n in set(only)]
