@@ -248,17 +248,21 @@ def check_models() -> str:
     if free_gb < MIN_FREE_GB:
         raise Outcome(WARN, where, f"free disk under {root} (the study's models need ~{MIN_FREE_GB:.0f} GB), "
                                    f"or set MWI_MODELS_DIR to a bigger disk")
-    if not built:
-        try:
-            import importlib.util
+    missing = [m for m in ("tensorflow", "tf2onnx", "tensorflowjs") if not _has_module(m)]
+    if missing and not built:
+        raise Outcome(WARN, f"{where}; {', '.join(missing)} missing, so no zoo model can be built here",
+                      "pip install 'mobile-webinfer[build]' and pip install --no-deps tensorflowjs==4.22.0 "
+                      "tensorflow-hub==0.16.1 (or point MWI_MODELS_DIR at built models)")
+    return where + (f"; building more needs {', '.join(missing)}" if missing else "")
 
-            has_tf = importlib.util.find_spec("tensorflow") is not None
-        except (ImportError, ValueError):
-            has_tf = False
-        if not has_tf:
-            raise Outcome(WARN, f"{where}; tensorflow missing, so no model can be built here",
-                          "pip install 'mobile-webinfer[build]' (then mwi models build tiny_cnn)")
-    return where
+
+def _has_module(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def check_results(out_root: Path | None = None) -> str:

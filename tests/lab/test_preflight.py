@@ -111,3 +111,13 @@ def test_sweep_stops_in_seconds_on_a_lock_screen_or_a_wrong_abi_benchmark_model(
     assert f"preflight {pixel.serial} benchmark_model failed" in p.stderr and "x86_64" in p.stderr
     assert f"fix: mwi devices setup {pixel.serial}" in p.stderr
     assert not any(c.startswith("am start") for c in pixel.commands)
+
+
+def test_an_unauthorised_phone_fails_online_with_the_fix_and_skips_the_rest(fake_phone, adb_server):
+    galaxy = fake_phone("galaxy", unauthorized=True)  # not connected yet: connect, as adb does
+    adb_server.adb("connect", galaxy.serial, check=False)
+    adb_server.wait_state(galaxy.serial, "unauthorized")
+    report = phone_checks(galaxy.serial, PreflightOptions())
+    assert _failed(report) == {"online": _failed(report)["online"]}
+    assert "Allow USB debugging" in _failed(report)["online"]
+    assert {c.status for c in report.checks if c.name != "online"} == {"skip"}
