@@ -687,8 +687,8 @@ class PageServer:
         preflight.html posts that it loaded, and a tap)."""
         if self._httpd is None:
             raise MwiError("page server is not started")
-        if not (self.pages_dir / page).is_file():
-            raise UsageError(f"no {page} in {self.pages_dir}")
+        if not re.fullmatch(r"[a-z][a-z0-9_]*\.html", page) or not (self.pages_dir / page).is_file():
+            raise UsageError(f"no page {page!r} in {self.pages_dir}")
         ticket = ProbeTicket(self, secrets.token_hex(8), secrets.token_urlsafe(24), page)
         with self._lock:
             self._probes[ticket.probe_id] = ticket

@@ -169,8 +169,7 @@ class _Phone:
         path = benchmark_model_path(abi, self.opts.benchmark_model)
         if path is None:
             where = self.opts.benchmark_model or f"the cache for {abi}"
-            raise Outcome(WARN if self.opts.native else OK,
-                          f"no benchmark_model in {where}: native cells cannot run", fix if self.opts.native else "")
+            raise Outcome(WARN, f"no benchmark_model in {where}: native cells cannot run", fix)
         data = path.read_bytes()
         want = ABIS.get(abi or "")
         if want is not None and wrong_abi(data, want.elf_class, want.e_machine):
@@ -188,6 +187,8 @@ class _Phone:
         self.need()
         if not self.opts.native:
             return "not checked: no native cells planned"
+        if not self.abi:
+            raise Outcome(SKIP, "needs the phone's ABI (see 'identity')")
         path, text = self.benchmark_model_host()
         if path is None or not run_on_phone:
             return text
