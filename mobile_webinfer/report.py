@@ -289,14 +289,16 @@ def _ms(x):
     return f"{x:.3g}" if x < 100 else f"{x:.0f}"
 
 
-def render_study_table(rows: list[dict[str, Any]], console: Any = None, title: str = "study") -> None:
-    """A thermal or battery study: one line per run (browser against native on one phone)."""
+def render_study_table(rows: list[dict[str, Any]], console: Any = None, title: str = "study", *,
+                       wide: bool = False) -> None:
+    """A thermal or battery study: one line per run (browser against native on one phone), fitted to the
+    terminal like the gap table."""
     from rich.console import Console
     from rich.table import Table
 
     console = console or Console()
-    if not console.is_terminal:
-        console.width = max(console.width, 160)
+    width = table_width(console, wide)
+    notes: list[str] = []
     battery = any(r.get("kind") == "battery" for r in rows)
     t = Table(title=title, pad_edge=False)
     cols = ["target", "run", "s", "inferences", "start ms", "end ms", "stability", "throttle at s", "max status",
@@ -305,7 +307,8 @@ def render_study_table(rows: list[dict[str, Any]], console: Any = None, title: s
         t.add_column(c, overflow="fold")
     for r in rows:
         ci = r.get("energy_ci95") or (None, None)
-        notes = "; ".join(x for x in (r.get("error"), "partial" if r.get("partial") else None) if x)
+        err = _error_cell(str(r["error"]), notes, wide).removeprefix("ERROR: ") if r.get("error") else None
+        note = "; ".join(x for x in (err, "partial" if r.get("partial") else None) if x)
         cells = [str(r.get("target")), f"{r.get('runtime')}/{r.get('backend_in_effect') or r.get('backend')}",
                  _fmt(r.get("duration_s"), 0), str(r.get("inferences")), _ms(r.get("latency_start_ms")),
                  _ms(r.get("latency_end_ms")), _fmt(r.get("stability"), 2), _fmt(r.get("time_to_throttle_s"), 0),
@@ -314,15 +317,15 @@ def render_study_table(rows: list[dict[str, Any]], console: Any = None, title: s
             e = r.get("energy_mj_per_inference")
             cells += ["-" if e is None else f"{e:.3g} [{_fmt(ci[0], 3)}, {_fmt(ci[1], 3)}]",
                       {True: "YES", False: "no", None: "-"}[r.get("charging_detected")]]
-        t.add_row(*cells, notes)
-    console.print(t)
+        t.add_row(*cells, note)
+    _print_fitted(console, _fit(t, width, wide), width, notes)
 
 
 def render_rows(rows: list[dict[str, Any]], console: Any = None, title: str = "in-browser vs native", *,
                 wide: bool = False) -> None:
     """The run's table for people: a sweep's gap table, or a study's one line per run."""
     if is_study_rows(rows):
-        render_study_table(rows, console, title=title.replace("in-browser vs native", "study"))
+        render_study_table(rows, console, title=title.replace("in-browser vs native", "study"), wide=wide)
     else:
         render_table(rows, console, title=title, wide=wide)
 
@@ -382,7 +385,8 @@ def table_width(console: Any, wide: bool) -> int:
 def _fit(table: Any, width: int, wide: bool) -> Any:
     """A table that fits `width`: without vertical rules; one model's name moves into the title; then the
     widest column is narrowed, one character at a time, down to its longest word (cells wrap between
-    words), until the table fits.  --wide keeps every cell on one line."""
+    words), until the table fits.  A word is never cut: where the longest words alone are wider than
+    `width`, so is the table.  --wide keeps every cell on one line."""
     from rich import box
     from rich.cells import cell_len
 
@@ -405,11 +409,8 @@ def _fit(table: Any, width: int, wide: bool) -> Any:
     while sum(widths) > room:
         i = max(range(len(widths)), key=lambda k: (widths[k] > least[k], widths[k]))
         if widths[i] <= least[i]:
-            break  # every column is at its longest word: words of the widest column fold
+            break  # every column is at its longest word: wider than asked rather than words cut in two
         widths[i] -= 1
-    if sum(widths) > room:  # last resort: the widest columns fold inside words
-        while sum(widths) > room and max(widths) > 4:
-            widths[widths.index(max(widths))] -= 1
     for col, w in zip(cols, widths, strict=True):
         col.width, col.min_width, col.max_width = w, None, w
         col.no_wrap, col.overflow = False, "fold"
@@ -431,9 +432,10 @@ def _print_fitted(console: Any, table: Any, width: int, notes: list[str]) -> Non
     import textwrap
 
     saved = console.width
+    need = table.__rich_measure__(console, console.options.update_width(100_000)).maximum
     if width >= 100_000:  # --wide: as wide as the widest row
-        width = max(saved, table.__rich_measure__(console, console.options.update_width(width)).maximum)
-    console.width = width
+        width = max(saved, need)
+    console.width = max(width, need)  # (a table of words longer than the width: wider, never cut)
     try:
         console.print(table)
         for i, text in enumerate(notes, 1):

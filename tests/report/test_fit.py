@@ -93,7 +93,7 @@ def test_cli_wide_flag_exists():
 
 
 def test_qoe_table_fits_too(monkeypatch):
-    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("COLUMNS", "120")
     qrows = [{"target": "R58M12345", "browser": "com.android.chrome", "model": m, "runtime": rt, "backend": be,
               "threads": 1, "qoe_mode": mode, "gui_task_median_ms": 4.2, "gui_task_p90_ms": 9.9,
               "gui_delay_pct": None if mode == "baseline" else 37.0, "gui_delay_ci95": [30.1, 44.9], "fps": 58.3,
@@ -102,5 +102,12 @@ def test_qoe_table_fits_too(monkeypatch):
              for m in ("mobilenet_v2", "resnet50") for rt, be in (("tfjs", "wasm"), ("ort", "webnn"))
              for mode in ("baseline", "main", "worker")]
     out = _render(qrows)
-    assert max(len(line) for line in out.splitlines()) <= 100, out
+    assert max(len(line) for line in out.splitlines()) <= 120, out
     assert re.sub(r"\s+", " ", out).count(WEBNN_ERROR) == 1 and "ERROR [1]" in out
+
+
+def test_a_narrow_terminal_wraps_between_words_never_inside_one(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")
+    flat = " ".join(_render(default_rows()).split())
+    for word in ("tflite-native/xnnpack", "threads-in-effect=1", "vs-native-cpu,", "validity", "max|diff|"):
+        assert word in flat, word
