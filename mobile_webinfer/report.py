@@ -289,14 +289,16 @@ def _ms(x):
     return f"{x:.3g}" if x < 100 else f"{x:.0f}"
 
 
-def render_study_table(rows: list[dict[str, Any]], console: Any = None, title: str = "study") -> None:
-    """A thermal or battery study: one line per run (browser against native on one phone)."""
+def render_study_table(rows: list[dict[str, Any]], console: Any = None, title: str = "study", *,
+                       wide: bool = False) -> None:
+    """A thermal or battery study: one line per run (browser against native on one phone), fitted to the
+    terminal like the gap table."""
     from rich.console import Console
     from rich.table import Table
 
     console = console or Console()
-    if not console.is_terminal:
-        console.width = max(console.width, 160)
+    width = table_width(console, wide)
+    notes: list[str] = []
     battery = any(r.get("kind") == "battery" for r in rows)
     t = Table(title=title, pad_edge=False)
     cols = ["target", "run", "s", "inferences", "start ms", "end ms", "stability", "throttle at s", "max status",
@@ -305,7 +307,8 @@ def render_study_table(rows: list[dict[str, Any]], console: Any = None, title: s
         t.add_column(c, overflow="fold")
     for r in rows:
         ci = r.get("energy_ci95") or (None, None)
-        notes = "; ".join(x for x in (r.get("error"), "partial" if r.get("partial") else None) if x)
+        err = _error_cell(str(r["error"]), notes, wide).removeprefix("ERROR: ") if r.get("error") else None
+        note = "; ".join(x for x in (err, "partial" if r.get("partial") else None) if x)
         cells = [str(r.get("target")), f"{r.get('runtime')}/{r.get('backend_in_effect') or r.get('backend')}",
                  _fmt(r.get("duration_s"), 0), str(r.get("inferences")), _ms(r.get("latency_start_ms")),
                  _ms(r.get("latency_end_ms")), _fmt(r.get("stability"), 2), _fmt(r.get("time_to_throttle_s"), 0),
@@ -314,16 +317,17 @@ def render_study_table(rows: list[dict[str, Any]], console: Any = None, title: s
             e = r.get("energy_mj_per_inference")
             cells += ["-" if e is None else f"{e:.3g} [{_fmt(ci[0], 3)}, {_fmt(ci[1], 3)}]",
                       {True: "YES", False: "no", None: "-"}[r.get("charging_detected")]]
-        t.add_row(*cells, notes)
-    console.print(t)
+        t.add_row(*cells, note)
+    _print_fitted(console, _fit(t, width, wide), width, notes)
 
 
-def render_rows(rows: list[dict[str, Any]], console: Any = None, title: str = "in-browser vs native") -> None:
+def render_rows(rows: list[dict[str, Any]], console: Any = None, title: str = "in-browser vs native", *,
+                wide: bool = False) -> None:
     """The run's table for people: a sweep's gap table, or a study's one line per run."""
     if is_study_rows(rows):
-        render_study_table(rows, console, title=title.replace("in-browser vs native", "study"))
+        render_study_table(rows, console, title=title.replace("in-browser vs native", "study"), wide=wide)
     else:
-        render_table(rows, console, title=title)
+        render_table(rows, console, title=title, wide=wide)
 
 
 def _delay(pct: float | None, ci: Any) -> str:
@@ -333,25 +337,28 @@ def _delay(pct: float | None, ci: Any) -> str:
     return f"{pct:+.0f}% [{_fmt(lo, 0)}, {_fmt(hi, 0)}]" if lo is not None else f"{pct:+.0f}%"
 
 
-def render_qoe_table(rows: list[dict[str, Any]], console: Any) -> None:
-    """What the user feels: the GUI workload alone, beside main-thread and worker inference."""
+def render_qoe_table(rows: list[dict[str, Any]], console: Any, *, width: int | None = None, wide: bool = False) -> None:
+    """What the user feels: the GUI workload alone, beside main-thread and worker inference (fitted to
+    `width` like the gap table; long errors as notes under it unless `wide`)."""
     from rich.table import Table
 
     t = Table(title="QoE: GUI workload while the model runs", show_lines=False, pad_edge=False)
     for col in ("target / browser", "model", "runtime/backend", "thr", "mode", "GUI task ms (p90)",
                 "GUI delay [CI95]", "fps", "long frames", "input delay ms", "inf/s", "flags / error"):
         t.add_column(col, overflow="fold", no_wrap=col != "flags / error")
+    notes: list[str] = []
     for r in rows:
         tail = ", ".join(r["flags"])
         if r["error"]:
-            tail = (tail + "; " if tail else "") + f"ERROR: {r['error'][:160]}"
+            tail = (tail + "; " if tail else "") + _error_cell(r["error"], notes, wide)
         task = "-" if r["gui_task_median_ms"] is None else f"{_ms(r['gui_task_median_ms'])} ({_ms(r['gui_task_p90_ms'])})"
         share = r["long_frame_share"]
         t.add_row(f"{r['target']} / {r['browser']}", r["model"], f"{r['runtime']}/{r['backend']}", str(r["threads"]),
                   r["qoe_mode"], task, "-" if r["qoe_mode"] == "baseline" else _delay(r["gui_delay_pct"], r["gui_delay_ci95"]),
                   _fmt(r["fps"], 1), "-" if share is None else f"{100 * share:.0f}%", _fmt(r["input_delay_ms_p50"], 1),
                   _fmt(r["inferences_per_s"], 1), tail)
-    console.print(t)
+    width = width if width is not None else table_width(console, wide)
+    _print_fitted(console, _fit(t, width, wide), width, notes)
 
 
 def _validity_word(r: Mapping[str, Any]) -> str:
@@ -359,14 +366,94 @@ def _validity_word(r: Mapping[str, Any]) -> str:
     return "INVALID" if v == "invalid" else v
 
 
-def render_table(rows: list[dict], console=None, title: str = "in-browser vs native") -> None:
-    """The gap table for people; `--json` / `--csv` carry every field."""
+#: an error longer than this goes under the table as a numbered note (unless --wide)
+NOTE_AFTER_CHARS = 40
+
+
+def table_width(console: Any, wide: bool) -> int:
+    """The width the terminal tables fit: $COLUMNS, else the terminal's, else 200 (piped); --wide: no limit."""
+    import os
+
+    if wide:
+        return 100_000
+    cols = os.environ.get("COLUMNS", "").strip()
+    if cols.isdigit() and int(cols) >= 40:
+        return int(cols)
+    return int(console.width) if console.is_terminal else max(int(console.width), 200)
+
+
+def _fit(table: Any, width: int, wide: bool) -> Any:
+    """A table that fits `width`: without vertical rules; one model's name moves into the title; then the
+    widest column is narrowed, one character at a time, down to its longest word (cells wrap between
+    words), until the table fits.  A word is never cut: where the longest words alone are wider than
+    `width`, so is the table.  --wide keeps every cell on one line."""
+    from rich import box
+    from rich.cells import cell_len
+
+    if wide:
+        for col in table.columns:
+            col.no_wrap, col.overflow = True, "ignore"
+        return table
+    table.box, table.collapse_padding, table.pad_edge = box.SIMPLE_HEAD, True, False
+    model = next((c for c in table.columns if c.header == "model"), None)
+    if model is not None and model._cells and len(set(model._cells)) == 1:
+        table.title = f"{table.title}: {model._cells[0]}"
+        table.columns = [c for c in table.columns if c is not model]
+    cols = table.columns
+    texts = [[str(col.header), *map(str, col._cells)] for col in cols]
+    most = [max(cell_len(line) for t in ts for line in t.splitlines() or [""]) for ts in texts]
+    least = [max([cell_len(w) for t in ts for w in t.split()] or [1]) for ts in texts]
+    widths = list(most)
+    table.padding = (0, 0)  # one space between columns
+    room = width - (len(cols) + 1)
+    while sum(widths) > room:
+        i = max(range(len(widths)), key=lambda k: (widths[k] > least[k], widths[k]))
+        if widths[i] <= least[i]:
+            break  # every column is at its longest word: wider than asked rather than words cut in two
+        widths[i] -= 1
+    for col, w in zip(cols, widths, strict=True):
+        col.width, col.min_width, col.max_width = w, None, w
+        col.no_wrap, col.overflow = False, "fold"
+    return table
+
+
+def _error_cell(err: str, notes: list[str], wide: bool) -> str:
+    """A row's error: whole when short (or --wide), else its first words and the number of its note."""
+    if wide or len(err) <= NOTE_AFTER_CHARS:
+        return f"ERROR: {err}"
+    if err not in notes:  # the whole reason goes under the table, once
+        notes.append(err)
+    words = [w for w in err.split() if len(w) <= 20]
+    return f"ERROR [{notes.index(err) + 1}] {' '.join(words[:3])[:NOTE_AFTER_CHARS - 10]} ..."
+
+
+def _print_fitted(console: Any, table: Any, width: int, notes: list[str]) -> None:
+    """Print the table at `width` (wider content wraps inside its cells), then the long errors as notes."""
+    import textwrap
+
+    saved = console.width
+    need = table.__rich_measure__(console, console.options.update_width(100_000)).maximum
+    if width >= 100_000:  # --wide: as wide as the widest row
+        width = max(saved, need)
+    console.width = max(width, need)  # (a table of words longer than the width: wider, never cut)
+    try:
+        console.print(table)
+        for i, text in enumerate(notes, 1):
+            console.print("\n".join(textwrap.wrap(f"[{i}] {text}", width=max(width, 40), subsequent_indent="    ")),
+                          highlight=False, markup=False, soft_wrap=True)
+    finally:
+        console.width = saved
+
+
+def render_table(rows: list[dict], console=None, title: str = "in-browser vs native", *, wide: bool = False) -> None:
+    """The gap table for people, fitted to the terminal ($COLUMNS): errors longer than NOTE_AFTER_CHARS are
+    numbered notes under it; `wide` keeps every cell whole on one line.  `--json` / `--csv` carry every field."""
     from rich.console import Console
     from rich.table import Table
 
     console = console or Console()
-    if not console.is_terminal:
-        console.width = max(console.width, 200)
+    width = table_width(console, wide)
+    notes: list[str] = []
     qrows = [r for r in rows if "qoe_mode" in r]
     rows = [r for r in rows if "qoe_mode" not in r]
     gui = any(r.get("gui_delay_pct") is not None for r in rows)
@@ -397,7 +484,7 @@ def render_table(rows: list[dict], console=None, title: str = "in-browser vs nat
                 mem += f" ({r['memory_ratio']:.0f}x)"
         tail = ", ".join(r["flags"])
         if r["error"]:
-            tail = (tail + "; " if tail else "") + f"ERROR: {r['error'][:160]}"
+            tail = (tail + "; " if tail else "") + _error_cell(r["error"], notes, wide)
         nat = _ms(r["native_median_ms"])
         if r["runtime"] not in NATIVE_RUNTIMES and r["native_backend"]:
             nat += f" {r['native_backend']}" + (" (ort-native)" if r.get("native_runtime") == ORT_NATIVE_RUNTIME else "")
@@ -417,9 +504,9 @@ def render_table(rows: list[dict], console=None, title: str = "in-browser vs nat
         cells.append(tail)
         t.add_row(*cells)
     if rows:
-        console.print(t)
+        _print_fitted(console, _fit(t, width, wide), width, notes)
     if qrows:
-        render_qoe_table(qrows, console)
+        render_qoe_table(qrows, console, width=width, wide=wide)
     if any(r["runtime"] == "tflite" for r in rows):
         console.print("tflite = @tensorflow/tfjs-tflite, the study's runtime (superseded by litert, LiteRT.js: "
                       "the same .tflite file as native LiteRT)", highlight=False)

@@ -14,6 +14,8 @@ def report(
     as_json: bool = typer.Option(False, "--json", help="Print JSON to stdout only (rows, or the comparison list)."),
     as_csv: bool = typer.Option(False, "--csv", help="Print CSV to stdout only."),
     no_html: bool = typer.Option(False, "--no-html", help="Skip the HTML report (Parquet files are still written)."),
+    wide: bool = typer.Option(False, "--wide", help="The table with every cell whole on one line (default: fitted "
+                                                    "to the terminal, $COLUMNS; long errors as notes below)."),
     ops: bool = typer.Option(False, "--ops", help="The per-operator gap table (from `mwi sweep --profile-ops`); "
                                                   "with --json: its rows."),
     pair_ort_with: str = typer.Option("tflite-native", "--pair-ort-with",
@@ -68,7 +70,7 @@ def report(
     elif as_csv:
         typer.echo(rows_to_csv(rows), nl=False)
     else:
-        render_rows(rows, title=f"in-browser vs native: {run_dir}")
+        render_rows(rows, title=f"in-browser vs native: {run_dir}", wide=wide)
         if no_html:
             files = write_parquet_files(run_dir)
             typer.echo(f"{files.cells}\n{files.samples}")

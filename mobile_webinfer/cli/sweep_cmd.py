@@ -110,6 +110,12 @@ def sweep(
     cluster: str = typer.Option(None, "--cluster", help="A running Ray cluster's HOST:PORT: every phone on every "
                                                         "node (or the --target serials) runs on its own node; the "
                                                         "run directory is written here (needs the `cluster` extra)."),
+    wide: bool = typer.Option(False, "--wide", help="The gap table with every cell whole on one line (default: "
+                                                    "fitted to the terminal, $COLUMNS; long errors as notes below)."),
+    no_preflight: bool = typer.Option(False, "--no-preflight", help="Phones: skip the preflight (mwi doctor --phone's "
+                                                                    "cheap checks) that stops a sweep in seconds "
+                                                                    "(exit 3) on a locked screen or a wrong-ABI "
+                                                                    "benchmark_model."),
 ) -> None:
     """Measure in-browser inference against native TFLite and print the gap table.
 
@@ -133,7 +139,8 @@ def sweep(
                   on_throttle=on_throttle, cell_timeout=cell_timeout, stall_timeout=stall_timeout, first_run=first_run, webnn_device=webnn_device,
                   thread_policy=thread_policy, capabilities=not no_capabilities,
                   html=not no_html, max_infra_failures=max_infra_failures, min_battery=min_battery, on_low_battery=on_low_battery,
-                  boot_timeout=boot_timeout, qoe=qoe, qoe_only=qoe_only, qoe_rounds=qoe_rounds)
+                  boot_timeout=boot_timeout, qoe=qoe, qoe_only=qoe_only, qoe_rounds=qoe_rounds, preflight=not no_preflight,
+                  wide=wide)
 
 
 def build_spec(*, targets: list[str], models: list[str] | None, runtimes: list[str] | None,
@@ -209,7 +216,8 @@ def build_spec(*, targets: list[str], models: list[str] | None, runtimes: list[s
 
 
 def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, dry_run: bool,
-                  cluster: str | None = None, html: bool = True, **flags: Any) -> None:
+                  cluster: str | None = None, html: bool = True, preflight: bool = True, wide: bool = False,
+                  **flags: Any) -> None:
     """The CLI's sweep: build the spec, run (or print the plan), print the table and the run directory last."""
     from rich.console import Console
 
@@ -251,6 +259,10 @@ def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, 
             raise KeyboardInterrupt
 
         signal.signal(signal.SIGTERM, _term)
+    if preflight and resume is None and cluster is None:
+        from .doctor_cmd import sweep_preflight_or_exit
+
+        sweep_preflight_or_exit(spec)
     progress = SweepProgress()
     out_root = Path(out) if out else default_out_root()
     if cluster is not None:
@@ -263,7 +275,7 @@ def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, 
                             stop=stop)
     store = outcome.store
     rows = build_rows(store.results())
-    render_table(rows, console=console)
+    render_table(rows, console=console, wide=wide)
     if html:
         from ..htmlreport import write_report
 

@@ -254,13 +254,14 @@ class ProbeTicket(_Ticket):
         payload = probe.wait(timeout=60)        # dict without the token; PageError on timeout
     """
 
-    def __init__(self, server: PageServer, probe_id: str, token: str):
+    def __init__(self, server: PageServer, probe_id: str, token: str, page: str = "capabilities.html"):
         super().__init__(server, probe_id, token)
         self.probe_id = probe_id
+        self.page = page
         self._payload: dict[str, Any] | None = None
 
-    def url(self, origin: str | None = None) -> str:
-        return self._page_url(origin, "capabilities.html", {"probe": self.probe_id, "token": self.token})
+    def url(self, origin: str | None = None, extra: dict[str, str] | None = None) -> str:
+        return self._page_url(origin, self.page, {"probe": self.probe_id, "token": self.token, **(extra or {})})
 
     def wait(self, timeout: float) -> dict[str, Any]:
         t_end = time.monotonic() + timeout
@@ -681,13 +682,14 @@ class PageServer:
         with self._lock:
             return self._cells.get(cell_id)
 
-    def open_probe(self) -> ProbeTicket:
-        """Register a capability probe (capabilities.html posts what the browser can do)."""
+    def open_probe(self, page: str = "capabilities.html") -> ProbeTicket:
+        """Register a probe: capabilities.html posts what the browser can do (`mwi doctor --phone`'s
+        preflight.html posts that it loaded, and a tap)."""
         if self._httpd is None:
             raise MwiError("page server is not started")
-        if not (self.pages_dir / "capabilities.html").is_file():
-            raise UsageError(f"no capabilities.html in {self.pages_dir}")
-        ticket = ProbeTicket(self, secrets.token_hex(8), secrets.token_urlsafe(24))
+        if not re.fullmatch(r"[a-z][a-z0-9_]*\.html", page) or not (self.pages_dir / page).is_file():
+            raise UsageError(f"no page {page!r} in {self.pages_dir}")
+        ticket = ProbeTicket(self, secrets.token_hex(8), secrets.token_urlsafe(24), page)
         with self._lock:
             self._probes[ticket.probe_id] = ticket
         return ticket

@@ -385,7 +385,8 @@ class AndroidCommands:
             items = list(self.browsers.items())
         for n, (pkg, inst) in enumerate(items):
             spec = self.installed.get(pkg)
-            if spec and spec.devtools_socket and inst.alive() and inst.devtools_port:
+            if spec and spec.devtools_socket and inst.alive() and inst.devtools_port \
+                    and not self.faults.devtools_socket_missing:
                 rows.append(f"0000000000000000: 00000002 00000000 00010000 0001 01 {245000 + n} "
                             f"@{spec.devtools_socket}")
         rows.append("0000000000000000: 00000003 00000000 00000000 0001 03 90916")

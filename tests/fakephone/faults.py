@@ -43,6 +43,9 @@ class Faults:
     - ``charging_while_unplugged``: after ``dumpsys battery unplug`` USB still charges (status 2,
       the charge counter rises).
     - ``battery_level``: forced battery level (%).
+    - ``devtools_socket_missing``: no browser's DevTools socket is listed in /proc/net/unix or connectable
+      (remote debugging off); a refused ``adb reverse`` is
+      ``reverse_port_bound``.  (A pushed ELF for another ABI is refused as Android's sh does, no switch.)
     """
 
     drop_on: list[CommandFault] = field(default_factory=list)
@@ -73,6 +76,8 @@ class Faults:
     reverse_dead: bool = False      # reverse mappings are listed but every connection through them is dropped
     settings_ignored: bool = False  # `settings put` answers as usual and changes nothing (an OEM guard)
     benchmark_model_hangs: int = 0  # the next N benchmark_model runs hang until killed by pid (-1: all)
+    # -- preflight faults (mwi doctor --phone) ------------------------------------------------------
+    devtools_socket_missing: bool = False  # browsers run, but no @..._devtools_remote socket is open
     _t0: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -86,6 +91,7 @@ class Faults:
                 "ui_dialog_presses", "sensor_vanishes_after_s", "charging_while_unplugged", "battery_level",
                 "benchmark_model_hangs", "notification_shade", "reverse_port_bound", "reverse_dead",
                 "settings_ignored")
+    SETTABLE += ("devtools_socket_missing",)  # preflight fault (mwi doctor --phone)
 
     def set(self, name: str, value: Any) -> None:
         """Set one fault by name; command faults accept a pattern, a dict or a list of either."""

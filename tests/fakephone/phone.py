@@ -343,6 +343,8 @@ class FakePhone(AndroidCommands):
             pass
 
     def _abstract_port(self, name: str) -> int | None:
+        if self.faults.devtools_socket_missing:  # preflight fault: remote debugging off
+            return None
         with self._lock:
             for pkg, inst in self.browsers.items():
                 spec = self.installed.get(pkg)
@@ -680,11 +682,39 @@ class FakePhone(AndroidCommands):
             return fail(f"/system/bin/sh: {path}: inaccessible or not found\n", 127)
         if full.startswith("/sdcard/") or not os.stat(host).st_mode & 0o100:  # /sdcard is noexec
             return fail(f"/system/bin/sh: {path}: can't execute: Permission denied\n", 126)
+        refused = self._elf_refusal(path, host)
+        if refused is not None:
+            return refused
         if posixpath.basename(full).startswith("benchmark_model"):
+            if argv[1:] == ["--version"]:
+                return self._benchmark_model_version()
             if self.faults.take_benchmark_hang():
                 return self._hung_process(shlex.join([full, *argv[1:]]))
             return self._benchmark_model(argv[1:])
         raise UnknownCommand(shlex.join(argv) + " (pushed binary the fake cannot run)")
+
+    # -- preflight (mwi doctor --phone): what Android does with a binary for another ABI ---------------
+    _ELF_MACHINES = {"arm64-v8a": (2, 183), "armeabi-v7a": (1, 40), "x86_64": (2, 62), "x86": (1, 3)}
+
+    def _elf_refusal(self, path: str, host: os.PathLike) -> Result | None:
+        """A well-formed ELF header for another CPU is refused as Android's sh does (a stand-in that is not
+        an ELF at all runs, as before)."""
+        with open(host, "rb") as f:
+            head = f.read(20)
+        want = self._ELF_MACHINES.get(str(self.profile.get("abi")))
+        if want is None or len(head) < 20 or head[:4] != b"\x7fELF" or head[4] not in (1, 2) or head[5] != 1:
+            return None
+        if head[4] != want[0]:
+            return fail(f"/system/bin/sh: {path}: not executable: {32 if head[4] == 1 else 64}-bit ELF file\n", 126)
+        if int.from_bytes(head[18:20], "little") != want[1]:
+            return fail(f"/system/bin/sh: {path}: can't execute: Exec format error\n", 126)
+        return None
+
+    def _benchmark_model_version(self) -> Result:
+        import ai_edge_litert
+
+        return Result(f"fake benchmark_model (host ai-edge-litert {getattr(ai_edge_litert, '__version__', '?')})\n"
+                      .encode(), b"", 0)
 
     def _benchmark_model(self, args: list[str]) -> Result:
         try:

@@ -75,7 +75,9 @@ def test_a_dark_screen_is_woken_or_the_cell_is_ui_blocked():
 
 
 def _sweep(phone, tmp_path) -> dict:
-    p = subprocess.run(MWI + ["sweep", "--target", phone.serial, "--models", "tiny_cnn", "--threads", "1", "--quick",
+    """A sweep without its preflight (which would dismiss the lock screen itself, or stop the sweep on a PIN:
+    tests/lab/test_preflight.py): these tests are about what each cell does with the screen."""
+    p = subprocess.run(MWI + ["sweep", "--no-preflight", "--target", phone.serial, "--models", "tiny_cnn", "--threads", "1", "--quick",
                               "--no-native", "--runtimes", "tfjs", "--backends", "wasm", "--browsers",
                               "com.android.chrome", "--no-capabilities", "--cooldown-timeout", "20",
                               "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
