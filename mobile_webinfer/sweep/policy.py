@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from ..agreement import DISAGREE
 from ..records import PAGE_HIDDEN, CellRecord
 from ..vocab import Cell
 
@@ -30,6 +31,8 @@ def cell_flags(cell: Cell, rec: CellRecord, *, min_battery_pct: float = 25.0) ->
     ctx = rec.context
     if ctx.never_cooled:
         flags.append("phone-never-cooled")
+    if isinstance(ctx.cooldown, Mapping) and ctx.cooldown.get("thermal_unavailable"):
+        flags.append(THERMAL_UNAVAILABLE)  # the gate judged the battery alone: no thermal status to read
     level = ctx.extra.get("battery_level_start")
     if rec.error_kind == "low-battery" or (isinstance(level, (int, float)) and level < min_battery_pct):
         flags.append("low-battery")
@@ -56,18 +59,20 @@ def median_of(xs: Sequence[float] | None) -> float | None:
 # ---- validity: one rule from flags to valid / flagged / invalid (in the spirit of MLPerf's result_validity)
 
 VALID, FLAGGED, INVALID = "valid", "flagged", "invalid"
+THERMAL_UNAVAILABLE = "thermal-unavailable"
 IMPRECISE = "imprecise"
 LOADS_CUT = "loads-cut-by-time-ceiling"  # a row some of whose planned repeats the time ceiling left unrun
 WARMUP_NOT_CONVERGED = "warmup-not-converged"
 #: flag prefix -> the reason it gives; a number behind these is never published as clean
 _INVALID = ((PAGE_HIDDEN, PAGE_HIDDEN), ("backend-fell-back", "backend-mismatch"),
-            ("renderer-crashed", "renderer-crashed"))
+            ("renderer-crashed", "renderer-crashed"), (DISAGREE, DISAGREE), ("gpu-context-lost", "gpu-context-lost"))
 #: flag prefix -> the reason it gives; the number stands, with the reason beside it
 _FLAGGED = ((IMPRECISE, IMPRECISE), ("thermal-status-rose", "thermal-rise"), ("thermal-throttled", "thermal-rise"),
             ("phone-never-cooled", "thermal-rise"), ("low-battery", "battery-below-min"),
             ("few-samples", "too-few-samples"), ("too-few-runs", "too-few-samples"),
             ("unstable-between-loads", "unstable-between-loads"), ("unstable-within-load", "unstable-within-load"),
-            (WARMUP_NOT_CONVERGED, WARMUP_NOT_CONVERGED), (LOADS_CUT, "too-few-loads"))
+            (WARMUP_NOT_CONVERGED, WARMUP_NOT_CONVERGED), (LOADS_CUT, "too-few-loads"),
+            (THERMAL_UNAVAILABLE, "thermal-status-unknown"))
 
 
 def validity(flags: Sequence[str], *, measured: bool, precision: float | None = None) -> tuple[str, list[str]]:
