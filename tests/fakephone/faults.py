@@ -43,6 +43,10 @@ class Faults:
     - ``charging_while_unplugged``: after ``dumpsys battery unplug`` USB still charges (status 2,
       the charge counter rises).
     - ``battery_level``: forced battery level (%).
+    - ``no_thermal_service``: ``dumpsys thermalservice`` answers "Can't find service: thermalservice"
+      (Android <= 9 has no thermal service).
+    - ``sensor_status``: ``{"SKIN": 3}``: those sensors' ``mStatus`` in the current block, the
+      global ``Thermal Status`` unchanged (a Xiaomi throttles on SKIN SEVERE at global NONE).
     """
 
     drop_on: list[CommandFault] = field(default_factory=list)
@@ -68,6 +72,10 @@ class Faults:
     keyguard_secure: bool = False   # a PIN / pattern: no command dismisses it
     ui_dialog: str | None = None    # a system dialog in focus, e.g. "Application Not Responding: com.x"
     ui_dialog_presses: int = 1      # KEYCODE_BACK presses it takes to go away
+    # cool-down gate faults (issue 22 item 2): a phone without a thermal service (Android <= 9), and
+    # sensors whose own mStatus is raised while the global `Thermal Status` stays as it is (Xiaomi)
+    no_thermal_service: bool = False            # `dumpsys thermalservice` answers "Can't find service"
+    sensor_status: dict[str, int] | None = None  # {sensor name: mStatus} in the current temperatures block
     _t0: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -79,6 +87,8 @@ class Faults:
                 "thermal_rise_from", "thermal_rise_max", "battery_temp_c", "battery_rise_c_per_s",
                 "renderer_dies_after_s", "reverse_dropped", "keyguard", "keyguard_secure", "ui_dialog",
                 "ui_dialog_presses", "sensor_vanishes_after_s", "charging_while_unplugged", "battery_level")
+
+    SETTABLE += ("no_thermal_service", "sensor_status")  # cool-down gate faults (issue 22)
 
     def set(self, name: str, value: Any) -> None:
         """Set one fault by name; command faults accept a pattern, a dict or a list of either."""
