@@ -26,6 +26,8 @@ def cell_flags(cell: Cell, rec: CellRecord, *, min_battery_pct: float = 25.0) ->
         flags.append(f"threads-in-effect={eff.threads}")
     if rec.status == "error" and rec.error_kind == "renderer-crashed":
         flags.append("renderer-crashed")
+    if rec.status == "error" and rec.error_kind in ("gpu-context-lost", "context_lost"):
+        flags.append("gpu-context-lost")  # the WebGL context / WebGPU device was lost mid-cell
     if rec.error_kind == PAGE_HIDDEN or (rec.visibility is not None and rec.visibility.hidden_during_run):
         flags.append(PAGE_HIDDEN)
     ctx = rec.context
