@@ -35,6 +35,8 @@ def cell_flags(cell: Cell, rec: CellRecord, *, min_battery_pct: float = 25.0) ->
         flags.append("phone-never-cooled")
     if isinstance(ctx.cooldown, Mapping) and ctx.cooldown.get("thermal_unavailable"):
         flags.append(THERMAL_UNAVAILABLE)  # the gate judged the battery alone: no thermal status to read
+    if isinstance(ctx.cooldown, Mapping) and ctx.cooldown.get("battery_unavailable"):
+        flags.append(BATTERY_IMPLAUSIBLE)  # a sentinel / undeclared unit: the gate judged the thermal status alone
     level = ctx.extra.get("battery_level_start")
     if rec.error_kind == "low-battery" or (isinstance(level, (int, float)) and level < min_battery_pct):
         flags.append("low-battery")
@@ -62,6 +64,7 @@ def median_of(xs: Sequence[float] | None) -> float | None:
 
 VALID, FLAGGED, INVALID = "valid", "flagged", "invalid"
 THERMAL_UNAVAILABLE = "thermal-unavailable"
+BATTERY_IMPLAUSIBLE = "battery-temp-implausible"
 IMPRECISE = "imprecise"
 LOADS_CUT = "loads-cut-by-time-ceiling"  # a row some of whose planned repeats the time ceiling left unrun
 WARMUP_NOT_CONVERGED = "warmup-not-converged"
@@ -74,7 +77,7 @@ _FLAGGED = ((IMPRECISE, IMPRECISE), ("thermal-status-rose", "thermal-rise"), ("t
             ("few-samples", "too-few-samples"), ("too-few-runs", "too-few-samples"),
             ("unstable-between-loads", "unstable-between-loads"), ("unstable-within-load", "unstable-within-load"),
             (WARMUP_NOT_CONVERGED, WARMUP_NOT_CONVERGED), (LOADS_CUT, "too-few-loads"),
-            (THERMAL_UNAVAILABLE, "thermal-status-unknown"))
+            (THERMAL_UNAVAILABLE, "thermal-status-unknown"), (BATTERY_IMPLAUSIBLE, "battery-temperature-unknown"))
 
 
 def validity(flags: Sequence[str], *, measured: bool, precision: float | None = None) -> tuple[str, list[str]]:

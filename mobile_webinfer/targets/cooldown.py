@@ -22,6 +22,14 @@ from ..errors import InfraError, MwiError, device_gone
 
 POLICIES = ("skip", "flag")
 THERMAL_UNAVAILABLE = "thermal-unavailable"
+BATTERY_IMPLAUSIBLE = "battery-temp-implausible"
+#: a battery temperature outside this range (C) is no reading: a sentinel (6553.5, -273.1) or a unit the
+#: device profile does not declare.  Below 0 C down to -40 C is a real cold phone and is kept.
+BATTERY_PHYSICAL_C = (-40.0, 100.0)
+
+
+def battery_plausible(temp_c: float) -> bool:
+    return BATTERY_PHYSICAL_C[0] <= temp_c < BATTERY_PHYSICAL_C[1]
 
 
 class GateFault(InfraError):
@@ -42,6 +50,7 @@ class GateReading:
     global_status: int | None = None
     hot_sensors: tuple[str, ...] = ()      # "SKIN=3", sensors over the limit
     thermal_unavailable: str | None = None
+    battery_unavailable: str | None = None  # an implausible battery temperature: the thermal status alone is judged
 
     def waiting_for(self, policy: CooldownPolicy) -> str:
         """Why the gate waits, in a few words: `battery 41.2 C > 35 C`, `sensor SKIN=3 > 0`."""
@@ -54,7 +63,9 @@ class GateReading:
                 why.append(f"thermal status {self.status} > {policy.max_thermal_status}"
                            + (f" (sensor {', '.join(sensors)}; global {self.global_status})"
                               if sensors and (self.global_status or 0) <= policy.max_thermal_status else ""))
-        if self.battery_c is None:
+        if self.battery_unavailable is not None:
+            pass
+        elif self.battery_c is None:
             why.append("battery temperature unreadable")
         elif self.battery_c > policy.max_battery_c:
             why.append(f"battery {self.battery_c:g} C > {policy.max_battery_c:g} C")
@@ -88,6 +99,7 @@ class CooldownResult:
     reason: str | None = None
     thermal_unavailable: str | None = None   # judged on the battery alone: why (cells flagged)
     hot_sensors: tuple[str, ...] = ()
+    battery_unavailable: str | None = None   # judged on the thermal status alone: why (cells flagged)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -122,17 +134,20 @@ def wait_cool(read: Callable[[], GateReading | tuple[int | None, float | None]],
                 r = GateReading(None, None)
             cool_t = r.thermal_unavailable is not None or (r.status is not None
                                                             and r.status <= policy.max_thermal_status)
-            cool_b = r.battery_c is not None and r.battery_c <= policy.max_battery_c
+            cool_b = r.battery_unavailable is not None or (r.battery_c is not None
+                                                            and r.battery_c <= policy.max_battery_c)
             if cool_t and cool_b:
                 return CooldownResult(True, round(clock() - t0, 3), polls, r.status, r.battery_c,
-                                      thermal_unavailable=r.thermal_unavailable, hot_sensors=r.hot_sensors)
+                                      thermal_unavailable=r.thermal_unavailable, hot_sensors=r.hot_sensors,
+                                      battery_unavailable=r.battery_unavailable)
             if on_wait is not None:
                 on_wait(r.waiting_for(policy))
             waited = clock() - t0
             if waited >= policy.timeout_s or stop():
                 return CooldownResult(False, round(waited, 3), polls, r.status, r.battery_c,
                                       f"did not cool within {policy.timeout_s:.0f} s: " + r.waiting_for(policy),
-                                      thermal_unavailable=r.thermal_unavailable, hot_sensors=r.hot_sensors)
+                                      thermal_unavailable=r.thermal_unavailable, hot_sensors=r.hot_sensors,
+                                      battery_unavailable=r.battery_unavailable)
             sleep(min(pause, max(0.0, policy.timeout_s - waited)))
             pause = min(pause * 1.5, policy.max_interval_s)
     finally:

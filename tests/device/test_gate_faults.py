@@ -130,3 +130,24 @@ def test_the_heartbeat_says_what_the_gate_waits_for():
     set_waiting(None)
     p.finish()
     assert f"running for 0:00:00: {cell.key}; waiting: battery 41.2 C > 35 C" in buf.getvalue()
+
+
+@pytest.mark.parametrize(("temp_c", "flagged"), [(6553.5, True), (-5.0, False)])
+def test_an_impossible_battery_temperature_is_no_reading_a_cold_one_is(adb_server, fake_phone, temp_c, flagged):
+    """>= 100 C (a sentinel, an undeclared unit) is judged on the thermal status alone, at once, and the
+    cell flagged; -5 C is a real cold phone: cool, unflagged."""
+    phone = fake_phone("galaxy", in_process=True, battery_temp_c=temp_c)
+    t0 = time.monotonic()
+    ctx, skipped = gate(_dev(phone), CooldownPolicy(timeout_s=600, min_battery_pct=0), threading.Event(), GateState())
+    assert time.monotonic() - t0 < 10 and skipped is None and ctx.cooldown["ok"] is True
+    from mobile_webinfer.records import CellRecord
+    from mobile_webinfer.sweep.policy import cell_flags
+    from mobile_webinfer.targets.android.samples import summarize_samples
+    from mobile_webinfer.vocab import Cell
+
+    cell = Cell(target=phone.serial, browser="com.android.chrome", model="tiny_cnn", runtime="tfjs", backend="wasm",
+                threads=1, repeat=1)
+    assert ("battery-temp-implausible" in cell_flags(cell, CellRecord(status="ok", context=ctx))) is flagged
+    assert (ctx.battery_temp_start_c is None) is flagged
+    rows = [{"probe": "battery", "ok": True, "data": {"temperature_c": temp_c}}]
+    assert summarize_samples(rows, ctx).battery_temp_max_c == (None if flagged else temp_c)

@@ -21,12 +21,14 @@ from ...progress import set_waiting
 from ...records import CellRecord, Context
 from ..contract import check_stop
 from ..cooldown import (
+    BATTERY_IMPLAUSIBLE,
     THERMAL_UNAVAILABLE,
     CooldownPolicy,
     CooldownResult,
     GateFault,
     GateReading,
     PhoneNeverCools,
+    battery_plausible,
     wait_cool,
 )
 
@@ -86,7 +88,14 @@ def read_thermal(dev: Device, timeout_s: float = 10.0) -> GateReading:
     except MwiError as exc:
         if device_gone(exc):
             raise
-    return GateReading(status, temp, global_status=glob, hot_sensors=hot, thermal_unavailable=unavailable)
+    battery_bad = None
+    if temp is not None and not battery_plausible(temp):
+        battery_bad = (f"{BATTERY_IMPLAUSIBLE}: battery temperature {temp:g} C is no reading (a sentinel, or a unit "
+                       f"the device profile does not declare: battery.temperature_unit); the thermal status alone "
+                       f"is judged")
+        temp = None
+    return GateReading(status, temp, global_status=glob, hot_sensors=hot, thermal_unavailable=unavailable,
+                       battery_unavailable=battery_bad)
 
 
 def gate(dev: Device, policy: CooldownPolicy, stop: threading.Event, state: GateState | None = None, *,
