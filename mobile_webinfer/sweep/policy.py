@@ -77,7 +77,8 @@ _FLAGGED = ((IMPRECISE, IMPRECISE), ("thermal-status-rose", "thermal-rise"), ("t
             ("few-samples", "too-few-samples"), ("too-few-runs", "too-few-samples"),
             ("unstable-between-loads", "unstable-between-loads"), ("unstable-within-load", "unstable-within-load"),
             (WARMUP_NOT_CONVERGED, WARMUP_NOT_CONVERGED), (LOADS_CUT, "too-few-loads"),
-            (THERMAL_UNAVAILABLE, "thermal-status-unknown"), (BATTERY_IMPLAUSIBLE, "battery-temperature-unknown"))
+            (THERMAL_UNAVAILABLE, "thermal-status-unknown"), (BATTERY_IMPLAUSIBLE, "battery-temperature-unknown"),
+            ("flags-not-applied", "browser-flags-not-applied"))
 
 
 def validity(flags: Sequence[str], *, measured: bool, precision: float | None = None) -> tuple[str, list[str]]:

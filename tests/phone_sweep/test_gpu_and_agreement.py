@@ -66,6 +66,7 @@ def test_outputs_past_the_models_tolerance_make_the_cell_invalid(tmp_path):
     (rec,) = _records(run_dir)
     assert rec["status"] == "ok" and rec["agreement"]["ok"] is True and rec["agreement"]["max_abs_diff"] > 0
     assert "outputs-disagree" in rec["flags"] and rec["validity"] == "invalid"
+    assert rec["browser_flags"]["asked"] > 5 and rec["browser_flags"]["missing"] == []  # read back from chrome://version
     assert "outputs-disagree" in rec["validity_reasons"] and "allowed 1e-15 relative" in rec["disagreement"]
     (row,) = json.loads(_mwi("report", str(run_dir), "--json", env=env).stdout)
     assert row["validity"] == "invalid" and "outputs-disagree" in row["validity_reasons"]
