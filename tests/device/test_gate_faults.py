@@ -151,3 +151,18 @@ def test_an_impossible_battery_temperature_is_no_reading_a_cold_one_is(adb_serve
     assert (ctx.battery_temp_start_c is None) is flagged
     rows = [{"probe": "battery", "ok": True, "data": {"temperature_c": temp_c}}]
     assert summarize_samples(rows, ctx).battery_temp_max_c == (None if flagged else temp_c)
+
+
+def test_a_phone_charging_too_slowly_is_waited_for_once(adb_server, fake_phone):
+    phone = fake_phone("galaxy", in_process=True, battery_temp_c=30.0)
+    phone.adb("shell", "dumpsys", "battery", "set", "level", "18")  # charging (AC), but never gets there
+    state, pol = GateState(), CooldownPolicy(timeout_s=1, first_interval_s=0.3)
+    _ctx, rec = battery_gate(_dev(phone), pol, threading.Event(), Context(), state=state)
+    assert rec is not None and not rec.infra and "after waiting" in (rec.error or "")
+    t0 = time.monotonic()
+    _ctx, rec = battery_gate(_dev(phone), CooldownPolicy(timeout_s=600), threading.Event(), Context(), state=state)
+    assert time.monotonic() - t0 < 10 and rec is not None and rec.infra is True
+    assert "not waited again" in (rec.error or "")
+    phone.adb("shell", "dumpsys", "battery", "set", "level", "80")
+    _ctx, rec = battery_gate(_dev(phone), pol, threading.Event(), Context(), state=state)
+    assert rec is None and state.charge_bounds == 0

@@ -39,6 +39,7 @@ NO_SERVICE = "Can't find service"
 class GateState:
     """What the gate remembers of one phone between its cells (its target keeps one)."""
     bounds_in_a_row: int = 0              # gates in a row that ended at the bound, not cool
+    charge_bounds: int = 0                # waits for a charge that ended at the bound, still low
     pregated: Context | None = None       # a study's gate just passed: the measurement's gate takes this
 
 
@@ -126,7 +127,7 @@ def gate(dev: Device, policy: CooldownPolicy, stop: threading.Event, state: Gate
                                   f"mwi sweep --resume")
     if not res.ok and policy.on_timeout == "skip":
         return ctx, CellRecord.failed(res.reason or "phone never cooled", "too-hot", status="skipped", context=ctx)
-    return battery_gate(dev, policy, stop, ctx, on_wait=on_wait)
+    return battery_gate(dev, policy, stop, ctx, on_wait=on_wait, state=state)
 
 
 def read_charge(dev: Device, timeout_s: float = 10.0) -> tuple[float | None, bool | None]:
@@ -146,17 +147,21 @@ def read_charge(dev: Device, timeout_s: float = 10.0) -> tuple[float | None, boo
 
 
 def battery_gate(dev: Device, policy: CooldownPolicy, stop: threading.Event, ctx: Context, *,
-                 on_wait: Callable[[str | None], None] = set_waiting) -> tuple[Context, CellRecord | None]:
+                 on_wait: Callable[[str | None], None] = set_waiting,
+                 state: GateState | None = None) -> tuple[Context, CellRecord | None]:
     """Phones under `min_battery_pct` are not measured: a phone that is charging is waited for
     (bounded), then the cell is skipped `low-battery`, or (on_low_battery = flag) run flagged.  A
-    phone that is not charging is skipped at once (it cannot get there), as an infrastructure
-    failure (it counts toward --max-infra-failures).  Level and charging state go into the context."""
+    phone that is not charging, or (with `state`) one whose last wait for a charge already ended at
+    the bound, is skipped at once, as an infrastructure failure (it counts toward
+    --max-infra-failures): no phone waits the bound twice for a charge.  Level and charging state
+    go into the context."""
     t0 = time.monotonic()
     level, charging = read_charge(dev, policy.read_timeout_s)
     pause = policy.first_interval_s
+    waited_before = state is not None and state.charge_bounds > 0
     try:
         while (level is not None and level < policy.min_battery_pct and policy.on_low_battery == "wait"
-               and charging is not False and time.monotonic() - t0 < policy.timeout_s):
+               and charging is not False and not waited_before and time.monotonic() - t0 < policy.timeout_s):
             on_wait(f"battery level {level:.0f}% < {policy.min_battery_pct:.0f}% (charging)")
             stop.wait(min(pause, max(0.0, policy.timeout_s - (time.monotonic() - t0))))
             check_stop(stop)
@@ -169,7 +174,14 @@ def battery_gate(dev: Device, policy: CooldownPolicy, stop: threading.Event, ctx
     if low:
         extra["low_battery_waited_s"] = round(time.monotonic() - t0, 3)
     ctx = dataclasses.replace(ctx, extra=extra)
+    if state is not None:
+        state.charge_bounds = state.charge_bounds + 1 if low and policy.on_low_battery == "wait" else 0
     if low and policy.on_low_battery == "wait":
+        if waited_before and charging is not False:
+            return ctx, CellRecord.failed(f"low-battery: {level:.0f}% < {policy.min_battery_pct:.0f}%, still, after an "
+                                          f"earlier wait of {policy.timeout_s:.0f} s for a charge (charging too "
+                                          f"slowly): not waited again", "low-battery", status="skipped",
+                                          context=ctx, infra=True)
         if charging is False:
             return ctx, CellRecord.failed(f"low-battery: {level:.0f}% < {policy.min_battery_pct:.0f}% and not "
                                           f"charging (plug the phone in, then mwi sweep --resume)", "low-battery",
