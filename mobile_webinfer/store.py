@@ -252,6 +252,15 @@ class RunStore:
         """The last record of each cell key."""
         return {rec["key"]: rec for rec in self.results()}
 
+    def _failure_budget(self) -> int:
+        """The run's --max-infra-failures (3 where the manifest does not say)."""
+        try:
+            spec = self.manifest().get("spec")
+        except StoreError:
+            return 3
+        n = spec.get("max_infra_failures") if isinstance(spec, dict) else None
+        return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 3
+
     def done_keys(self, *, retry_failed: bool = False) -> set[str]:
         """Keys a resumed run does not measure again, judged by each key's latest record.  Not done:
         a quarantined phone's cells (`skipped-device-lost`) and the infrastructure failures in a row
@@ -275,6 +284,10 @@ class RunStore:
                 streak.setdefault(target, []).append(key)
             else:
                 streak.pop(target, None)
+        budget = self._failure_budget()
+        for keys_left in streak.values():  # a phone whose last records are a full budget of failures: the
+            if len(keys_left) >= budget:   # quarantine had no cell left to record skipped-device-lost
+                tripped.update(keys_left)
         keys = set()
         for key, rec in latest.items():
             if rec.get("error_kind") == "skipped-device-lost":  # a quarantined phone's cells: resume runs them

@@ -347,7 +347,7 @@ class Runner:
     def _quarantine(self, target: Target, rest: list[Cell], why: TargetLost, failures: int) -> None:
         """A phone past its failure budget: every cell of `rest` it has not stored is recorded
         `skipped-device-lost` (a resumed run measures them again) and its worker ends."""
-        stored = self.store.done_keys()
+        stored = {r["key"] for r in self.store.results()}  # its own failures stay as they are (resume re-runs them)
         for cell in rest:
             if cell.key in stored:
                 continue

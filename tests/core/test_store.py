@@ -127,3 +127,16 @@ def test_resume_reruns_the_failures_that_tripped_a_quarantine_and_retry_failed_o
     assert again.done_keys(retry_failed=True) == {"ok1", "pageerr", "ceiling", "other-phone"}
     again.append_result(_rec("t1", target="S1"))  # the resumed run measured it: done now
     assert "t1" in RunStore.open(store.run_dir).done_keys()
+
+
+def test_a_quarantine_on_the_last_cells_is_resumed_too(tmp_path):
+    """The budget tripped on a phone's last cells: no skipped-device-lost record follows, the run's
+    --max-infra-failures (manifest) says the streak was a quarantine."""
+    store = RunStore.create(tmp_path, {"spec": {"max_infra_failures": 2}})
+    store.append_result(_rec("ok1", target="S1"))
+    store.append_result(_infra("lone"))
+    store.append_result(_rec("ok2", target="S1"))
+    store.append_result(_infra("t1"))
+    store.append_result(_infra("t2"))
+    store.append_result(_infra("other", target="S2"))  # one failure at the end of S2: under the budget
+    assert RunStore.open(store.run_dir).done_keys() == {"ok1", "lone", "ok2", "other"}
