@@ -166,3 +166,18 @@ def test_a_phone_charging_too_slowly_is_waited_for_once(adb_server, fake_phone):
     phone.adb("shell", "dumpsys", "battery", "set", "level", "80")
     _ctx, rec = battery_gate(_dev(phone), pol, threading.Event(), Context(), state=state)
     assert rec is None and state.charge_bounds == 0
+
+
+def test_a_profiles_thermal_source_is_checked(tmp_path):
+    from mobile_webinfer.adb.profiles import load_profile
+    from mobile_webinfer.errors import MwiError
+
+    src = Path(__file__).resolve().parents[2] / "device_profiles" / "default.toml"
+    text = src.read_text()
+    assert 'source = "thermalservice"' in text
+    ok, bad = tmp_path / "ok.toml", tmp_path / "bad.toml"
+    ok.write_text(text.replace('source = "thermalservice"', 'source = "battery"'))
+    bad.write_text(text.replace('source = "thermalservice"', 'source = "sysfs-guess"'))
+    assert load_profile(ok).thermal_source == "battery"
+    with pytest.raises(MwiError, match="thermal.source must be one of thermalservice, battery"):
+        load_profile(bad)
