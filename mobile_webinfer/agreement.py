@@ -67,3 +67,31 @@ def compare(page_outputs: list[dict], native_outputs: list[np.ndarray], *, task:
                 top1 = int(np.argmax(vals)) == int(np.argmax(flat))
     return {"ok": True, "max_abs_diff": worst if math.isfinite(worst) else None, "top1_match": top1,
             "compared_elements": compared, "outputs": per}
+
+
+#: relative tolerance (of the reference output's peak |value|) a browser backend's outputs may differ by
+#: before the cell is `invalid`: GPU backends compute in fp16 on many phones; the CPU ones in fp32.  A
+#: model's manifest may set its own (`agreement_tolerance_rel`).  Far wider than rounding: a cell past it
+#: computed something else (a lost GPU context, a broken kernel), and its fast number is not published.
+DISAGREE = "outputs-disagree"
+TOLERANCE_REL = {"webgl": 0.1, "webgpu": 0.1, "gpu": 0.1}
+DEFAULT_TOLERANCE_REL = 0.02
+
+
+def tolerance_for(backend: str, model_tolerance: float | None = None) -> float:
+    if isinstance(model_tolerance, (int, float)) and not isinstance(model_tolerance, bool) and model_tolerance > 0:
+        return float(model_tolerance)
+    return TOLERANCE_REL.get(backend, DEFAULT_TOLERANCE_REL)
+
+
+def disagreement(result: dict, tol_rel: float) -> str | None:
+    """Why `compare`'s result is past the tolerance (`outputs-disagree: output logits differs by 0.8 of
+    its peak 1.0 (allowed 0.1 relative)`), else None.  A comparison that could not be made says nothing."""
+    if not result.get("ok"):
+        return None
+    for i, o in enumerate(result.get("outputs") or []):
+        diff, peak = o.get("max_abs_diff"), max(float(o.get("ref_max_abs") or 0.0), 1e-6)
+        if diff is not None and (not math.isfinite(diff) or diff > tol_rel * peak):
+            return (f"{DISAGREE}: output {o.get('name') or i} differs from the reference by {diff:.3g} "
+                    f"(peak |value| {peak:.3g}; allowed {tol_rel:g} relative)")
+    return None

@@ -22,6 +22,24 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from .records import TIME_CEILING_SKIP, CellRecord
 from .vocab import Cell
 
+_WAITING: dict[int, str] = {}   # thread id -> what the cell running in it waits for (the cool-down gate)
+_WAITING_LOCK = threading.Lock()
+
+
+def set_waiting(note: str | None) -> None:
+    """What the calling thread's cell waits for now (`battery 41.2 C > 35 C`), or None: no longer.
+    The heartbeat line of that cell says it (`... running for 0:00:59: KEY; waiting: battery ...`)."""
+    with _WAITING_LOCK:
+        if note:
+            _WAITING[threading.get_ident()] = note
+        else:
+            _WAITING.pop(threading.get_ident(), None)
+
+
+def waiting_in(thread_id: int) -> str | None:
+    with _WAITING_LOCK:
+        return _WAITING.get(thread_id)
+
 
 def _span(seconds: float) -> str:
     return str(timedelta(seconds=round(seconds)))
@@ -46,6 +64,7 @@ class SweepProgress:
         self._started = 0
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
+        self._threads: dict[str, int] = {}   # cell key -> the thread running it (its wait note)
 
     def _print(self, text: str) -> None:
         self.console.print(text, highlight=False, markup=False, soft_wrap=True)
@@ -81,6 +100,7 @@ class SweepProgress:
         with self._lock:
             self._started += 1
             self._running[cell.key] = (time.monotonic(), min(self._started, max(self.total, 1)))
+            self._threads[cell.key] = threading.get_ident()
         if self._p is not None and self._task is not None:
             self._p.update(self._task, description=f"{cell.model} {cell.runtime}/{cell.backend} "
                                                    f"t{cell.threads} r{cell.repeat}")
@@ -89,6 +109,7 @@ class SweepProgress:
         """`rec`: the stored CellRecord (status, error)."""
         with self._lock:
             self._running.pop(cell.key, None)
+            self._threads.pop(cell.key, None)
             cut = rec.error_kind == TIME_CEILING_SKIP  # a planned repeat left unrun: not a failure
             if rec.status != "ok" and not cut:
                 self.failed += 1
@@ -118,11 +139,13 @@ class SweepProgress:
         while not self._stop.wait(self.heartbeat_s):
             now = time.monotonic()
             with self._lock:
-                long_ones = [(key, now - t0, n) for key, (t0, n) in self._running.items()
+                long_ones = [(key, now - t0, n, self._threads.get(key)) for key, (t0, n) in self._running.items()
                              if now - t0 >= self.heartbeat_s]
                 total = self.total
-            for key, ran, n in sorted(long_ones, key=lambda x: x[2]):
-                self._print(f"sweep: cell {n} of {total} running for {_span(ran)}: {key}")
+            for key, ran, n, tid in sorted(long_ones, key=lambda x: x[2]):
+                note = waiting_in(tid) if tid is not None else None
+                self._print(f"sweep: cell {n} of {total} running for {_span(ran)}: {key}"
+                            + (f"; waiting: {note}" if note else ""))
 
     def finish(self) -> None:
         self._stop.set()

@@ -65,6 +65,11 @@ def _group(records: list[CellRecord]) -> dict[tuple[Any, ...], list[CellRecord]]
         if c is None or c.is_qoe:  # QoE cells have rows of their own (qoe_metrics.qoe_rows)
             continue
         groups[(c.target, c.browser, c.model, c.runtime, c.backend, c.threads)].append(r)
+    for k, recs in groups.items():  # loads of another model version (extra repeats from before a rebuild): left out
+        dated = [r for r in recs if r.model_sha256]
+        if len({r.model_sha256 for r in dated}) > 1:
+            newest = max(dated, key=lambda r: r.finished_at or r.started_at or "").model_sha256
+            groups[k] = [r for r in recs if r.model_sha256 in (None, newest)]
     return groups
 
 

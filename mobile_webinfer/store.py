@@ -258,14 +258,49 @@ class RunStore:
         """The last record of each cell key."""
         return {rec["key"]: rec for rec in self.results()}
 
+    def _failure_budget(self) -> int:
+        """The run's --max-infra-failures (3 where the manifest does not say)."""
+        try:
+            spec = self.manifest().get("spec")
+        except StoreError:
+            return 3
+        n = spec.get("max_infra_failures") if isinstance(spec, dict) else None
+        return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 3
+
     def done_keys(self, *, retry_failed: bool = False) -> set[str]:
+        """Keys a resumed run does not measure again, judged by each key's latest record.  Not done:
+        a quarantined phone's cells (`skipped-device-lost`) and the infrastructure failures in a row
+        that tripped its quarantine; with `retry_failed`, every infrastructure failure (`infra: true`:
+        the phone lost, adb timed out, a gate fault, a low battery not charging).  A measurement error
+        (page error, backend fell back, unsupported) or a skip by policy (time ceiling, too hot) is an
+        answer about the cell, never re-run by either."""
+        latest: dict[str, dict] = {}
+        streak: dict[Any, list[str]] = {}   # target -> its infrastructure failures in a row, in order
+        tripped: set[str] = set()
+        every = (rec for shard in sorted(self.run_dir.glob("results*.jsonl")) for rec in read_jsonl(shard)
+                 if rec.get("kind", "cell") == "cell")  # every record in order, not only each key's latest
+        for rec in every:
+            key = rec["key"]
+            latest[key] = rec
+            cell = rec.get("cell")
+            target = cell.get("target") if isinstance(cell, dict) else None
+            if rec.get("error_kind") == "skipped-device-lost":
+                tripped.update(streak.pop(target, []))
+            elif rec.get("infra") and rec.get("status") != "ok":
+                streak.setdefault(target, []).append(key)
+            else:
+                streak.pop(target, None)
+        budget = self._failure_budget()
+        for keys_left in streak.values():  # a phone whose last records are a full budget of failures: the
+            if len(keys_left) >= budget:   # quarantine had no cell left to record skipped-device-lost
+                tripped.update(keys_left)
         keys = set()
-        for rec in self.results():
-            if retry_failed and rec.get("status") in ("error", "skipped"):
-                continue
+        for key, rec in latest.items():
             if rec.get("error_kind") == "skipped-device-lost":  # a quarantined phone's cells: resume runs them
                 continue
-            keys.add(rec["key"])
+            if rec.get("infra") and rec.get("status") != "ok" and (retry_failed or key in tripped):
+                continue
+            keys.add(key)
         return keys
 
     @property

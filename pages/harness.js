@@ -24,6 +24,49 @@ const REAL_CONCURRENCY = navigator.hardwareConcurrency || null;
 // window.__mwi, the page's hidden-during-run record, #status / #log (protocol.js)
 const { state, visibility, setStatus, log } = pagePrelude('mwi');
 
+// ---- GPU context loss -----------------------------------------------------------------------
+// A lost WebGL context or WebGPU device can leave an inference awaiting forever (TF.js WebGL's read-back
+// never resolves): every WebGL context and WebGPU device the page creates is watched, and each
+// inference races the loss, so the cell fails `gpu-context-lost` at once, never `stalled` after the
+// watchdog nor with fast numbers from a dead context.
+const GPU_LOST = Symbol('gpu-lost');
+const gpuLoss = { why: null };
+gpuLoss.signal = new Promise((resolve) => { gpuLoss.resolve = resolve; });
+function gpuLost(why) {
+  if (gpuLoss.why || state.posted) return;   // after the result, dispose() destroys devices on purpose
+  gpuLoss.why = why;
+  gpuLoss.resolve(GPU_LOST);
+}
+for (const C of [self.HTMLCanvasElement, self.OffscreenCanvas]) {
+  if (!C || !C.prototype.getContext) continue;
+  const original = C.prototype.getContext;
+  C.prototype.getContext = function getContext(kind, ...rest) {
+    const ctx = original.call(this, kind, ...rest);
+    if (ctx && /^(experimental-)?webgl2?$/.test(String(kind)) && !this.__mwiWatched) {
+      this.__mwiWatched = true;
+      this.addEventListener('webglcontextlost', () => gpuLost('WebGL context lost'));
+    }
+    return ctx;
+  };
+}
+if (self.GPUAdapter && GPUAdapter.prototype.requestDevice) {
+  const original = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = async function requestDevice(...args) {
+    const device = await original.apply(this, args);
+    if (device && device.lost) {
+      device.lost.then((info) => gpuLost(`WebGPU device lost (${info && info.reason}): ${info && info.message}`));
+    }
+    return device;
+  };
+}
+const GPU_BACKENDS = new Set(['webgl', 'webgpu', 'webnn']);
+async function inferWatched(runner, cfg) {
+  if (!GPU_BACKENDS.has(cfg.backend)) return runner.infer();   // nothing to lose: no race in the timed region
+  const out = await Promise.race([runner.infer(), gpuLoss.signal]);
+  if (out === GPU_LOST || gpuLoss.why) throw new CellError('gpu-context-lost', gpuLoss.why);
+  return out;
+}
+
 function applyThreadPolicy(cfg, adapter) {
   // thread_policy "exact": a runtime that derives its thread cap from
   // navigator.hardwareConcurrency (TF.js wasm uses at most half of it) is shown a core count
@@ -141,7 +184,7 @@ function classify(err, cfg) {
   if (/not registered for backend|unsupported op|didn't find op|not supported|could not find an implementation|no kernel|unknown op/i.test(msg)) {
     return { kind: 'unsupported_op', message: msg };
   }
-  if (/context lost|device (was )?lost/i.test(msg)) return { kind: 'context_lost', message: msg };
+  if (/context lost|device (was )?lost/i.test(msg)) return { kind: 'gpu-context-lost', message: msg };
   return { kind: 'exception', message: msg };
 }
 
@@ -234,7 +277,7 @@ async function run() {
     const specs = cfg.model.outputs;
     doing = 'first inference';
     const t1 = performance.now();
-    const firstOut = await runner.infer();
+    const firstOut = await inferWatched(runner, cfg);
     result.first_inference_ms = round(performance.now() - t1);
     runner.check();
     if (firstOut.length !== specs.length) {
@@ -253,7 +296,7 @@ async function run() {
     const tWarm = performance.now();
     while (!warmupDone(result.warmup_ms, (performance.now() - tWarm) / 1000, warmRule)) {
       const t = performance.now();
-      await runner.infer();
+      await inferWatched(runner, cfg);
       result.warmup_ms.push(round(performance.now() - t));
       if (performance.now() - t >= PROGRESS_EVERY_MS) event('progress', { warmup: result.warmup_ms.length });  // slow models: alive
       await yieldTask();
@@ -286,11 +329,12 @@ async function run() {
       const why = stopper.reason(result.latencies_ms, (performance.now() - tStart) / 1000);
       if (why !== null) { result.stop_reason = why; break; }
       const a = performance.now();
-      outs = await runner.infer();
+      outs = await inferWatched(runner, cfg);
       const b = performance.now();
       result.latencies_ms.push(round(b - a));
       if (result.latency_t_ms) result.latency_t_ms.push(round(a - tStart));
       if (state.uncaught) throw state.uncaught;
+      runner.check();   // a GPU context lost mid-loop ends the cell now: no fast numbers from a dead context
       if (b - lastProgress >= PROGRESS_EVERY_MS) {
         lastProgress = b;
         heap.sample();

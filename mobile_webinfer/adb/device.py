@@ -210,13 +210,14 @@ class Device:
         assert isinstance(props, dict)
         return fingerprint_from_props(props, serial=self.serial)
 
-    def battery(self) -> BatteryState:
+    def battery(self, *, timeout: float = 30.0) -> BatteryState:
         """`dumpsys battery` through the battery parser."""
-        return parse_battery(self.read(["dumpsys", "battery"]), source=f"{self.serial}: dumpsys battery")
+        return parse_battery(self.read(["dumpsys", "battery"], timeout=timeout),
+                             source=f"{self.serial}: dumpsys battery")
 
-    def thermal_status(self) -> ThermalReport:
+    def thermal_status(self, *, timeout: float = 30.0) -> ThermalReport:
         """`dumpsys thermalservice` through the thermal parser (`.status` 0 NONE .. 6 SHUTDOWN)."""
-        return parse_thermalservice(self.read(["dumpsys", "thermalservice"]),
+        return parse_thermalservice(self.read(["dumpsys", "thermalservice"], timeout=timeout),
                                     source=f"{self.serial}: dumpsys thermalservice")
 
 

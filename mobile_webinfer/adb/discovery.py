@@ -93,7 +93,7 @@ def verify_profile(dev: Device, profiles: list[Profile] | None = None, *,
     notes: list[str] = []
     names = raw_temp = None
     try:
-        names = [t.name for t in dev.thermal_status().temperatures]
+        names = [t.name for t in dev.thermal_status(timeout=10.0).temperatures]  # a hung read: 10 s, not 30
     except MwiError as exc:
         notes.append(f"thermal not checked: {exc.one_line()}")
     try:

@@ -24,6 +24,7 @@ from ..paths import PROFILES_DIR
 DEFAULT_NAME = "default"
 # A phone on a bench reads between these; outside them the unit claim is probably wrong.
 PLAUSIBLE_BATTERY_C = (5.0, 80.0)
+THERMAL_SOURCES = ("thermalservice", "battery")  # where the cool-down gate reads the thermal status
 _TEMP_SCALES = {"decicelsius": 10.0, "celsius": 1.0, "millicelsius": 1000.0}
 
 #: What a device profile's `[browsers."PKG"]` table may change in a browser spec (never its key or
@@ -133,6 +134,9 @@ def parse_profile(data: dict[str, Any], path: Path) -> Profile:
         mval = tuple(mval)
 
     thermal = data.get("thermal", {})
+    if thermal.get("source", "thermalservice") not in THERMAL_SOURCES:
+        raise _err(path, f"thermal.source must be one of {', '.join(THERMAL_SOURCES)} (battery: the phone has no "
+                         f"thermal service; the cool-down gate judges the battery temperature alone)")
     battery = data.get("battery", {})
     unit = battery.get("temperature_unit", "decicelsius")
     if unit not in _TEMP_SCALES:

@@ -89,6 +89,21 @@ def merge_features(flags: Iterable[str]) -> list[str]:
     return out
 
 
+def flags_not_applied(asked: Iterable[str], command_line: str) -> list[str]:
+    """The flags of `asked` that the browser's own command line (chrome://version) does not carry:
+    a switch by its exact token, each feature of `--enable-features=A,B` in some `--enable-features=`
+    the browser got."""
+    tokens = command_line.split()
+    features = {f for t in tokens if t.startswith("--enable-features=") for f in t.partition("=")[2].split(",")}
+    missing = []
+    for flag in asked:
+        if flag.startswith("--enable-features="):
+            missing += [f"--enable-features={f}" for f in flag.partition("=")[2].split(",") if f and f not in features]
+        elif flag not in tokens:
+            missing.append(flag)
+    return missing
+
+
 def chromium_flags(*, webgl: bool = True, webgpu: bool = True, headless: bool = True,
                    webnn: bool = True) -> list[str]:
     """Command-line flags for this machine (software GL / WebGPU via SwiftShader when asked).
@@ -218,6 +233,16 @@ class LocalChromium:
             self.close()
             raise
         return self
+
+    def command_line(self) -> str:
+        """The command line the running browser says it was started with (chrome://version, read in a
+        tab of its own): the flags as Chromium took them, not as they were asked."""
+        page = self.context.new_page()
+        try:
+            page.goto("chrome://version", wait_until="load", timeout=30_000)
+            return str(page.inner_text("#command_line", timeout=10_000))
+        finally:
+            page.close()
 
     def _version_from_page(self) -> str:
         page = self._context.pages[0] if self._context.pages else self._context.new_page()

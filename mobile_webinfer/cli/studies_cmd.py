@@ -15,13 +15,15 @@ from ..studies.spec import StudySpec, parse_duration, parse_runs, time_scale
 
 
 def _run(kind: str, target: str, model: str, runs: str, duration: str, out: Path | None, chromium: str | None,
-         benchmark_model: str | None, browser: str | None) -> None:
+         benchmark_model: str | None, browser: str | None, max_battery_temp: float = 35.0,
+         cooldown_timeout: str = "600s") -> None:
     from ..paths import default_out_root
     from ..studies.run import CHARGING_HINT, StudyStopped, run_study
     from ..studies.summary import summarize
 
     spec = StudySpec(kind=kind, target=target, model=model, runs=parse_runs(runs), duration_s=parse_duration(duration),
-                     chromium=chromium, benchmark_model=benchmark_model, browser=browser, time_scale=time_scale())
+                     chromium=chromium, benchmark_model=benchmark_model, browser=browser, time_scale=time_scale(),
+                     max_battery_temp_c=max_battery_temp, cooldown_timeout_s=parse_duration(cooldown_timeout))
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
         def _term(signum: int, frame: Any) -> None:
@@ -51,11 +53,16 @@ OUT = typer.Option(None, "--out", help="Results root; the run goes to ROOT/runs/
 CHROMIUM = typer.Option(None, "--chromium", help="Chromium binary for the local target.")
 BENCH = typer.Option(None, "--benchmark-model", help="Phones: TFLite benchmark_model binary for the phone's ABI.")
 BROWSER = typer.Option(None, "--browser", help="Phones: browser package (default: the first installed Chrome).")
+MAX_TEMP = typer.Option(35.0, "--max-battery-temp", help="Phones: the cool-down gate before each run waits until the "
+                        "battery is at or under this many C (and the thermal status is NONE).")
+COOL_TIMEOUT = typer.Option("600s", "--cooldown-timeout", help="Phones: the gate's bound (60s, 10m); a phone still "
+                            "hot then runs flagged phone-never-cooled.")
 
 
 def thermal(target: str = TARGET, model: str = MODEL, runs: str = RUNS,
             duration: str = typer.Option("10m", "--duration", "-d", help="Per run: 60s, 10m, ..."),
-            out: Path = OUT, chromium: str = CHROMIUM, benchmark_model: str = BENCH, browser: str = BROWSER) -> None:
+            out: Path = OUT, chromium: str = CHROMIUM, benchmark_model: str = BENCH, browser: str = BROWSER,
+            max_battery_temp: float = MAX_TEMP, cooldown_timeout: str = COOL_TIMEOUT) -> None:
     """Thermal soak: each run infers back to back for the duration (after the cool-down gate) while thermal
     status, every temperature sensor, per-core CPU and GPU frequency and battery temperature are sampled;
     reports time to first throttle, peak temperatures, start/end latency and their ratio (stability).
@@ -63,12 +70,14 @@ def thermal(target: str = TARGET, model: str = MODEL, runs: str = RUNS,
 
     Example: mwi thermal --target local --model mobilenet_v2 --runs tfjs/wasm,tflite-native/xnnpack --duration 2m
     """
-    _run("thermal", target, model, runs, duration, out, chromium, benchmark_model, browser)
+    _run("thermal", target, model, runs, duration, out, chromium, benchmark_model, browser, max_battery_temp,
+         cooldown_timeout)
 
 
 def battery(target: str = TARGET, model: str = MODEL, runs: str = RUNS,
             duration: str = typer.Option("5m", "--duration", "-d", help="Per run and for the idle baseline."),
-            out: Path = OUT, chromium: str = CHROMIUM, benchmark_model: str = BENCH, browser: str = BROWSER) -> None:
+            out: Path = OUT, chromium: str = CHROMIUM, benchmark_model: str = BENCH, browser: str = BROWSER,
+            max_battery_temp: float = MAX_TEMP, cooldown_timeout: str = COOL_TIMEOUT) -> None:
     """Battery drain: energy per inference (mJ and mAh per 1000 inferences, with a CI95) from the charge
     counter, against an idle baseline of the same length, with the phone in `dumpsys battery unplug`
     (reset afterwards, also after a hard kill).  Refuses under 25% battery; flags a phone that charges
@@ -76,7 +85,8 @@ def battery(target: str = TARGET, model: str = MODEL, runs: str = RUNS,
 
     Example: mwi battery --target R58M12345 --model mobilenet_v2 --runs tfjs/wasm,tflite-native/xnnpack --duration 5m
     """
-    _run("battery", target, model, runs, duration, out, chromium, benchmark_model, browser)
+    _run("battery", target, model, runs, duration, out, chromium, benchmark_model, browser, max_battery_temp,
+         cooldown_timeout)
 
 
 def register(app: typer.Typer) -> None:

@@ -39,7 +39,11 @@ def sweep(
     quick: bool = typer.Option(False, "--quick", help="Smoke run: few iterations, 1 repeat, short budgets."),
     out: Path = typer.Option(None, "--out", help="Results root; the run goes to ROOT/runs/<run-id>/ (default out/)."),
     resume: Path = typer.Option(None, "--resume", help="Finish an interrupted run: RUN_DIR (other options ignored)."),
-    retry_failed: bool = typer.Option(False, "--retry-failed", help="With --resume: run failed cells again."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="With --resume: run again every cell whose last try was an "
+                                      "infrastructure failure (phone lost, adb timed out, cool-down gate fault, low "
+                                      "battery not charging); never a measurement error (page error, backend fell "
+                                      "back, unsupported) or a skip by policy. A plain --resume already re-runs a "
+                                      "quarantined phone's cells and the failures that tripped its quarantine."),
     no_native: bool = typer.Option(False, "--no-native", help="Skip native TFLite cells."),
     native_runtimes: str = typer.Option(None, "--native-runtimes", help="Native runtimes: tflite-native,ort-native "
                                         "(default tflite-native; ort-native = host ONNX Runtime, local target only)."),

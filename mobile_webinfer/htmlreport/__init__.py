@@ -67,6 +67,8 @@ def _series(table: pa.Table, target: str) -> Series:
     t = table.select([c for c in PLOT_SAMPLE_COLUMNS if c in table.column_names])
     if t.num_rows:
         t = t.filter(pc.equal(t.column("target"), target))
+    if t.num_rows and "final" in t.column_names:  # a discarded (throttled) try is not drawn over its re-run
+        t = t.filter(pc.fill_null(t.column("final"), True))
 
     def f(name: str) -> np.ndarray:
         return np.asarray(t.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)

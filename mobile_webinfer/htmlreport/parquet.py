@@ -43,7 +43,7 @@ from .data import RunData, as_mapping
 from .timing import phase
 
 #: bumped when a column is added or changes meaning: older files are rebuilt
-LAYOUT_VERSION = "2"  # 2: text columns of samples.parquet dictionary-encoded; CPU frequency over any core count
+LAYOUT_VERSION = "3"  # 3: samples carry `attempt` / `final`; 2: text columns of samples.parquet dictionary-encoded; CPU frequency over any core count
 META_KEY = b"mwi_parquet_layout"
 
 # --- cells.parquet -----------------------------------------------------------------------------
@@ -228,6 +228,9 @@ SAMPLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("target", "phone serial or `local`"), ("browser", "browser package / `chromium` / `native`"),
     ("model", "model name"), ("runtime", "runtime"), ("backend", "backend asked for"),
     ("threads", "threads asked for"), ("repeat", "repeat number"),
+    ("attempt", "which try of the cell took the sample (1, 2, ...: a throttled try re-run; null: before attempts "
+                "were stored)"),
+    ("final", "the sample belongs to the cell's stored (last) try; false: a discarded try (plots leave it out)"),
     ("probe", "meminfo, gfxinfo, thermal, battery, cpu (phones); procmem (this computer)"),
     ("ok", "false: the probe failed (`error` says why)"), ("error", "the probe's one-line error"),
     ("t_s", "seconds since the cell's sampler started (monotonic clock)"),
@@ -250,7 +253,7 @@ _DATA_TYPE = pa.struct([
     ("utilization", _F), ("new_frames", _I), ("new_janky", _I),
 ])
 _LINE_SCHEMA = pa.schema([("schema_version", _I), ("key", _S), ("probe", _S), ("ok", _B), ("error", _S),
-                          ("t_s", _F), ("cost_s", _F), ("total_pss_mb", _F), ("data", _DATA_TYPE)])
+                          ("t_s", _F), ("cost_s", _F), ("total_pss_mb", _F), ("attempt", _I), ("data", _DATA_TYPE)])
 #: flat mappings of numbers whose keys differ per phone (sensor names, core names): read apart, on
 #: the lines of their probe only, and reduced to their largest value
 _OPEN_MAPPINGS = {"thermal": "temperatures", "cpu": "freq_khz"}
@@ -280,7 +283,7 @@ def _num(v: Any) -> float | None:
 def _parse_slow(path: Path) -> tuple[pa.Table, pa.Array]:
     """Line by line (what the store's reader does): for files Arrow's reader refuses."""
     cols: dict[str, list[Any]] = {n: [] for n in ("schema_version", "key", "probe", "ok", "error", "t_s", "cost_s",
-                                                  "total_pss_mb")}
+                                                  "total_pss_mb", "attempt")}
     data_cols: dict[str, list[Any]] = {f.name: [] for f in _DATA_TYPE}
     raws: list[str] = []
     for row in read_jsonl(path):
@@ -288,8 +291,9 @@ def _parse_slow(path: Path) -> tuple[pa.Table, pa.Array]:
         for k in ("key", "probe", "error"):
             v = row.get(k)
             cols[k].append(v if isinstance(v, str) else None)
-        ok, sv = row.get("ok"), row.get("schema_version")
+        ok, sv, at = row.get("ok"), row.get("schema_version"), row.get("attempt")
         cols["ok"].append(ok if isinstance(ok, bool) else None)
+        cols["attempt"].append(at if isinstance(at, int) and not isinstance(at, bool) else None)
         cols["schema_version"].append(sv if isinstance(sv, int) and not isinstance(sv, bool) else None)
         for k in ("t_s", "cost_s", "total_pss_mb"):
             cols[k].append(_num(row.get(k)))
@@ -438,7 +442,7 @@ def _flat(run: RunData, t: pa.Table, raw: pa.Array) -> pa.Table:
     probe_codes, probes = _codes(col("probe"))
     recs = {r.key: r for r in run.records}
     per_key: dict[str, list[Any]] = {k: [] for k in ("target", "browser", "model", "runtime", "backend", "threads",
-                                                     "repeat", "anchor")}
+                                                     "repeat", "anchor", "last_attempt")}
     for k in [*keys, None]:  # the last entry stands for samples without a key (code -1)
         r = recs.get(k) if isinstance(k, str) else None
         c = r.cell if r is not None else None
@@ -449,7 +453,8 @@ def _flat(run: RunData, t: pa.Table, raw: pa.Array) -> pa.Table:
             vals = [*parts[:5], int(parts[5][1:]), int(parts[6][1:])]
         else:
             vals = [None] * 7
-        for name, v in zip(per_key, [*vals, run.anchor_s(r) if r is not None else None], strict=True):
+        last = len(r.attempts) + 1 if r is not None else None
+        for name, v in zip(per_key, [*vals, run.anchor_s(r) if r is not None else None, last], strict=True):
             per_key[name].append(v)
     idx = pa.array(np.where(key_codes < 0, len(keys), key_codes).astype(np.int32))
 
@@ -481,6 +486,8 @@ def _flat(run: RunData, t: pa.Table, raw: pa.Array) -> pa.Table:
         "target": take_text("target"), "browser": take_text("browser"), "model": take_text("model"),
         "runtime": take_text("runtime"), "backend": take_text("backend"), "threads": take("threads", _I),
         "repeat": take("repeat", _I),
+        "attempt": col("attempt"),
+        "final": pc.fill_null(pc.equal(col("attempt"), take("last_attempt", _I)), True),
         "probe": _dictionary(probe_codes, probes),
         "ok": col("ok"), "error": col("error"),
         "t_s": t_s, "time_s": pc.add(take("anchor", _F), t_s),
@@ -567,7 +574,7 @@ def ensure_samples(run: RunData) -> tuple[Path, bool, pa.Table | None]:
     return path, True, table
 
 
-PLOT_SAMPLE_COLUMNS = ("key", "target", "runtime", "probe", "t_s", "time_s", "memory_mb", "thermal_status",
+PLOT_SAMPLE_COLUMNS = ("key", "final", "target", "runtime", "probe", "t_s", "time_s", "memory_mb", "thermal_status",
                        "thermal_max_c", "battery_temp_c", "cpu_freq_max_mhz")
 
 

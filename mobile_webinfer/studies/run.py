@@ -213,6 +213,8 @@ def _run_locked(spec: StudySpec, target: Target, out_root: Path, stop: threading
         if spec.kind == "battery" and spec.target != "local":
             held.enter_context(unplugged(dev, spec.target))
         if spec.kind == "battery":
+            if spec.target != "local":  # gated before the baseline: the baseline and the first run back to back
+                _study_gate(target, stop, say)
             say(f"idle baseline: {spec.duration_s:g} s with the page open and no inference")
             _idle(spec, target, server, dev, probes, watch, stop)
             partial_reason = watch.reason
@@ -220,7 +222,7 @@ def _run_locked(spec: StudySpec, target: Target, out_root: Path, stop: threading
             if partial_reason or stop.is_set():
                 break
             say(f"{run.label}: {spec.duration_s:g} s of back-to-back inference")
-            partial_reason = _one_run(spec, target, run, model, server, dev, probes, watch, store, stop)
+            partial_reason = _one_run(spec, target, run, model, server, dev, probes, watch, store, stop, say)
         if partial_reason is None and stop.is_set():
             partial_reason = watch.reason or "interrupted (Ctrl-C / SIGTERM)"
     store.update_manifest(lambda m: m.update(finished_at=now_iso(), partial=partial_reason is not None,
@@ -266,16 +268,35 @@ def _idle_page(spec: StudySpec, target: Target, server: Any, run: RunSpec) -> It
             force_stop(dev, bspec)
 
 
+def _study_gate(target: Target, stop: threading.Event, say: Say) -> None:
+    """The phone's cool-down gate, once: what it waits for is said (every 30 s at most), and the
+    measurement that follows takes its context instead of gating again (`GateState.pregated`)."""
+    from ..targets.android import gate as _gate
+
+    last: list[Any] = [float("-inf"), None]
+
+    def note(text: str | None) -> None:
+        now = time.monotonic()
+        if text and (text != last[1] and now - last[0] >= 5 or now - last[0] >= 30):
+            say(f"cool-down gate waiting: {text}")
+            last[:] = [now, text]
+
+    state = getattr(target, "gate_state")  # noqa: B009 - AndroidTarget
+    ctx, skipped = _gate.gate(getattr(target, "dev"), getattr(target, "cooldown"), stop,  # noqa: B009
+                              on_wait=note)
+    if skipped is None:
+        state.pregated = ctx
+
+
 def _one_run(spec: StudySpec, target: Target, run: RunSpec, model: Any, server: Any, dev: ShellLike,
-             probes: list[Probe], watch: _Watch, store: RunStore, stop: threading.Event) -> str | None:
+             probes: list[Probe], watch: _Watch, store: RunStore, stop: threading.Event,
+             say: Say | None = None) -> str | None:
     """One run: (cool-down on a phone), the sampler, the target's measure; the record stored.  Returns
     why the study must stop (a source failed, Ctrl-C, the phone went away), else None."""
     cell = _cell(spec, target, run)
     started = now_iso()
-    if spec.target != "local":
-        from ..targets.android import gate as _gate
-
-        _gate.gate(getattr(target, "dev"), getattr(target, "cooldown"), stop)  # noqa: B009 - AndroidTarget
+    if spec.target != "local" and getattr(target, "gate_state").pregated is None:  # noqa: B009 - AndroidTarget
+        _study_gate(target, stop, say or (lambda _m: None))
     sampler = _sampler(dev, probes, spec, watch, {"key": cell.key, "phase": "run"})
     t0 = time.monotonic()
     rec: CellRecord | None = None

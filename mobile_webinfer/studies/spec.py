@@ -120,6 +120,10 @@ class StudySpec:
             raise UsageError(f"study kind must be one of {', '.join(KINDS)}")
         if not self.runs:
             raise UsageError("a study needs at least one run")
+        if not 0.0 < self.max_battery_temp_c < 100.0:
+            raise UsageError(f"--max-battery-temp must be between 0 and 100 C, not {self.max_battery_temp_c:g}")
+        if not 0.0 <= self.cooldown_timeout_s <= 24 * 3600:
+            raise UsageError(f"--cooldown-timeout must be between 0 s and 24 h, not {self.cooldown_timeout_s:g} s")
 
     @property
     def real_duration_s(self) -> float:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from ..agreement import DISAGREE
 from ..records import PAGE_HIDDEN, CellRecord
 from ..vocab import Cell
 
@@ -25,11 +26,17 @@ def cell_flags(cell: Cell, rec: CellRecord, *, min_battery_pct: float = 25.0) ->
         flags.append(f"threads-in-effect={eff.threads}")
     if rec.status == "error" and rec.error_kind == "renderer-crashed":
         flags.append("renderer-crashed")
+    if rec.status == "error" and rec.error_kind in ("gpu-context-lost", "context_lost"):
+        flags.append("gpu-context-lost")  # the WebGL context / WebGPU device was lost mid-cell
     if rec.error_kind == PAGE_HIDDEN or (rec.visibility is not None and rec.visibility.hidden_during_run):
         flags.append(PAGE_HIDDEN)
     ctx = rec.context
     if ctx.never_cooled:
         flags.append("phone-never-cooled")
+    if isinstance(ctx.cooldown, Mapping) and ctx.cooldown.get("thermal_unavailable"):
+        flags.append(THERMAL_UNAVAILABLE)  # the gate judged the battery alone: no thermal status to read
+    if isinstance(ctx.cooldown, Mapping) and ctx.cooldown.get("battery_unavailable"):
+        flags.append(BATTERY_IMPLAUSIBLE)  # a sentinel / undeclared unit: the gate judged the thermal status alone
     level = ctx.extra.get("battery_level_start")
     if rec.error_kind == "low-battery" or (isinstance(level, (int, float)) and level < min_battery_pct):
         flags.append("low-battery")
@@ -56,18 +63,22 @@ def median_of(xs: Sequence[float] | None) -> float | None:
 # ---- validity: one rule from flags to valid / flagged / invalid (in the spirit of MLPerf's result_validity)
 
 VALID, FLAGGED, INVALID = "valid", "flagged", "invalid"
+THERMAL_UNAVAILABLE = "thermal-unavailable"
+BATTERY_IMPLAUSIBLE = "battery-temp-implausible"
 IMPRECISE = "imprecise"
 LOADS_CUT = "loads-cut-by-time-ceiling"  # a row some of whose planned repeats the time ceiling left unrun
 WARMUP_NOT_CONVERGED = "warmup-not-converged"
 #: flag prefix -> the reason it gives; a number behind these is never published as clean
 _INVALID = ((PAGE_HIDDEN, PAGE_HIDDEN), ("backend-fell-back", "backend-mismatch"),
-            ("renderer-crashed", "renderer-crashed"))
+            ("renderer-crashed", "renderer-crashed"), (DISAGREE, DISAGREE), ("gpu-context-lost", "gpu-context-lost"))
 #: flag prefix -> the reason it gives; the number stands, with the reason beside it
 _FLAGGED = ((IMPRECISE, IMPRECISE), ("thermal-status-rose", "thermal-rise"), ("thermal-throttled", "thermal-rise"),
             ("phone-never-cooled", "thermal-rise"), ("low-battery", "battery-below-min"),
             ("few-samples", "too-few-samples"), ("too-few-runs", "too-few-samples"),
             ("unstable-between-loads", "unstable-between-loads"), ("unstable-within-load", "unstable-within-load"),
-            (WARMUP_NOT_CONVERGED, WARMUP_NOT_CONVERGED), (LOADS_CUT, "too-few-loads"))
+            (WARMUP_NOT_CONVERGED, WARMUP_NOT_CONVERGED), (LOADS_CUT, "too-few-loads"),
+            (THERMAL_UNAVAILABLE, "thermal-status-unknown"), (BATTERY_IMPLAUSIBLE, "battery-temperature-unknown"),
+            ("flags-not-applied", "browser-flags-not-applied"))
 
 
 def validity(flags: Sequence[str], *, measured: bool, precision: float | None = None) -> tuple[str, list[str]]:

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .. import __version__
-from ..agreement import compare
+from ..agreement import DISAGREE, compare, disagreement, tolerance_for
 from ..errors import (
     DiskFullError,
     InfraError,
@@ -36,6 +36,7 @@ from ..records import TIME_CEILING_SKIP, Agreement, Attempt, CellRecord, load_re
 from ..stats import ci_precision, summarize
 from ..store import RunStore, disk_full_guard
 from ..targets.contract import Stopped, Target
+from ..targets.cooldown import PhoneNeverCools
 from ..vocab import RUNTIME_FORMAT, Cell, PageOptions, QoeOptions
 from .policy import cell_flags, extra_loads_worthwhile, loads_affordable, median_of, throttled, with_validity
 from .reference import References
@@ -45,12 +46,17 @@ DEVICE_LOST = "skipped-device-lost"
 
 
 class TargetLost(InfraError):
-    """A phone went away (unplugged, offline, unauthorized): its worker stops, the cell is not stored."""
+    """A phone went away (unplugged, offline, unauthorized): its worker stops, the cell is not stored.
+    `quarantine_now`: the phone is there but cannot be measured (it never cools): no budget to wait out."""
+
+    quarantine_now = False
 
 
 class TargetNotBack(TargetLost):
     """A phone went away and was waited for up to its boot timeout in vain: quarantined at once
     (each further cell would wait the bound again)."""
+
+    quarantine_now = True
 
 
 def target_lost(exc: BaseException) -> bool:
@@ -213,7 +219,7 @@ class Runner:
                     return
                 except TargetLost as exc:
                     in_a_row += 1
-                    if in_a_row >= self.spec.max_infra_failures or isinstance(exc, TargetNotBack):
+                    if in_a_row >= self.spec.max_infra_failures or exc.quarantine_now:
                         self._quarantine(target, todo, exc, in_a_row)
                         raise
                     unstored.append(cell)
@@ -292,9 +298,11 @@ class Runner:
         if b.precision <= 0 or b.max_repeat_factor <= 1:
             return []
         by_conf: dict[tuple, list[CellRecord]] = {}
+        shas = self._current_shas(cells)
         for rec in load_records(self.store.results()):
-            if rec.cell is not None:
-                by_conf.setdefault(rec.cell.config_key, []).append(rec)
+            now = shas.get(rec.cell.config_key) if rec.cell is not None else None
+            if rec.cell is not None and (now is None or rec.model_sha256 in (None, now)):
+                by_conf.setdefault(rec.cell.config_key, []).append(rec)  # loads of an older model version: not counted
         planned: dict[tuple, set[str]] = {}
         for c in cells:
             if not c.is_qoe:
@@ -320,6 +328,17 @@ class Runner:
             out.append(dataclasses.replace(c, repeat=max(r.cell.repeat for r in recs if r.cell) + 1))
         return out
 
+    def _current_shas(self, cells: list[Cell]) -> dict[tuple, str | None]:
+        """Each configuration's model file sha256 in this run (records of another version are stale)."""
+        manifests = self.models()
+        out: dict[tuple, str | None] = {}
+        for c in cells:
+            try:
+                out[c.config_key] = manifests[c.model].sha256(RUNTIME_FORMAT[c.runtime])
+            except (KeyError, MwiError):
+                out[c.config_key] = None
+        return out
+
     def profile_target(self, target: Target, cells: list[Cell], server: Any) -> None:
         """`--profile-ops`: after the target's latency cells, each configuration once more with the
         runtime's profiler on (`Target.profile`), stored under RUN_DIR/profiles/, never a record."""
@@ -337,7 +356,7 @@ class Runner:
     def _quarantine(self, target: Target, rest: list[Cell], why: TargetLost, failures: int) -> None:
         """A phone past its failure budget: every cell of `rest` it has not stored is recorded
         `skipped-device-lost` (a resumed run measures them again) and its worker ends."""
-        stored = self.store.done_keys()
+        stored = {r["key"] for r in self.store.results()}  # its own failures stay as they are (resume re-runs them)
         for cell in rest:
             if cell.key in stored:
                 continue
@@ -371,9 +390,9 @@ class Runner:
         limit = int((self.spec.cooldown or {}).get("max_thermal_status", 0))
         while True:
             try:
-                rec = self._run_cell_once(target, cell, server, fingerprint)
+                rec = self._run_cell_once(target, cell, server, fingerprint, attempt=len(attempts) + 1)
             except TargetLost as exc:
-                if recovered or self.stop.is_set():
+                if exc.quarantine_now or recovered or self.stop.is_set():
                     raise
                 if not target.recover(self.stop):
                     raise TargetNotBack(f"{exc.one_line()}; not back within --boot-timeout "
@@ -399,7 +418,9 @@ class Runner:
                 extra.append("thermal-throttled")
             return with_validity(rec.with_flags(*extra), self.spec.budget.precision)
 
-    def _run_cell_once(self, target: Target, cell: Cell, server: Any, fingerprint: Mapping[str, Any]) -> CellRecord:
+    def _run_cell_once(self, target: Target, cell: Cell, server: Any, fingerprint: Mapping[str, Any], *,
+                       attempt: int = 1) -> CellRecord:
+        """One try of a cell; its samples carry `attempt` (a throttled try's samples stay apart from the re-run's)."""
         manifest = self.models()[cell.model]
         budget = self.spec.cell_budget()
         started = now_iso()
@@ -423,12 +444,16 @@ class Runner:
             if rec.ok and not cell.is_qoe and (m.outputs is not None or not cell.is_native):  # qoe: no outputs
                 rec = self._with_agreement(cell, manifest, rec, m.outputs)
             if m.samples:
-                self.store.append_samples({**s, "key": cell.key} for s in m.samples)
+                self.store.append_samples({**s, "key": cell.key, "attempt": attempt} for s in m.samples)
         except (KeyboardInterrupt, Stopped, DiskFullError):
             raise
         except MwiError as exc:
             if target_lost(exc):
                 raise TargetLost(f"{cell.target}: {exc.one_line()}") from exc
+            if isinstance(exc, PhoneNeverCools):
+                lost = TargetLost(f"{cell.target}: {exc.one_line()}")
+                lost.quarantine_now = True
+                raise lost from exc
             rec = CellRecord.failed(exc.one_line(), type(exc).__name__, infra=isinstance(exc, InfraError))
         rec = dataclasses.replace(rec, **ident, finished_at=now_iso(),
                                   wall_s=rec.wall_s if rec.wall_s is not None else round(time.monotonic() - t0, 3))
@@ -442,7 +467,11 @@ class Runner:
             return rec
         page_outputs = [dict(o) for o in rec.outputs] if outputs is None else _as_page_outputs(outputs)
         a = compare(page_outputs, ref[0], task=manifest.data.get("task", ""))
-        return dataclasses.replace(rec, agreement=Agreement.from_json({**a, "reference": ref[1]}))
+        rec = dataclasses.replace(rec, agreement=Agreement.from_json({**a, "reference": ref[1]}))
+        why = disagreement(a, tolerance_for(cell.backend, manifest.data.get("agreement_tolerance_rel")))
+        if why is None:
+            return rec
+        return dataclasses.replace(rec.with_flags(DISAGREE), extra={**rec.extra, "disagreement": why})
 
 
 def _as_page_outputs(outputs: Any) -> list[dict[str, Any]]:

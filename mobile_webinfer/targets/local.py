@@ -186,6 +186,7 @@ class LocalTarget:
                             raise BrowserError(f"Chromium failed during the cell: {str(exc).splitlines()[0]}") from None
                         raise
                 cost = sampler.cost()
+                flags_check = _flags_check(browser)  # after the page reported: never inside its timing
         finally:
             ticket.close()
         if result is not None:
@@ -195,6 +196,9 @@ class LocalTarget:
             rec = CellRecord.failed(f"{kind}: {failure}", kind)
         if taps is not None:
             rec = with_taps(rec, taps)
+        rec = dataclasses.replace(rec, extra={**rec.extra, "browser_flags": flags_check})
+        if flags_check.get("missing"):
+            rec = rec.with_flags(f"flags-not-applied({','.join(flags_check['missing'])})")
         rec = dataclasses.replace(
             rec, memory=memory_peaks(rows, MEMORY_INTERVAL_S), wall_s=round(time.monotonic() - t0, 3),
             browser_version=self._chromium_version, sampler_cost=cost,
@@ -226,3 +230,15 @@ class LocalTarget:
 
 
 __all__ = ["LOCAL", "LOCAL_BROWSER", "LocalTarget", "host_thermal"]
+
+
+def _flags_check(browser: Any) -> dict[str, Any]:
+    """Whether the browser took the flags mwi asked for, read back from its own chrome://version:
+    `{"asked": n, "missing": [...]}`, or `{"error": ...}` when the page could not be read."""
+    from ..browsers.local_chromium import flags_not_applied
+
+    try:
+        line = browser.command_line()
+    except Exception as exc:  # noqa: BLE001 - playwright errors: the check is unreadable, the cell stands
+        return {"asked": len(browser.flags), "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}
+    return {"asked": len(browser.flags), "missing": flags_not_applied(browser.flags, line)}

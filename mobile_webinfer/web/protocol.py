@@ -35,7 +35,7 @@ SCHEMA_VERSION = 1
 RUNTIME_FORMAT: dict[str, str] = {r: f for r, f in _BASE_FORMAT.items() if r in RUNTIME_BACKENDS}
 DTYPES = frozenset({"float32", "float16", "int32", "int64", "uint8", "int8", "bool"})
 ERROR_KINDS = frozenset({
-    "backend_fallback", "backend_unavailable", "context_lost", "model_load", "unsupported_op",
+    "backend_fallback", "backend_unavailable", "context_lost", "gpu-context-lost", "model_load", "unsupported_op",
     "input", "nonfinite_output", "exception", "config", "result_rejected", "timeout",
     "unsupported",   # the browser cannot do what the cell needs (e.g. no WebNN), in its own words
 })

@@ -180,7 +180,7 @@ export async function setup(cfg, env, inputs) {
     async profile() {
       throw new CellError('unsupported', PROFILER_MISSING);
     },
-    check() { if (lost) throw new CellError('context_lost', lost); },
+    check() { if (lost) throw new CellError('gpu-context-lost', lost); },
     async info() {
       const files = env.wasmFilesLoaded().filter((f) => f.startsWith('litert_wasm'));
       const gpu = accel === 'webgpu' ? await env.gpuAdapterInfo(null) : null;

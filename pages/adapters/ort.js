@@ -92,7 +92,7 @@ export async function setup(cfg, env, inputs) {
       }
       return { source: 'onnxruntime', runs: events, skip_runs: before, profiled_runs: n };
     },
-    check() { if (lost) throw new CellError('context_lost', lost); },
+    check() { if (lost) throw new CellError('gpu-context-lost', lost); },
     async info() {
       let gpu = null;
       if (cfg.backend === 'webgpu') {

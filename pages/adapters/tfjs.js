@@ -113,7 +113,7 @@ export async function setup(cfg, env, inputs) {
       return { source: 'tfjs', runs };
     },
     check() {
-      if (lost) throw new CellError('context_lost', lost);
+      if (lost) throw new CellError('gpu-context-lost', lost);
       if (tf.getBackend() !== cfg.backend) {
         throw new CellError('backend_fallback', `tfjs switched from ${cfg.backend} to ${tf.getBackend()}`);
       }

@@ -18,10 +18,11 @@ def test_create_append_reopen(tmp_path):
     assert store.run_dir.parent == tmp_path / "runs"
     store.append_result(_rec("a"))
     store.append_result(_rec("b", status="error"))
+    store.append_result({**_rec("c", status="error"), "infra": True})
     again = RunStore.open(store.run_dir)
-    assert {r["key"] for r in again.results()} == {"a", "b"}
-    assert again.done_keys() == {"a", "b"}
-    assert again.done_keys(retry_failed=True) == {"a"}
+    assert {r["key"] for r in again.results()} == {"a", "b", "c"}
+    assert again.done_keys() == {"a", "b", "c"}
+    assert again.done_keys(retry_failed=True) == {"a", "b"}  # only the infrastructure failure is retried
     assert again.manifest()["spec"] == {"models": ["tiny_cnn"]}
     assert all(r["schema_version"] == SCHEMA_VERSION for r in again.results())
 
@@ -101,3 +102,41 @@ def test_update_manifest_is_atomic_and_keeps_fields(tmp_path):
     m = store.manifest()
     assert m["spec"] == {"a": 1} and m["targets"]["local"]["cpu"] == "x" and "updated_at" in m
     assert not list(store.run_dir.glob(".*.tmp"))
+
+
+def _infra(key, target="S1"):
+    return {**_rec(key, status="error", target=target), "infra": True, "error_kind": "GateFault"}
+
+
+def test_resume_reruns_the_failures_that_tripped_a_quarantine_and_retry_failed_only_infra(tmp_path):
+    """Issue 22 item 6: the infrastructure failures in a row that quarantined a phone are not done;
+    an isolated infra failure is re-run by --retry-failed only; a measurement error or a policy skip never."""
+    store = RunStore.create(tmp_path, {"spec": {}})
+    store.append_result(_infra("lone"))                       # one infra failure, then the phone went on
+    store.append_result(_rec("ok1", target="S1"))
+    store.append_result(_rec("pageerr", status="error", target="S1"))                      # a measurement error
+    store.append_result({**_rec("ceiling", status="skipped", target="S1"), "error_kind": "time-ceiling"})
+    store.append_result(_infra("t1"))
+    store.append_result(_rec("other-phone", target="S2"))   # another phone's record does not break S1's streak
+    store.append_result(_infra("t2"))
+    for k in ("q1", "q2"):
+        store.append_result({**_rec(k, status="skipped", target="S1"), "error_kind": "skipped-device-lost",
+                             "infra": True})
+    again = RunStore.open(store.run_dir)
+    assert again.done_keys() == {"lone", "ok1", "pageerr", "ceiling", "other-phone"}
+    assert again.done_keys(retry_failed=True) == {"ok1", "pageerr", "ceiling", "other-phone"}
+    again.append_result(_rec("t1", target="S1"))  # the resumed run measured it: done now
+    assert "t1" in RunStore.open(store.run_dir).done_keys()
+
+
+def test_a_quarantine_on_the_last_cells_is_resumed_too(tmp_path):
+    """The budget tripped on a phone's last cells: no skipped-device-lost record follows, the run's
+    --max-infra-failures (manifest) says the streak was a quarantine."""
+    store = RunStore.create(tmp_path, {"spec": {"max_infra_failures": 2}})
+    store.append_result(_rec("ok1", target="S1"))
+    store.append_result(_infra("lone"))
+    store.append_result(_rec("ok2", target="S1"))
+    store.append_result(_infra("t1"))
+    store.append_result(_infra("t2"))
+    store.append_result(_infra("other", target="S2"))  # one failure at the end of S2: under the budget
+    assert RunStore.open(store.run_dir).done_keys() == {"ok1", "lone", "ok2", "other"}

@@ -115,3 +115,30 @@ def tap(port: int, x_px: int, y_px: int) -> None:
                   {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})
     finally:
         ws.close()
+
+
+#: GPU context loss on demand (issue 22 item 7): the page's WebGL context is lost through the
+#: `WEBGL_lose_context` extension, its WebGPU device destroyed; what was lost is returned ('' while
+#: the runtime has no GPU context yet, so that a caller can try again).
+_LOSE_GPU_JS = """(() => {
+  const done = [];
+  const tf = self.tf;
+  const name = tf && tf.getBackend ? tf.getBackend() : null;
+  if (name === 'webgl') {
+    const gl = tf.backend().gpgpu && tf.backend().gpgpu.gl;
+    const ext = gl && gl.getExtension('WEBGL_lose_context');
+    if (ext) { ext.loseContext(); done.push('webgl'); }
+  }
+  if (name === 'webgpu' && tf.backend().device) { tf.backend().device.destroy(); done.push('webgpu'); }
+  return done.join(',');
+})()"""
+
+
+def lose_gpu(port: int) -> str:
+    """Lose the GPU context of the browser's current page (WebGL or WebGPU); '' when it has none yet."""
+    ws = _Ws(_page_ws_url(port))
+    try:
+        res = _call(ws, 1, "Runtime.evaluate", {"expression": _LOSE_GPU_JS, "returnByValue": True})
+        return str((res.get("result") or {}).get("value") or "")
+    finally:
+        ws.close()

@@ -888,7 +888,7 @@ class AndroidCommands:
     def _dumpsys_thermal(self, args: list[str]) -> Result:
         if args:
             raise self._unknown("dumpsys", ["thermalservice", *args])
-        if self.faults.sensors_gone():
+        if self.faults.sensors_gone() or self.faults.no_thermal_service:
             return ok("Can't find service: thermalservice\n")
         text = read_capture(self.profile["thermal_capture"])
         if self.profile.get("thermal_restore_tabs"):
@@ -904,7 +904,18 @@ class AndroidCommands:
             text = re.sub(r"(Temperature\{mValue=)([\d.]+)(, mType=[03], mName=[^,]+, mStatus=)\d",
                           lambda m: f"{m.group(1)}{float(m.group(2)) + 3 * status:.1f}{m.group(3)}{status}",
                           text)
-        return ok(text)
+        return ok(self._gate_fault_sensor_status(text))
+
+    def _gate_fault_sensor_status(self, text: str) -> str:
+        """The `sensor_status` fault: named sensors' own mStatus in the current block (issue 22)."""
+        wanted = self.faults.sensor_status or {}
+        if not wanted:
+            return text
+        head, sep, current = text.partition("Current temperatures from HAL:")
+        for name, st in wanted.items():
+            current = re.sub(r"(Temperature\{mValue=[^,]+, mType=\d+, mName=" + re.escape(name) + r", mStatus=)\d+",
+                             lambda m, st=st: f"{m.group(1)}{int(st)}", current)
+        return head + sep + current
 
     def _battery_state(self) -> dict[str, str]:
         ov = self.battery_overrides

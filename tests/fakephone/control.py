@@ -17,6 +17,7 @@ from .phone import FakePhone
 OPS = ("ping", "commands", "services", "sync_ops", "clear_log", "set_fault", "faults", "go_offline", "come_online",
        "drop_connection", "kill_renderer", "freeze_renderer", "browsers", "settings", "heat", "battery_overrides",
        "reboot", "native_processes")
+OPS += ("lose_gpu_context",)  # issue 22: GPU context loss on demand
 
 
 class LocalControl:
@@ -68,6 +69,14 @@ class LocalControl:
 
     def freeze_renderer(self, package: str | None = None) -> list[int]:
         return self.phone.freeze_renderer(package)
+
+    def lose_gpu_context(self, package: str) -> str:
+        """The foreground page of ``package`` loses its WebGL context / WebGPU device (cdp.lose_gpu):
+        what was lost, '' while the page has no GPU context yet."""
+        from .cdp import lose_gpu
+
+        inst = self.phone.running(package)
+        return lose_gpu(inst.devtools_port) if inst is not None and inst.devtools_port else ""
 
     def browsers(self) -> dict[str, Any]:
         out = {}
@@ -186,6 +195,9 @@ class RemoteControl:
 
     def freeze_renderer(self, package: str | None = None) -> list[int]:
         return self._call("freeze_renderer", package=package)
+
+    def lose_gpu_context(self, package: str) -> str:
+        return str(self._call("lose_gpu_context", package=package))
 
     def browsers(self) -> dict[str, Any]:
         return self._call("browsers")

@@ -46,6 +46,10 @@ class Faults:
     - ``devtools_socket_missing``: no browser's DevTools socket is listed in /proc/net/unix or connectable
       (remote debugging off); a refused ``adb reverse`` is
       ``reverse_port_bound``.  (A pushed ELF for another ABI is refused as Android's sh does, no switch.)
+    - ``no_thermal_service``: ``dumpsys thermalservice`` answers "Can't find service: thermalservice"
+      (Android <= 9 has no thermal service).
+    - ``sensor_status``: ``{"SKIN": 3}``: those sensors' ``mStatus`` in the current block, the
+      global ``Thermal Status`` unchanged (a Xiaomi throttles on SKIN SEVERE at global NONE).
     """
 
     drop_on: list[CommandFault] = field(default_factory=list)
@@ -78,6 +82,10 @@ class Faults:
     benchmark_model_hangs: int = 0  # the next N benchmark_model runs hang until killed by pid (-1: all)
     # -- preflight faults (mwi doctor --phone) ------------------------------------------------------
     devtools_socket_missing: bool = False  # browsers run, but no @..._devtools_remote socket is open
+    # cool-down gate faults (issue 22 item 2): a phone without a thermal service (Android <= 9), and
+    # sensors whose own mStatus is raised while the global `Thermal Status` stays as it is (Xiaomi)
+    no_thermal_service: bool = False            # `dumpsys thermalservice` answers "Can't find service"
+    sensor_status: dict[str, int] | None = None  # {sensor name: mStatus} in the current temperatures block
     _t0: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -92,6 +100,8 @@ class Faults:
                 "benchmark_model_hangs", "notification_shade", "reverse_port_bound", "reverse_dead",
                 "settings_ignored")
     SETTABLE += ("devtools_socket_missing",)  # preflight fault (mwi doctor --phone)
+
+    SETTABLE += ("no_thermal_service", "sensor_status")  # cool-down gate faults (issue 22)
 
     def set(self, name: str, value: Any) -> None:
         """Set one fault by name; command faults accept a pattern, a dict or a list of either."""

@@ -291,3 +291,22 @@ def test_benchmark_monitor_peak_and_warnings() -> None:
     assert (r.count, r.inference_std_us, r.warmup.median_us) == (20, 0.5, 11)
     with pytest.raises(ParseError, match="count="):
         parse_benchmark_model(text.replace("count=20", "count=x20"))
+
+
+@pytest.mark.parametrize(("raw", "celsius", "plausible"), [
+    ("-50", -5.0, True),      # a phone in the cold: a real reading (Android health "cold" below 0 C)
+    ("-400", -40.0, True),
+    ("999", 99.9, True),
+    ("1000", 100.0, False),   # >= 100 C: no working battery; a unit the profile does not declare, or a sentinel
+    ("65535", 6553.5, False),
+    ("-2731", -273.1, False),
+])
+def test_battery_temperatures_out_of_range_are_parsed_as_printed_and_judged_by_the_gate(raw, celsius, plausible):
+    """The parser reads what the phone printed (tenths of a degree; a profile may declare another unit);
+    the cool-down gate and the cell's maximum leave out what no battery can be (issue 22)."""
+    from mobile_webinfer.targets.cooldown import battery_plausible
+
+    b = parse_battery(f"Current Battery Service state:\n  AC powered: true\n  level: 80\n  scale: 100\n"
+                      f"  temperature: {raw}\n")
+    assert b.temperature_c == pytest.approx(celsius)
+    assert battery_plausible(b.temperature_c) is plausible

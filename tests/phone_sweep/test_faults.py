@@ -157,6 +157,26 @@ def test_thermal_jump_mid_cell_is_rerun_after_cooldown(fake_phone, tmp_path):
     assert rec["attempts"][0]["status"] == "throttled" and rec["attempts"][0]["thermal_status_max"] == 3
     assert "rerun-after-throttle" in rec["flags"] and "thermal-throttled" not in rec["flags"]
     assert _am_starts(pixel) == 2
+    _discarded_try_samples_kept_apart(Path(out.strip().splitlines()[-1]), rec)
+
+
+def _discarded_try_samples_kept_apart(run_dir: Path, rec: dict) -> None:
+    """Issue 22 item 8: the hot try's samples carry attempt 1, the re-run's attempt 2; samples.parquet
+    marks only the stored try `final`, and the hot try's thermal status 3 is not in what plots read."""
+    import pyarrow.compute as pc
+
+    from mobile_webinfer.htmlreport.parquet import PLOT_SAMPLE_COLUMNS, read_samples
+    from mobile_webinfer.store import RunStore
+
+    rows = [r for r in RunStore.open(run_dir).samples() if r.get("key") == rec["key"]]
+    hot = [r for r in rows if r.get("attempt") == 1]
+    assert hot and [r for r in rows if r.get("attempt") == 2] and {r.get("attempt") for r in rows} == {1, 2}
+    assert any(r["probe"] == "thermal" and r["ok"] and r["data"]["status"] == 3 for r in hot)
+    subprocess.run(MWI + ["report", str(run_dir), "--json"], capture_output=True, text=True, check=True)
+    t = read_samples(run_dir / "samples.parquet", columns=(*PLOT_SAMPLE_COLUMNS, "attempt"))
+    final = t.filter(pc.equal(t.column("final"), True))
+    assert set(final.column("attempt").to_pylist()) == {2} and 1 in set(t.column("attempt").to_pylist())
+    assert 3 not in set(final.column("thermal_status").to_pylist())
 
 
 def test_thermal_jump_flagged_when_policy_is_flag(fake_phone, tmp_path):

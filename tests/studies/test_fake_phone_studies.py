@@ -122,3 +122,33 @@ def test_battery_baseline_keeps_the_browser_open_on_an_idle_page(adb_server, fak
     assert any(c.startswith("am force-stop com.android.chrome") for c in cmds[idle[0]:cell[0]])
     (s,) = summarize(out.store.run_dir)
     assert s["runtime"] == "tfjs" and s["inferences"] > 0
+
+
+def test_a_study_gates_each_run_once_and_says_what_it_waits_for(adb_server, fake_phone, env, bm_binary, monkeypatch):
+    """Issue 22 item 2: a study's own gate is the only one before a run (the measurement does not gate
+    again), `--max-battery-temp` / `--cooldown-timeout` reach it, and its wait is said, not silent."""
+    import dataclasses
+
+    from mobile_webinfer.targets.android import gate as gate_mod
+
+    calls = []
+    real = gate_mod.wait_cool
+    monkeypatch.setattr(gate_mod, "wait_cool", lambda *a, **k: calls.append(1) or real(*a, **k))  # counts, runs
+    phone = fake_phone("pixel", battery_temp_c=41.0)
+    said: list[str] = []
+    spec = dataclasses.replace(_spec("thermal", phone.serial, bm_binary, duration=30.0), cooldown_timeout_s=2.0)
+    out = run_study(spec, out_root=env / "out", say=said.append)
+    assert len(calls) == 1 and any("cool-down gate waiting: battery 41 C > 35 C" in m for m in said), said
+    (rec,) = out.store.results()
+    assert rec["context"]["cooldown"]["ok"] is False and rec["context"]["cooldown"]["waited_s"] >= 2
+    calls.clear()
+    spec = dataclasses.replace(spec, max_battery_temp_c=45.0)
+    out = run_study(spec, out_root=env / "out2", say=said.append)
+    (rec,) = out.store.results()
+    assert len(calls) == 1 and rec["context"]["cooldown"]["ok"] is True
+
+
+def test_study_gate_options_are_checked():
+    with pytest.raises(Exception, match="--max-battery-temp must be between 0 and 100 C"):
+        StudySpec(kind="thermal", target="S1", model="tiny_cnn", runs=parse_runs("tfjs/wasm"), duration_s=60,
+                  max_battery_temp_c=120.0)

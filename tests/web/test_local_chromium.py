@@ -90,3 +90,29 @@ def test_reap_stale_profiles(tmp_path):
     (stale / "Default").mkdir()
     assert lc.reap_stale_profiles(str(tmp_path)) == [stale]
     assert not stale.exists() and live.exists() and other.exists()
+
+
+def test_flags_not_applied_reads_switches_and_features():
+    line = ("/usr/lib/chromium/chromium --enable-features=CDPScreenshotNewSurface --headless --no-sandbox "
+            "--enable-unsafe-webgpu --enable-features=Vulkan,WebMachineLearningNeuralNetwork about:blank")
+    asked = ["--no-sandbox", "--enable-unsafe-webgpu", "--enable-features=Vulkan,WebMachineLearningNeuralNetwork"]
+    assert lc.flags_not_applied(asked, line) == []
+    assert lc.flags_not_applied([*asked, "--use-webgpu-adapter=swiftshader", "--enable-features=Vulkan,Foo"],
+                                line) == ["--use-webgpu-adapter=swiftshader", "--enable-features=Foo"]
+
+
+@pytest.mark.browser
+def test_a_running_chromium_reports_the_flags_it_took():
+    """Read back from the browser itself (chrome://version): every flag mwi asked for, a made-up one too."""
+    with lc.LocalChromium(None, extra_flags=["--mwi-check-switch=1"]) as browser:
+        line = browser.command_line()
+        assert "--mwi-check-switch=1" in line.split()
+        assert lc.flags_not_applied(browser.flags, line) == []
+        assert lc.flags_not_applied(["--mwi-never-given"], line) == ["--mwi-never-given"]
+
+
+def test_a_cell_whose_flags_did_not_apply_is_flagged():
+    from mobile_webinfer.sweep.policy import validity
+
+    assert validity(["flags-not-applied(--enable-unsafe-webgpu)"], measured=True) == \
+        ("flagged", ["browser-flags-not-applied"])

@@ -58,7 +58,7 @@ def run_browser_cell(t: AndroidTarget, cell: Cell, manifest: Any, server: Any, b
         config = dataclasses.replace(config, profile_ops=True)
     taps: TapDriver | None = None
     first_run = t.handle_first_run(spec)
-    ctx, skipped = gate(dev, t.cooldown, stop)
+    ctx, skipped = gate(dev, t.cooldown, stop, t.gate_state)
     ctx = dataclasses.replace(ctx, extra={**ctx.extra, "first_run": first_run})
     if skipped:
         return Measurement(dataclasses.replace(skipped, context=ctx))

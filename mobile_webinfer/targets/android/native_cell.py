@@ -147,7 +147,7 @@ def run_native_cell(t: AndroidTarget, cell: Cell, manifest: Any, budget: Budget,
         raise MeasurementError(f"no benchmark_model binary for {abi or 'this ABI'}: run `mwi devices setup "
                                f"{t.serial}` to fetch {BENCHMARK_MODEL_HINT} for this phone (offline it prints "
                                f"what to download and where to put it), or pass --benchmark-model PATH")
-    ctx, skipped = gate(t.dev, t.cooldown, stop)
+    ctx, skipped = gate(t.dev, t.cooldown, stop, t.gate_state)
     if skipped:
         return Measurement(skipped)
     remote_bin = t.push_once(binary, "benchmark_model", executable=True)
@@ -200,7 +200,7 @@ def run_native_profile(t: AndroidTarget, cell: Cell, manifest: Any, budget: Budg
     if binary is None:
         raise MeasurementError(f"no benchmark_model binary for {t.abi or 'this ABI'}: run `mwi devices setup "
                                f"{t.serial}` or pass --benchmark-model PATH")
-    _ctx, skipped = gate(t.dev, t.cooldown, stop)
+    _ctx, skipped = gate(t.dev, t.cooldown, stop, t.gate_state)
     if skipped:
         raise MeasurementError(f"{cell.key}: no per-operator profile: {skipped.error}")
     remote_bin = t.push_once(binary, "benchmark_model", executable=True)

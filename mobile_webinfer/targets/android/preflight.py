@@ -141,7 +141,8 @@ class _Phone:
     def thermal(self) -> str:
         from .gate import read_thermal
 
-        status, temp = read_thermal(self.need())
+        reading = read_thermal(self.need())
+        status, temp = reading.status, reading.battery_c
         if status is None and temp is None:
             raise Outcome(FAIL, "neither dumpsys thermalservice nor the battery temperature could be read",
                           "mwi cannot wait for the phone to cool without one: check adb shell dumpsys thermalservice "
@@ -155,7 +156,8 @@ class _Phone:
                           "let it cool: screen off, out of its case, off a fast charger, a few minutes; then run "
                           "mwi doctor --phone again")
         if status is None:
-            raise Outcome(WARN, f"{text} (dumpsys thermalservice unreadable: Android < 10?)",
+            why = reading.thermal_unavailable or "dumpsys thermalservice unreadable: Android < 10?"
+            raise Outcome(WARN, f"{text} ({why})",
                           "only the battery temperature gates cells on this phone")
         return text
 

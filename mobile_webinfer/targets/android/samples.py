@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ...records import Context, Memory
+from ..cooldown import battery_plausible
 
 
 def process_kind(package: str, name: str) -> str:
@@ -52,7 +53,7 @@ def summarize_samples(rows: Iterable[Mapping[str, Any]], base: Context) -> Conte
     statuses = [r["data"].get("status") for r in rows if r.get("probe") == "thermal" and r.get("ok")]
     statuses = [s for s in statuses if isinstance(s, int)]
     temps = [r["data"].get("temperature_c") for r in rows if r.get("probe") == "battery" and r.get("ok")]
-    temps = [t for t in temps if isinstance(t, (int, float))]
+    temps = [t for t in temps if isinstance(t, (int, float)) and battery_plausible(t)]  # no sentinel as a max
     if temps:
         extra.setdefault("battery_temp_first_sample_c", temps[0])
     frames = janky = 0

@@ -78,6 +78,7 @@ class AndroidTarget:
         self._props: dict[str, str] = {}
         self.boot_timeout_s = boot_timeout_s
         self.left_conditioned: str | None = None  # why the journal was kept when conditions() ended
+        self.gate_state = _gate.GateState()  # the cool-down gate's memory of this phone (bounds in a row)
 
     # -- identity ------------------------------------------------------------------------
     def connect(self) -> Device:
@@ -121,7 +122,14 @@ class AndroidTarget:
         except MwiError as exc:
             fp["profile_check"] = {"error": exc.one_line()}
         fp["benchmark_model"] = self._benchmark_model_info(fp.get("abi"))
-        status, temp = _gate.read_thermal(dev)
+        try:
+            reading = _gate.read_thermal(dev, self.cooldown.read_timeout_s)
+            status, temp = reading.status, reading.battery_c
+            if reading.thermal_unavailable:
+                fp["thermal_unavailable"] = reading.thermal_unavailable
+        except _gate.GateFault as exc:  # the cells' gates say it again, each counted as an infra failure
+            status, temp = None, None
+            fp["gate_fault"] = exc.one_line()
         self._fp = {**fp, "target": self.serial, "kind": "android",
                     "profile": getattr(dev.profile, "name", None),
                     "browsers": [b.to_json() for b in self.installed()],
