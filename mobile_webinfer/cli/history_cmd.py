@@ -24,7 +24,8 @@ def history(
                                                     "print its path last."),
     series: str = typer.Option(None, "--series", help="Only this series (its id, as `--json` prints it: "
                                                       "target|browser|model|runtime|backend|tN)."),
-    window: int = typer.Option(0, "--window", help="Statuses from each target's last N runs (0: every run)."),
+    window: int = typer.Option(90, "--window", help="Statuses from each target's last N runs (0: every run; "
+                                                   "--series always reads every run of its series)."),
     all_series: bool = typer.Option(False, "--all", help="List every series, stable ones too."),
 ) -> None:
     """Every run of a lab as series (one configuration on one device; browser / runtime versions, model
@@ -50,7 +51,7 @@ def history(
     if window < 0:
         raise UsageError("--window must be 0 (every run) or a positive number of runs")
     lab = open_lab([Path(p) for p in args])
-    h = analyse(lab, window=window, series=series)
+    h = analyse(lab, window=0 if series else window, series=series)
     if series and not h.series:
         raise UsageError(f"no series {series!r} (ids as `mwi history --json` prints them)")
     if as_json:

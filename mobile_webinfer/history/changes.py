@@ -245,10 +245,8 @@ def runtime_version(runtime: str, frameworks: Sequence[tuple[str, str]]) -> str 
     return ", ".join(vals) if vals else None
 
 
-def _pair(v: object) -> tuple[float, float] | None:
-    if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v):
-        return (float(v[0]), float(v[1]))
-    return None
+def _pair(lo: float | None, hi: float | None) -> tuple[float, float] | None:
+    return None if lo is None or hi is None else (lo, hi)
 
 
 def window_runs(lab: Lab, window: int) -> tuple[RunInfo, ...]:
@@ -280,29 +278,34 @@ def analyse(lab: Lab, *, window: int = 0, series: str | None = None, min_effect:
              cols["threads"][i])
         groups.setdefault(k, []).append(i)
     results = []
+    cache: dict[tuple[int, str, str], tuple[str | None, str | None, str | None]] = {}
     for k, rows in groups.items():
         target, browser, model, runtime, backend, threads = k
         sid = f"{target}|{browser}|{model}|{runtime}|{backend}|t{threads}"
         if series and sid != series:
             continue
         rows.sort(key=lambda i: cols["src"][i])
+        native = browser == NATIVE_BROWSER
         points = []
         for i in rows:
-            run = runs[cols["src"][i]]
-            ti = run.target(target)
-            native = browser == NATIVE_BROWSER
+            src = cols["src"][i]
+            run = runs[src]
+            facts = cache.get((src, target, runtime))
+            if facts is None:
+                ti = run.target(target)
+                facts = cache[(src, target, runtime)] = (
+                    ti.browser_version(browser) if ti else None,
+                    runtime_version(runtime, ti.frameworks) if ti else None, ti.build if ti else None)
             med = cols["native_median_ms"][i] if native or cols["browser_median_ms"][i] is None \
                 else cols["browser_median_ms"][i]
             if med is None or not med > 0:
                 continue
             points.append(Point(
                 run_id=run.run_id, run_dir=str(run.run_dir), at=run.created_at, median_ms=float(med),
-                ci95_ms=None if native else _pair(cols["browser_ci95_ms"][i]), gap=cols["gap"][i],
-                gap_ci95=_pair(cols["gap_ci95"][i]),
-                browser_version=None if native else (cols["browser_version"][i]
-                                                     or (ti.browser_version(browser) if ti else None)),
-                runtime_version=runtime_version(runtime, ti.frameworks) if ti else None,
-                model_sha256=cols["model_sha256"][i], build=ti.build if ti else None,
+                ci95_ms=None if native else _pair(cols["ci_lo"][i], cols["ci_hi"][i]), gap=cols["gap"][i],
+                gap_ci95=_pair(cols["gap_lo"][i], cols["gap_hi"][i]),
+                browser_version=None if native else (cols["browser_version"][i] or facts[0]),
+                runtime_version=facts[1], model_sha256=cols["model_sha256"][i], build=facts[2],
                 tool_version=run.tool_version))
         if not points:
             continue

@@ -139,12 +139,6 @@ def pin(name: str, run_dir: Path) -> Path:
 
 # -- rows -----------------------------------------------------------------------------------------
 
-def _pair(v: object) -> tuple[float, float] | None:
-    if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v):
-        return (float(v[0]), float(v[1]))
-    return None
-
-
 def run_rows(run: RunInfo) -> dict[ConfigKey, Row]:
     table, bad = config_rows([run])
     if bad:
@@ -155,7 +149,8 @@ def run_rows(run: RunInfo) -> dict[ConfigKey, Row]:
         key = (cols["target"][i], cols["browser"][i], cols["model"][i], cols["runtime"][i], cols["backend"][i],
                int(cols["threads"][i]))
         med = cols["browser_median_ms"][i]
-        ci = _pair(cols["browser_ci95_ms"][i])
+        lo, hi = cols["ci_lo"][i], cols["ci_hi"][i]
+        ci = (float(lo), float(hi)) if lo is not None and hi is not None else None
         if med is None:
             med, ci = cols["native_median_ms"][i], None
         if med is None or not med > 0:

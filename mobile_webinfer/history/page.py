@@ -40,12 +40,17 @@ def _panel(ax: plt.Axes, s: SeriesResult) -> None:
         ax.axvline(t[e.index], color="#888", linestyle=":", linewidth=0.9)
         ax.annotate(_short_event(e.what, e.new), (t[e.index], bottom - 0.02 * span), fontsize=6, color="#555",
                     rotation=90, va="bottom", ha="right")
+    at: dict[int, list] = {}
     for st in s.steps:
-        col = "#c62828" if st.worse else "#2e7d32"
-        ax.axvline(t[st.index], color=col, linewidth=1.4, alpha=0.9)
-        words = f"{_pct(st.size)} {st.metric.replace('median_ms', 'median')}: {st.cause_text}"
-        ax.annotate(words[:70], (t[st.index], top), fontsize=6.5, color=col, va="top", ha="left",
-                    xytext=(3, -2), textcoords="offset points")
+        at.setdefault(st.index, []).append(st)
+    for index, steps in at.items():
+        worse = any(x.worse for x in steps if x.metric == "median_ms") or all(x.worse for x in steps)
+        col = "#c62828" if worse else "#2e7d32"
+        ax.axvline(t[index], color=col, linewidth=1.4, alpha=0.9)
+        sizes = ", ".join(f"{_pct(x.size)} {x.metric.replace('median_ms', 'median')}" for x in steps)
+        right = index > len(t) / 2
+        ax.annotate(f"{sizes}\n{steps[0].cause_text[:48]}", (t[index], top), fontsize=6.5, color=col, va="top",
+                    ha="right" if right else "left", xytext=(-3 if right else 3, -2), textcoords="offset points")
     ax.set_ylim(bottom - 0.08 * span, top + 0.12 * span)
     ax.set_title(f"{s.key.label}\n{s.status}", fontsize=7.5, loc="left")
     ax.set_ylabel("median, ms", fontsize=7)

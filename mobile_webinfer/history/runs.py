@@ -290,8 +290,10 @@ def _select(columns: Iterable[str]) -> str:
 
 
 _AGG = ('SELECT {src} AS src, target, browser, model, runtime, backend, threads, '
-        'any_value(browser_median_ms) AS browser_median_ms, any_value(browser_ci95_ms) AS browser_ci95_ms, '
-        'any_value(native_median_ms) AS native_median_ms, any_value(gap) AS gap, any_value(gap_ci95) AS gap_ci95, '
+        'any_value(browser_median_ms) AS browser_median_ms, '
+        'any_value(browser_ci95_ms[1]) AS ci_lo, any_value(browser_ci95_ms[2]) AS ci_hi, '
+        'any_value(native_median_ms) AS native_median_ms, any_value(gap) AS gap, '
+        'any_value(gap_ci95[1]) AS gap_lo, any_value(gap_ci95[2]) AS gap_hi, '
         'max(model_sha256) AS model_sha256, max(browser_version) AS browser_version '
         'FROM ({inner}) WHERE coalesce(final, true) AND qoe_mode IS NULL '
         'AND (browser_median_ms IS NOT NULL OR native_median_ms IS NOT NULL) '
@@ -373,8 +375,8 @@ def _empty() -> pa.Table:
     return pa.table({"src": pa.array([], pa.int64()), "target": pa.array([], s), "browser": pa.array([], s),
                      "model": pa.array([], s), "runtime": pa.array([], s), "backend": pa.array([], s),
                      "threads": pa.array([], pa.int64()), "browser_median_ms": pa.array([], f),
-                     "browser_ci95_ms": pa.array([], pa.list_(f)), "native_median_ms": pa.array([], f),
-                     "gap": pa.array([], f), "gap_ci95": pa.array([], pa.list_(f)),
+                     "ci_lo": pa.array([], f), "ci_hi": pa.array([], f), "native_median_ms": pa.array([], f),
+                     "gap": pa.array([], f), "gap_lo": pa.array([], f), "gap_hi": pa.array([], f),
                      "model_sha256": pa.array([], s), "browser_version": pa.array([], s)})
 
 
