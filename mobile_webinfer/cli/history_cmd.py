@@ -50,8 +50,9 @@ def history(
         return
     if window < 0:
         raise UsageError("--window must be 0 (every run) or a positive number of runs")
-    lab = open_lab([Path(p) for p in args])
-    h = analyse(lab, window=0 if series else window, series=series)
+    lab = open_lab([Path(p) for p in args], window=0 if series else window,
+                   targets={series.split("|", 1)[0]} if series else None)
+    h = analyse(lab, series=series)
     if series and not h.series:
         raise UsageError(f"no series {series!r} (ids as `mwi history --json` prints them)")
     if as_json:

@@ -249,26 +249,11 @@ def _pair(lo: float | None, hi: float | None) -> tuple[float, float] | None:
     return None if lo is None or hi is None else (lo, hi)
 
 
-def window_runs(lab: Lab, window: int) -> tuple[RunInfo, ...]:
-    """The runs holding each target's last `window` runs (0: every run)."""
-    if window <= 0:
-        return lab.runs
-    keep: set[int] = set()
-    seen: dict[str, int] = {}
-    for i in range(len(lab.runs) - 1, -1, -1):
-        r = lab.runs[i]
-        names = [t.target for t in r.targets] or [r.run_id]
-        if any(seen.get(n, 0) < window for n in names):
-            keep.add(i)
-        for n in names:
-            seen[n] = seen.get(n, 0) + 1
-    return tuple(r for i, r in enumerate(lab.runs) if i in keep)
-
-
-def analyse(lab: Lab, *, window: int = 0, series: str | None = None, min_effect: float = MIN_EFFECT,
+def analyse(lab: Lab, *, series: str | None = None, min_effect: float = MIN_EFFECT,
             penalty: float = PENALTY) -> History:
-    """Every series of the lab (or the one whose id is `series`), its steps, events and status."""
-    runs = window_runs(lab, window)
+    """Every series of the lab's selected runs (or the one whose id is `series`), its steps, events
+    and status.  Which runs: `open_lab(..., window=, targets=)`."""
+    runs = lab.selected
     only_target = series.split("|", 1)[0] if series else None
     table, bad = config_rows(runs, targets={only_target} if only_target else None)
     cols = {name: table.column(name).to_pylist() for name in table.column_names}
@@ -315,6 +300,7 @@ def analyse(lab: Lab, *, window: int = 0, series: str | None = None, min_effect:
         results.append(series_result(key, points, min_effect=min_effect, penalty=penalty))
     order = {"regressed": 0, "noisy": 1, "improved": 2, "stable": 3}
     results.sort(key=lambda s: (order[s.status], s.key.id))
+    window = lab.window
     notes = (f"statuses over each target's last {window} runs",) if window > 0 else ()
     return History(runs=lab.runs, unreadable=(*lab.unreadable, *bad), series=tuple(results), window=window,
                    notes=notes)

@@ -173,8 +173,8 @@ def resolve_baseline(run: RunInfo, baseline: str) -> tuple[RunInfo, str]:
     measured), or a pinned name."""
     if baseline == "auto":
         folder = run.run_dir.resolve().parent
-        lab: Lab = open_lab([folder])
         mine = {t.target for t in run.targets}
+        lab: Lab = open_lab([folder], targets=mine or None)
         earlier = [r for r in lab.runs if r.run_dir.resolve() != run.run_dir.resolve() and (r.at, r.run_id) <
                    (run.at, run.run_id) and mine & {t.target for t in r.targets}]
         if not earlier:

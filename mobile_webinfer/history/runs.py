@@ -26,10 +26,10 @@ from typing import Any
 import pyarrow as pa
 
 from ..errors import StoreError, UsageError
-from ..files import atomic_write_json
+from ..files import atomic_write_text
 
 #: bump when what an index entry holds changes (older entries are read again)
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 STATE_DIR = "history"
 
 #: report-row and cell columns a history reads (by name; any may be missing in an older run)
@@ -81,6 +81,8 @@ class Lab:
     runs: tuple[RunInfo, ...]               # oldest first
     unreadable: tuple[Unreadable, ...]
     state_dir: Path | None                  # where index.json / pins.json live (None: run directories given)
+    selected: tuple[RunInfo, ...] = ()      # the runs a query reads (open_lab's window and targets)
+    window: int = 0
 
 
 def _parse_time(text: str) -> _dt.datetime:
@@ -151,17 +153,23 @@ def _targets(manifest: Mapping[str, Any]) -> tuple[TargetInfo, ...]:
     return tuple(out)
 
 
-def _mtime(p: Path) -> int | None:
-    try:
-        return p.stat().st_mtime_ns
-    except OSError:
-        return None
-
-
 def _stamp(run_dir: Path) -> dict[str, Any]:
-    results = [_mtime(p) for p in sorted(run_dir.glob("results*.jsonl"))]
-    return {"manifest": _mtime(run_dir / "manifest.json"), "cells": _mtime(run_dir / "cells.parquet"),
-            "results": max((r for r in results if r is not None), default=None)}
+    """mtimes of the files a history reads (one directory listing)."""
+    m = c = r = None
+    try:
+        with os.scandir(run_dir) as it:
+            for e in it:
+                n = e.name
+                if n == "manifest.json":
+                    m = e.stat().st_mtime_ns
+                elif n == "cells.parquet":
+                    c = e.stat().st_mtime_ns
+                elif n.startswith("results") and n.endswith(".jsonl"):
+                    t = e.stat().st_mtime_ns
+                    r = t if r is None else max(r, t)
+    except OSError:
+        pass
+    return {"manifest": m, "cells": c, "results": r}
 
 
 def _read_run(run_dir: Path, stamp: Mapping[str, Any]) -> RunInfo:
@@ -232,46 +240,104 @@ def _load_index(state: Path | None) -> dict[str, Any]:
         return {}
     if not isinstance(data, Mapping) or data.get("version") != INDEX_VERSION or not isinstance(data.get("runs"), dict):
         return {}
-    return data["runs"]
+    schemas = [tuple(x) for x in data.get("schemas") or ()]
+    runs = data["runs"]
+    for e in runs.values():  # a run's columns are stored once per distinct schema
+        if isinstance(e, dict) and isinstance(e.get("columns"), int) and 0 <= e["columns"] < len(schemas):
+            e["columns"] = schemas[e["columns"]]
+    return runs
 
 
-def open_lab(paths: Sequence[Path], *, write_index: bool = True) -> Lab:
-    """Every run named by `paths` (run directories or one lab folder), oldest first; the unreadable apart."""
+def _save_index(state: Path, runs: Mapping[str, Any]) -> None:
+    schemas: dict[tuple[str, ...], int] = {}
+    out = {}
+    for key, e in runs.items():
+        cols = tuple(e["columns"])
+        out[key] = {**e, "columns": schemas.setdefault(cols, len(schemas))}
+    data = {"version": INDEX_VERSION, "schemas": [list(c) for c in schemas], "runs": out}
+    state.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(state / "index.json", json.dumps(data, separators=(",", ":")))
+
+
+def select_runs(runs: Sequence[RunInfo], *, window: int = 0, targets: set[str] | None = None) -> list[RunInfo]:
+    """The runs a query reads: those measuring one of `targets` (all when None), and of those the runs
+    holding each target's last `window` runs (0: every run).  `runs` is oldest first."""
+    keep: list[RunInfo] = []
+    seen: dict[str, int] = {}
+    for r in reversed(runs):
+        names = [t.target for t in r.targets] or [r.run_id]
+        if targets is not None and r.targets and not any(n in targets for n in names):
+            continue
+        if window <= 0 or any(seen.get(n, 0) < window for n in names):
+            keep.append(r)
+        for n in names:
+            seen[n] = seen.get(n, 0) + 1
+    keep.reverse()
+    return keep
+
+
+def _order(r: RunInfo) -> tuple[_dt.datetime, str]:
+    return (r.at, r.run_id)
+
+
+def open_lab(paths: Sequence[Path], *, write_index: bool = True, window: int = 0,
+             targets: set[str] | None = None) -> Lab:
+    """Every run named by `paths` (run directories or one lab folder), oldest first; the unreadable apart.
+
+    `selected` are the runs a query will read (`select_runs(window, targets)`).  A run the index knows
+    is taken from it; the selected ones are checked against their files' mtimes (and read again when
+    changed), so a lab of 15,000 runs is not listed file by file for a query that reads 750 of them."""
     dirs, state = expand(list(paths))
     index = _load_index(state)
-    fresh_index: dict[str, Any] = {}
-    runs: list[RunInfo] = []
+    entries: dict[str, Any] = {}
+    infos: dict[str, RunInfo] = {}
+    from_index: set[str] = set()
     bad: list[Unreadable] = []
     changed = False
-    for d in dirs:
-        key = d.name if state is not None else str(d)
+
+    def read(d: Path, key: str) -> None:
         stamp = _stamp(d)
-        e = index.get(key)
-        if isinstance(e, Mapping) and e.get("stamp") == stamp:
-            try:
-                info = _from_entry(d, e)
-            except (KeyError, TypeError, ValueError):
-                e = None
-            else:
-                runs.append(info)
-                fresh_index[key] = e
-                continue
-        changed = True
         try:
             info = _read_run(d, stamp)
         except StoreError as exc:
             bad.append(Unreadable(d, str(exc)))
-            continue
-        runs.append(info)
-        fresh_index[key] = _entry(info, stamp)
-    if state is not None and write_index and (changed or set(fresh_index) != set(index)):
+            infos.pop(key, None)
+            entries.pop(key, None)
+            return
+        infos[key] = info
+        entries[key] = _entry(info, stamp)
+
+    keys: dict[Path, str] = {}
+    for d in dirs:
+        key = d.name if state is not None else str(d)
+        keys[d] = key
+        e = index.get(key)
+        if isinstance(e, Mapping) and isinstance(e.get("stamp"), Mapping):
+            try:
+                infos[key] = _from_entry(d, e)
+            except (KeyError, TypeError, ValueError):
+                pass
+            else:
+                entries[key] = e
+                from_index.add(key)
+                continue
+        changed = True
+        read(d, key)
+    runs = sorted(infos.values(), key=_order)
+    for r in select_runs(runs, window=window, targets=targets):
+        key = keys[r.run_dir]
+        if key in from_index and _stamp(r.run_dir) != entries[key]["stamp"]:
+            changed = True
+            read(r.run_dir, key)
+    runs = sorted(infos.values(), key=_order)
+    selected = select_runs(runs, window=window, targets=targets)
+    if state is not None and write_index and (changed or set(entries) != set(index)):
         try:
-            state.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(state / "index.json", {"version": INDEX_VERSION, "runs": fresh_index})
+            _save_index(state, entries)
         except OSError:
             pass  # a read-only lab is still read; the index is only a shortcut
-    runs.sort(key=lambda r: (r.at, r.run_id))
-    return Lab(runs=tuple(runs), unreadable=tuple(bad), state_dir=state)
+    return Lab(runs=tuple(runs), unreadable=tuple(bad), state_dir=state, selected=tuple(selected),
+               window=window)
 
 
 # -- the configurations of many runs, through DuckDB ---------------------------------------------
