@@ -4,6 +4,7 @@ JUnit, runs that cannot be read listed, runs without a Parquet read without writ
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import random
@@ -74,9 +75,13 @@ def test_pure_noise_is_rarely_flagged(tmp_path):
     for i in range(30):
         when = T0 + dt.timedelta(days=i)
         cfgs = [_cfg(f"m{k:03d}", 10.0 * (1 + k % 7) * rng.lognormvariate(0, 0.10), ci=0.03) for k in range(200)]
+        cfgs.append(_cfg("wild", 10.0 * rng.lognormvariate(0, 0.45), ci=0.03))  # far too noisy to say
         write_run(runs, RunSpec(run_id(i, when, "8BKX1Q2F"), when, target="8BKX1Q2F", device_model="Pixel 7",
                                 configs=cfgs))
     h = analyse(open_lab([tmp_path]))
+    wild = [s for s in h.series if s.key.model == "wild"]
+    assert len(wild) == 1 and wild[0].status == "noisy", wild[0].to_json()
+    h = dataclasses.replace(h, series=tuple(s for s in h.series if s.key.model != "wild"))
     assert len(h.series) == 200 and all(len(s.points) == 30 for s in h.series)
     flagged = [s for s in h.series if s.steps or s.status != "stable"]
     rate = len(flagged) / len(h.series)
