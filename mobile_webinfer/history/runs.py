@@ -29,7 +29,7 @@ from ..errors import StoreError, UsageError
 from ..files import atomic_write_text
 
 #: bump when what an index entry holds changes (older entries are read again)
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 STATE_DIR = "history"
 
 #: report-row and cell columns a history reads (by name; any may be missing in an older run)
@@ -59,8 +59,12 @@ class RunInfo:
     created_at: str                 # ISO time the run was created (the history's time axis)
     tool_version: str | None
     targets: tuple[TargetInfo, ...]
-    cells: Path | None              # cells.parquet read in place; None: built in memory from results*.jsonl
+    parquet: bool                   # cells.parquet is read in place (else built in memory from results*.jsonl)
     columns: tuple[str, ...]        # the Parquet file's columns (empty when built in memory)
+
+    @property
+    def cells(self) -> Path | None:
+        return self.run_dir / "cells.parquet" if self.parquet else None
 
     def target(self, name: str) -> TargetInfo | None:
         return next((t for t in self.targets if t.target == name), None)
@@ -118,7 +122,8 @@ def expand(paths: Sequence[Path]) -> tuple[list[Path], Path | None]:
         raise UsageError(f"{missing[0]} is not a directory (give run directories or a lab folder such as out/)")
     if len(paths) == 1 and not _is_run_like(paths[0]):
         folder = runs_folder(paths[0])
-        dirs = sorted(p for p in folder.iterdir() if p.is_dir() and p.name != STATE_DIR and _is_run_like(p))
+        with os.scandir(folder) as it:  # the folder's listing says which entries are folders (no stat each)
+            dirs = [folder / n for n in sorted(e.name for e in it if e.is_dir() and e.name != STATE_DIR)]
         if not dirs:
             raise UsageError(f"{paths[0]} holds no run directories (expected out/ or out/runs/<run-id>/)")
         return dirs, state_dir_for(folder)
@@ -211,27 +216,37 @@ def _read_run(run_dir: Path, stamp: Mapping[str, Any]) -> RunInfo:
     return RunInfo(run_dir=run_dir, run_id=str(manifest.get("run_id") or run_dir.name),
                    created_at=str(manifest.get("created_at") or ""),
                    tool_version=str(manifest["tool_version"]) if manifest.get("tool_version") else None,
-                   targets=_targets(manifest), cells=cells, columns=columns)
+                   targets=_targets(manifest), parquet=cells is not None, columns=columns)
 
 
 def _entry(info: RunInfo, stamp: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's index entry in memory (`_save_index` stores its columns and targets once per distinct value)."""
     return {"stamp": dict(stamp), "run_id": info.run_id, "created_at": info.created_at,
-            "tool_version": info.tool_version, "cells": info.cells is not None, "columns": list(info.columns),
-            "targets": [{"target": t.target, "device_model": t.device_model, "build": t.build,
-                         "browsers": [list(p) for p in t.browsers], "frameworks": [list(p) for p in t.frameworks]}
-                        for t in info.targets]}
+            "tool_version": info.tool_version, "cells": info.parquet, "columns": info.columns,
+            "targets": info.targets}
+
+
+def _target_json(t: TargetInfo) -> dict[str, Any]:
+    return {"target": t.target, "device_model": t.device_model, "build": t.build,
+            "browsers": [list(p) for p in t.browsers], "frameworks": [list(p) for p in t.frameworks]}
+
+
+def _target_from_json(t: Mapping[str, Any]) -> TargetInfo:
+    return TargetInfo(target=t["target"], device_model=t["device_model"], build=t["build"],
+                      browsers=tuple((a, b) for a, b in t["browsers"]),
+                      frameworks=tuple((a, b) for a, b in t["frameworks"]))
 
 
 def _from_entry(run_dir: Path, e: Mapping[str, Any]) -> RunInfo:
+    targets = e["targets"]
+    if not all(isinstance(t, TargetInfo) for t in targets):
+        raise ValueError("index entry without its targets")
     return RunInfo(run_dir=run_dir, run_id=e["run_id"], created_at=e["created_at"], tool_version=e["tool_version"],
-                   targets=tuple(TargetInfo(target=t["target"], device_model=t["device_model"], build=t["build"],
-                                            browsers=tuple((a, b) for a, b in t["browsers"]),
-                                            frameworks=tuple((a, b) for a, b in t["frameworks"]))
-                                 for t in e["targets"]),
-                   cells=run_dir / "cells.parquet" if e["cells"] else None, columns=tuple(e["columns"]))
+                   targets=tuple(targets), parquet=bool(e["cells"]), columns=tuple(e["columns"]))
 
 
 def _load_index(state: Path | None) -> dict[str, Any]:
+    """The lab's index: run key -> entry, with each entry's columns and targets resolved."""
     if state is None:
         return {}
     try:
@@ -240,21 +255,28 @@ def _load_index(state: Path | None) -> dict[str, Any]:
         return {}
     if not isinstance(data, Mapping) or data.get("version") != INDEX_VERSION or not isinstance(data.get("runs"), dict):
         return {}
-    schemas = [tuple(x) for x in data.get("schemas") or ()]
-    runs = data["runs"]
-    for e in runs.values():  # a run's columns are stored once per distinct schema
-        if isinstance(e, dict) and isinstance(e.get("columns"), int) and 0 <= e["columns"] < len(schemas):
+    try:
+        schemas = [tuple(x) for x in data["schemas"]]
+        targets = [_target_from_json(t) for t in data["targets"]]
+        runs = data["runs"]
+        for e in runs.values():
             e["columns"] = schemas[e["columns"]]
+            e["targets"] = tuple(targets[i] for i in e["targets"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return {}
     return runs
 
 
 def _save_index(state: Path, runs: Mapping[str, Any]) -> None:
+    """Columns and targets are stored once per distinct value (15,000 runs share a handful)."""
     schemas: dict[tuple[str, ...], int] = {}
+    targets: dict[TargetInfo, int] = {}
     out = {}
     for key, e in runs.items():
-        cols = tuple(e["columns"])
-        out[key] = {**e, "columns": schemas.setdefault(cols, len(schemas))}
-    data = {"version": INDEX_VERSION, "schemas": [list(c) for c in schemas], "runs": out}
+        out[key] = {**e, "columns": schemas.setdefault(tuple(e["columns"]), len(schemas)),
+                    "targets": [targets.setdefault(t, len(targets)) for t in e["targets"]]}
+    data = {"version": INDEX_VERSION, "schemas": [list(c) for c in schemas],
+            "targets": [_target_json(t) for t in targets], "runs": out}
     state.mkdir(parents=True, exist_ok=True)
     atomic_write_text(state / "index.json", json.dumps(data, separators=(",", ":")))
 
@@ -307,25 +329,28 @@ def open_lab(paths: Sequence[Path], *, write_index: bool = True, window: int = 0
         infos[key] = info
         entries[key] = _entry(info, stamp)
 
-    keys: dict[Path, str] = {}
+    def key_of(d: Path) -> str:
+        return d.name if state is not None else str(d)
+
     for d in dirs:
-        key = d.name if state is not None else str(d)
-        keys[d] = key
+        key = key_of(d)
         e = index.get(key)
         if isinstance(e, Mapping) and isinstance(e.get("stamp"), Mapping):
             try:
                 infos[key] = _from_entry(d, e)
-            except (KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError, AttributeError):
                 pass
             else:
                 entries[key] = e
                 from_index.add(key)
                 continue
+        if state is not None and not _is_run_like(d):
+            continue  # a folder beside the runs that is none (no manifest, no results): not a run
         changed = True
         read(d, key)
     runs = sorted(infos.values(), key=_order)
     for r in select_runs(runs, window=window, targets=targets):
-        key = keys[r.run_dir]
+        key = key_of(r.run_dir)
         if key in from_index and _stamp(r.run_dir) != entries[key]["stamp"]:
             changed = True
             read(r.run_dir, key)
