@@ -306,7 +306,8 @@ def open_lab(paths: Sequence[Path], *, write_index: bool = True, window: int = 0
              targets: set[str] | None = None) -> Lab:
     """Every run named by `paths` (run directories or one lab folder), oldest first; the unreadable apart.
 
-    `selected` are the runs a query will read (`select_runs(window, targets)`).  A run the index knows
+    `selected` are the runs a query will read (`select_runs(window, targets)`); with `targets`, runs the
+    index knows to be of other targets are left out of `runs` as well.  A run the index knows
     is taken from it; the selected ones are checked against their files' mtimes (and read again when
     changed), so a lab of 15,000 runs is not listed file by file for a query that reads 750 of them."""
     dirs, state = expand(list(paths))
@@ -336,6 +337,11 @@ def open_lab(paths: Sequence[Path], *, write_index: bool = True, window: int = 0
         key = key_of(d)
         e = index.get(key)
         if isinstance(e, Mapping) and isinstance(e.get("stamp"), Mapping):
+            ts = e.get("targets")
+            if targets is not None and ts and isinstance(ts, tuple) and \
+                    not any(isinstance(t, TargetInfo) and t.target in targets for t in ts):
+                entries[key] = e  # another target's run: kept in the index, not read for this query
+                continue
             try:
                 infos[key] = _from_entry(d, e)
             except (KeyError, TypeError, ValueError, AttributeError):
