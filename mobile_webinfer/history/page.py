@@ -109,7 +109,8 @@ def _summary_table(h: History) -> str:
         last = s.points[-1]
         rows.append([esc(s.key.label), f'<span class="pill {cls}">{esc(s.status)}</span>',
                      f'<span class="num">{len(s.points)}</span>', f"{last.median_ms:.3g} ms",
-                     f"{100 * s.noise:.1f}%", esc("; ".join(f"{_pct(x.size)} at {x.run_id}" for x in s.steps) or "-"),
+                     f"{100 * s.noise:.1f}%", esc("; ".join(f"{_pct(x.size)} {'median' if x.metric == 'median_ms' else x.metric} at {x.run_id}"
+                               for x in s.steps) or "-"),
                      esc("; ".join(e.text for e in s.events[-3:]) or "-")])
     return table(["series", "status", "runs", "last median", "noise", "steps", "recent version changes"], rows)
 
