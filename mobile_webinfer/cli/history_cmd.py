@@ -115,11 +115,14 @@ def check(
     Example: mwi check out/runs/RUN --baseline auto --threshold 5%
     Example: mwi check out/runs/RUN --baseline nightly-ok --confirm --junit check.xml
     """
+    from ..errors import UsageError
     from ..history import check as run_check
     from ..history import parse_threshold
     from ..history.check import write_junit
 
     thr = parse_threshold(threshold)
+    if junit is not None and not junit.parent.is_dir():
+        raise UsageError(f"--junit {junit}: no folder {junit.parent}")
     result = run_check(run_dir, baseline=baseline, threshold=thr, confirm=confirm)
     if junit is not None:
         write_junit(result, junit)

@@ -29,7 +29,7 @@ from typing import Any
 
 from ..errors import StoreError, UsageError
 from ..files import atomic_write_json, atomic_write_text
-from .runs import Lab, RunInfo, config_rows, open_lab, state_dir_for
+from .runs import Lab, RunInfo, config_rows, is_run_like, open_lab, state_dir_for
 
 EXIT_REGRESSION = 4
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -125,6 +125,8 @@ def pin(name: str, run_dir: Path) -> Path:
     """Name a run as a baseline (`--baseline NAME`); the pins file lives in the lab's history folder."""
     if not _NAME.match(name) or name == "auto":
         raise UsageError(f"a pin name is letters, digits, '.', '_' or '-' (not 'auto'), not {name!r}")
+    if not run_dir.is_dir() or not is_run_like(run_dir):
+        raise UsageError(f"{run_dir} is not a run directory (expected out/runs/<run-id>, with a manifest.json)")
     lab = open_lab([run_dir], write_index=False)
     if lab.unreadable:
         raise UsageError(f"{run_dir} cannot be pinned: {lab.unreadable[0].reason}")
@@ -160,6 +162,8 @@ def run_rows(run: RunInfo) -> dict[ConfigKey, Row]:
 
 
 def _one_run(path: Path) -> RunInfo:
+    if not path.is_dir() or not is_run_like(path):
+        raise UsageError(f"{path} is not a run directory (expected out/runs/<run-id>, with a manifest.json)")
     lab = open_lab([path], write_index=False)
     if lab.unreadable:
         raise StoreError(f"{path}: {lab.unreadable[0].reason}")

@@ -97,7 +97,7 @@ def _parse_time(text: str) -> _dt.datetime:
     return t if t.tzinfo else t.replace(tzinfo=_dt.UTC)
 
 
-def _is_run_like(p: Path) -> bool:
+def is_run_like(p: Path) -> bool:
     return (p / "manifest.json").is_file() or any(p.glob("results*.jsonl")) or (p / "cells.parquet").is_file()
 
 
@@ -120,7 +120,7 @@ def expand(paths: Sequence[Path]) -> tuple[list[Path], Path | None]:
     missing = [p for p in paths if not p.is_dir()]
     if missing:
         raise UsageError(f"{missing[0]} is not a directory (give run directories or a lab folder such as out/)")
-    if len(paths) == 1 and not _is_run_like(paths[0]):
+    if len(paths) == 1 and not is_run_like(paths[0]):
         folder = runs_folder(paths[0])
         with os.scandir(folder) as it:  # the folder's listing says which entries are folders (no stat each)
             dirs = [folder / n for n in sorted(e.name for e in it if e.is_dir() and e.name != STATE_DIR)]
@@ -350,7 +350,7 @@ def open_lab(paths: Sequence[Path], *, write_index: bool = True, window: int = 0
                 entries[key] = e
                 from_index.add(key)
                 continue
-        if state is not None and not _is_run_like(d):
+        if state is not None and not is_run_like(d):
             continue  # a folder beside the runs that is none (no manifest, no results): not a run
         changed = True
         read(d, key)

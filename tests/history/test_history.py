@@ -130,10 +130,12 @@ def test_check_exit_codes_json_and_junit(tmp_path):
     assert json.loads((tmp_path / "history" / "pins.json").read_text())["good"]["run_id"] == runs["base"].name
     assert _mwi("check", str(runs["slow"]), "--baseline", "good").returncode == 4
 
-    for bad in (["--threshold", "lots"], ["--baseline", "no-such-pin"]):
+    for bad in (["--threshold", "lots"], ["--baseline", "no-such-pin"], ["--baseline", str(tmp_path)]):
         p = _mwi("check", str(runs["slow"]), *bad)
         assert p.returncode == 2 and p.stderr.startswith("mwi: error:") and len(p.stderr.splitlines()) == 1, p.stderr
-    assert "4" in _mwi("check", "--help").stdout
+    p = _mwi("check", str(tmp_path))  # a lab folder is not a run
+    assert p.returncode == 2 and "is not a run directory" in p.stderr, p.stderr
+    assert "4 a regression" in " ".join(_mwi("check", "--help").stdout.split())
 
 
 def test_unreadable_runs_are_listed_and_jsonl_only_runs_read_without_writing(tmp_path):
