@@ -16,7 +16,9 @@ suite measures the rate on 200 noise series).
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -207,8 +209,8 @@ def find_steps(values: Sequence[float], ci95: Sequence[tuple[float, float] | Non
     if n < 2 * min_size or not np.all(v > 0):
         return []
     y = np.log(v)
-    lo = np.array([c[0] if c else np.nan for c in ci95], dtype=np.float64)
-    hi = np.array([c[1] if c else np.nan for c in ci95], dtype=np.float64)
+    pairs = np.array([c if c is not None else (np.nan, np.nan) for c in ci95], dtype=np.float64).reshape(-1, 2)
+    lo, hi = pairs[:, 0], pairs[:, 1]
     se = _se_from_ci(v, lo, hi)
     own = float(np.nanmedian(se)) if np.any(np.isfinite(se)) else 0.0
     scatter = noise_of(y)
@@ -239,14 +241,11 @@ def find_steps(values: Sequence[float], ci95: Sequence[tuple[float, float] | Non
 
 # -- series from a lab ----------------------------------------------------------------------------
 
-def runtime_version(runtime: str, frameworks: Sequence[tuple[str, str]]) -> str | None:
+@functools.lru_cache(maxsize=4096)
+def runtime_version(runtime: str, frameworks: tuple[tuple[str, str], ...]) -> str | None:
     names = _RUNTIME_NAMES.get(runtime, (runtime,))
     vals = sorted({v for k, v in frameworks if any(n in k.lower() for n in names)})
     return ", ".join(vals) if vals else None
-
-
-def _pair(lo: float | None, hi: float | None) -> tuple[float, float] | None:
-    return None if lo is None or hi is None else (lo, hi)
 
 
 def analyse(lab: Lab, *, series: str | None = None, min_effect: float = MIN_EFFECT,
@@ -256,12 +255,14 @@ def analyse(lab: Lab, *, series: str | None = None, min_effect: float = MIN_EFFE
     runs = lab.selected
     only_target = series.split("|", 1)[0] if series else None
     table, bad = config_rows(runs, targets={only_target} if only_target else None)
+    table = table.sort_by("src")  # each series' rows in run order
     cols = {name: table.column(name).to_pylist() for name in table.column_names}
     groups: dict[tuple, list[int]] = {}
     for i in range(table.num_rows):
         k = (cols["target"][i], cols["browser"][i], cols["model"][i], cols["runtime"][i], cols["backend"][i],
              cols["threads"][i])
         groups.setdefault(k, []).append(i)
+    lo, hi, glo, ghi = cols["ci_lo"], cols["ci_hi"], cols["gap_lo"], cols["gap_hi"]
     results = []
     cache: dict[tuple[int, str, str], tuple[str | None, str | None, str | None]] = {}
     for k, rows in groups.items():
@@ -269,7 +270,6 @@ def analyse(lab: Lab, *, series: str | None = None, min_effect: float = MIN_EFFE
         sid = f"{target}|{browser}|{model}|{runtime}|{backend}|t{threads}"
         if series and sid != series:
             continue
-        rows.sort(key=lambda i: cols["src"][i])
         native = browser == NATIVE_BROWSER
         points = []
         for i in rows:
@@ -287,8 +287,8 @@ def analyse(lab: Lab, *, series: str | None = None, min_effect: float = MIN_EFFE
                 continue
             points.append(Point(
                 run_id=run.run_id, run_dir=str(run.run_dir), at=run.created_at, median_ms=float(med),
-                ci95_ms=None if native else _pair(cols["ci_lo"][i], cols["ci_hi"][i]), gap=cols["gap"][i],
-                gap_ci95=_pair(cols["gap_lo"][i], cols["gap_hi"][i]),
+                ci95_ms=None if native or lo[i] is None or hi[i] is None else (lo[i], hi[i]), gap=cols["gap"][i],
+                gap_ci95=None if glo[i] is None or ghi[i] is None else (glo[i], ghi[i]),
                 browser_version=None if native else (cols["browser_version"][i] or facts[0]),
                 runtime_version=facts[1], model_sha256=cols["model_sha256"][i], build=facts[2],
                 tool_version=run.tool_version))
@@ -308,12 +308,13 @@ def analyse(lab: Lab, *, series: str | None = None, min_effect: float = MIN_EFFE
 
 def events_of(points: Sequence[Point]) -> list[Event]:
     out = []
-    for i in range(1, len(points)):
-        a, b = points[i - 1], points[i]
-        for attr, what in FACTS:
-            old, new = getattr(a, attr), getattr(b, attr)
+    for attr, what in FACTS:
+        vals = list(map(operator.attrgetter(attr), points))
+        for i, (old, new) in enumerate(zip(vals, vals[1:], strict=False), start=1):
             if old != new and new is not None and old is not None:
+                b = points[i]
                 out.append(Event(index=i, run_id=b.run_id, at=b.at, what=what, old=old, new=new))
+    out.sort(key=lambda e: e.index)  # stable: at one run, in FACTS order
     return out
 
 
