@@ -264,7 +264,7 @@ def analyse(lab: Lab, *, series: str | None = None, min_effect: float = MIN_EFFE
         groups.setdefault(k, []).append(i)
     lo, hi, glo, ghi = cols["ci_lo"], cols["ci_hi"], cols["gap_lo"], cols["gap_hi"]
     results = []
-    cache: dict[tuple[int, str, str], tuple[str | None, str | None, str | None]] = {}
+    cache: dict[tuple[int, str, str], tuple[str | None, str | None, str | None, str]] = {}
     for k, rows in groups.items():
         target, browser, model, runtime, backend, threads = k
         sid = f"{target}|{browser}|{model}|{runtime}|{backend}|t{threads}"
@@ -280,13 +280,14 @@ def analyse(lab: Lab, *, series: str | None = None, min_effect: float = MIN_EFFE
                 ti = run.target(target)
                 facts = cache[(src, target, runtime)] = (
                     ti.browser_version(browser) if ti else None,
-                    runtime_version(runtime, ti.frameworks) if ti else None, ti.build if ti else None)
+                    runtime_version(runtime, ti.frameworks) if ti else None, ti.build if ti else None,
+                    str(run.run_dir))
             med = cols["native_median_ms"][i] if native or cols["browser_median_ms"][i] is None \
                 else cols["browser_median_ms"][i]
             if med is None or not med > 0:
                 continue
             points.append(Point(
-                run_id=run.run_id, run_dir=str(run.run_dir), at=run.created_at, median_ms=float(med),
+                run_id=run.run_id, run_dir=facts[3], at=run.created_at, median_ms=float(med),
                 ci95_ms=None if native or lo[i] is None or hi[i] is None else (lo[i], hi[i]), gap=cols["gap"][i],
                 gap_ci95=None if glo[i] is None or ghi[i] is None else (glo[i], ghi[i]),
                 browser_version=None if native else (cols["browser_version"][i] or facts[0]),
