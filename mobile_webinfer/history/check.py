@@ -100,8 +100,8 @@ def parse_threshold(text: str) -> float:
     except ValueError:
         raise UsageError(f"--threshold must be a percentage such as 5% (or a fraction such as 0.05), not {text!r}") \
             from None
-    if not 0 <= v < 1:
-        raise UsageError(f"--threshold must be from 0% to 99%, not {text!r}")
+    if not 0 <= v <= 10:
+        raise UsageError(f"--threshold must be from 0% to 1000%, not {text!r}")
     return v
 
 

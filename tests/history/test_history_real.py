@@ -25,9 +25,10 @@ def _sweep(out: Path, *extra: str) -> Path:
     return Path(proc.stdout.strip().splitlines()[-1])
 
 
-def _faster_copy(run: Path, dest: Path, factor: float) -> Path:
-    """A baseline made from a real run with every browser latency (and its CI) times `factor`: the run
-    then looks 1/factor times slower than its baseline.  Only cells.parquet is edited."""
+def _scaled_copy(run: Path, dest: Path, factor: float) -> Path:
+    """A copy of a real run with every browser latency (and its CI) times `factor` (only cells.parquet
+    is edited), dated before every real run: a baseline that the real runs look slower than (factor < 1),
+    or a run that looks slower than the real one (factor > 1)."""
     shutil.copytree(run, dest)
     t = pq.read_table(dest / "cells.parquet")
     for name in ("browser_median_ms", "browser_ci95_ms"):
@@ -57,7 +58,7 @@ def test_local_runs_history_and_confirmed_gate(tmp_path):
     assert web.points[0].browser_version and web.points[0].runtime_version == "4.22.0"
     assert web.points[0].ci95_ms is not None and web.points[0].gap is not None
 
-    base = _faster_copy(first, lab / "runs" / "00000000-000000-baseline", 0.3)
+    base = _scaled_copy(first, lab / "runs" / "00000000-000000-baseline", 0.3)
     p = run_mwi("check", str(second), "--baseline", str(base), "--confirm", "--json", check=False)
     assert p.returncode == 4, (p.stdout, p.stderr)
     verdict = json.loads(p.stdout)
@@ -70,6 +71,14 @@ def test_local_runs_history_and_confirmed_gate(tmp_path):
     assert any("|tfjs|wasm|t1|" in k for k in keys) and any("tflite-native" in k for k in keys)
     # the confirmation run is kept apart: the lab's history does not count it
     assert len(open_lab([lab]).runs) == 3
+
+    # a run that only looked slow: measured again, it is not, so the gate does not fail
+    looks_slow = _scaled_copy(first, tmp_path / "other" / "runs" / "looks-slow", 3.0)
+    p = run_mwi("check", str(looks_slow), "--baseline", str(first), "--threshold", "100%", "--confirm", "--json",
+                check=False)
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    row = {r["config"]: r for r in json.loads(p.stdout)["rows"]}["local|chromium|tiny_cnn|tfjs|wasm|t1"]
+    assert row["status"] == "not-confirmed" and not row["confirm"].startswith("regressed"), row
 
 
 def test_a_fake_phone_run_in_the_history(fake_phone, tmp_path):
