@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mobile_webinfer.history import analyse, open_lab
+from tests.history.synthetic import SCHEMA_COLUMNS
 from tests.sweep_helpers import run_mwi
 
 pytestmark = pytest.mark.browser
@@ -57,6 +58,11 @@ def test_local_runs_history_and_confirmed_gate(tmp_path):
     assert [p.run_id for p in web.points] == [first.name, second.name]
     assert web.points[0].browser_version and web.points[0].runtime_version == "4.22.0"
     assert web.points[0].ci95_ms is not None and web.points[0].gap is not None
+
+    # the generated histories (tests, benchmark) have the columns and types of a real cells.parquet
+    real = pq.read_schema(first / "cells.parquet")
+    assert set(SCHEMA_COLUMNS) <= set(real.names)
+    assert all(real.field(n).type in (t, pa.null()) for n, t in SCHEMA_COLUMNS.items()), real
 
     base = _scaled_copy(first, lab / "runs" / "00000000-000000-baseline", 0.3)
     p = run_mwi("check", str(second), "--baseline", str(base), "--confirm", "--json", check=False)
