@@ -126,7 +126,8 @@ class SeriesResult:
     steps: tuple[Step, ...]
     events: tuple[Event, ...]
     status: str
-    noise: float                     # between-run scatter of the log medians (~ CV)
+    noise: float                     # between-run scatter of the log medians (~ CV), or the runs' own
+                                     # CI95 as a standard error where that is wider
 
     @property
     def open_regression(self) -> Step | None:
@@ -335,7 +336,12 @@ def series_result(key: SeriesKey, points: Sequence[Point], *, min_effect: float 
     events = events_of(points)
     med = [p.median_ms for p in points]
     y = np.log(np.asarray(med))
-    noise = noise_of(y)
+    v = np.asarray(med)
+    bounds = np.array([c if c is not None else (np.nan, np.nan) for c in (p.ci95_ms for p in points)],
+                      dtype=np.float64).reshape(-1, 2)
+    own = _se_from_ci(v, bounds[:, 0], bounds[:, 1])
+    # too wide to say: the runs scatter, or each run's own CI is wide
+    noise = max(noise_of(y), float(np.nanmedian(own)) if np.any(np.isfinite(own)) else 0.0)
     steps = []
     for metric, vals, cis in (("median_ms", med, [p.ci95_ms for p in points]),):
         for k, size, ci, before, after in find_steps(vals, cis, min_effect=min_effect, penalty=penalty):
