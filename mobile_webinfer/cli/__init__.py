@@ -38,9 +38,18 @@ def _root(
 
 
 def _register_all() -> None:
-    from . import devices_cmd, doctor_cmd, models_cmd, parse_cmd, report_cmd, studies_cmd, sweep_cmd  # noqa: F401
+    from . import (  # noqa: F401
+        devices_cmd,
+        doctor_cmd,
+        history_cmd,
+        models_cmd,
+        parse_cmd,
+        report_cmd,
+        studies_cmd,
+        sweep_cmd,
+    )
 
-    for mod in (sweep_cmd, report_cmd, models_cmd, devices_cmd, doctor_cmd, parse_cmd, studies_cmd):
+    for mod in (sweep_cmd, report_cmd, history_cmd, models_cmd, devices_cmd, doctor_cmd, parse_cmd, studies_cmd):
         mod.register(app)
 
 

@@ -127,6 +127,7 @@ LAYERS = [
     {"cluster"},  # phones on many hosts: proxies over sweep's runner (the one package that imports ray)
     {"report"},
     {"htmlreport"},  # the HTML report is drawn from the report's rows
+    {"history"},  # results over time: many runs' Parquet, change points, the CI gate (re-measures by sweep)
     {"cli"},
     {"__main__"},
 ]
