@@ -433,3 +433,29 @@ def _mul(x: float | None, k: float) -> float | None:
 def load_records(rows: Iterable[Mapping[str, Any] | CellRecord]) -> list[CellRecord]:
     """Typed records from stored dicts (already typed ones pass through)."""
     return [r if isinstance(r, CellRecord) else CellRecord.from_json(r) for r in rows]
+
+
+def measured_by_target(records: Iterable[Mapping[str, Any] | CellRecord]) -> dict[str, tuple[int, int]]:
+    """Per target: (cells measured, cells recorded).  A cell counts as measured only with status `ok`
+    (failed, unsupported and skipped cells have no number); the exit code of a run is judged on this."""
+    out: dict[str, list[int]] = {}
+    for r in load_records(records):
+        if r.cell is None:
+            continue
+        n = out.setdefault(r.cell.target, [0, 0])
+        n[1] += 1
+        n[0] += 1 if r.ok else 0
+    return {t: (ok, total) for t, (ok, total) in out.items()}
+
+
+def nothing_measured_line(records: Iterable[Mapping[str, Any] | CellRecord]) -> str | None:
+    """The one line that says a run measured nothing (or a target of it measured nothing); None when
+    every target measured at least one cell."""
+    by = measured_by_target(records)
+    total = sum(n for _, n in by.values())
+    if not by or not any(ok for ok, _ in by.values()):
+        return f"nothing measured: 0 of {total} cells measured"
+    empty = [t for t, (ok, n) in sorted(by.items()) if not ok]
+    if empty:
+        return "nothing measured on " + ", ".join(f"{t} (0 of {by[t][1]} cells)" for t in empty)
+    return None

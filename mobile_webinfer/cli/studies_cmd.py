@@ -12,23 +12,32 @@ from typing import Any
 import typer
 
 from ..studies.spec import StudySpec, parse_duration, parse_runs, time_scale
+from ..vocab import NATIVE_RUNTIME
 
 
 def _run(kind: str, target: str, model: str, runs: str, duration: str, out: Path | None, chromium: str | None,
          benchmark_model: str | None, browser: str | None) -> None:
+    from ..models.catalog import check_model_name
     from ..paths import default_out_root
     from ..studies.run import CHARGING_HINT, StudyStopped, run_study
     from ..studies.summary import summarize
+    from .checks import check_benchmark_model_for, check_out_root, check_serials_attached
 
     spec = StudySpec(kind=kind, target=target, model=model, runs=parse_runs(runs), duration_s=parse_duration(duration),
                      chromium=chromium, benchmark_model=benchmark_model, browser=browser, time_scale=time_scale())
+    out_root = check_out_root(Path(out) if out else default_out_root())  # every input before anything starts
+    check_model_name(model)
+    if target != "local":
+        check_serials_attached([target])
+        if any(r.runtime == NATIVE_RUNTIME for r in spec.runs):
+            check_benchmark_model_for([target], benchmark_model)
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
         def _term(signum: int, frame: Any) -> None:
             raise KeyboardInterrupt
 
         signal.signal(signal.SIGTERM, _term)
-    outcome = run_study(spec, out_root=Path(out) if out else default_out_root(), stop=stop,
+    outcome = run_study(spec, out_root=out_root, stop=stop,
                         say=lambda m: print(f"mwi {kind}: {m}", file=sys.stderr, flush=True))
     summary = summarize(outcome.store.run_dir)
     for s in summary:

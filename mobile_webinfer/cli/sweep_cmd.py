@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from ..errors import MwiError, UsageError
+from ..errors import MwiError, NothingMeasured, UsageError
 from ..sweep.spec import DEFAULT_REPEATS, SweepSpec, load_spec_file
 from ..vocab import QUICK, Budget
 
@@ -116,6 +116,10 @@ def sweep(
 
     Phones on many hosts: `--cluster HEAD:6379` (each phone measured on the Ray node it is plugged into).
 
+    Exit codes: 0 ok; 1 error; 2 bad input (checked before anything runs: --out, --models,
+    --benchmark-model, the serials); 3 device or lab failure; 5 nothing measured (no cell, or no
+    cell of one phone, measured: the last line says so; the run directory is still stdout's last line).
+
     Example: mwi sweep --quick --models tiny_cnn --runtimes tfjs,ort --backends wasm
     """
     run_sweep_cli(cluster=cluster, targets=target, models=_csv(models), runtimes=_csv(runtimes), backends=_csv(backends),
@@ -212,6 +216,8 @@ def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, 
     from ..report import build_rows, render_table
     from ..sweep.runner import resolve_for_dry_run, run_sweep
     from ..sweep.spec import estimate_seconds
+    from ..vocab import NATIVE_RUNTIME
+    from .checks import check_benchmark_model_for, check_out_root, check_serials_attached
 
     console = Console()
     spec = build_spec(**flags)
@@ -221,6 +227,14 @@ def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, 
 
         for m in spec.models:
             check_model_name(m)  # unknown names fail here, before anything runs (zoo or `mwi models add`)
+    out_root = Path(out) if out else default_out_root()
+    if not dry_run:
+        check_out_root(out_root)
+    if resume is None and cluster is None:  # a cluster's phones are attached to its nodes, not here
+        phones = [t for t in spec.targets if t != "local"]
+        check_serials_attached(phones)
+        if not dry_run and spec.native and NATIVE_RUNTIME in spec.native_runtimes:
+            check_benchmark_model_for(phones, spec.benchmark_model)
     if dry_run:
         if resume is not None:
             raise UsageError("--dry-run plans a new sweep; it does not take --resume")
@@ -246,7 +260,6 @@ def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, 
 
         signal.signal(signal.SIGTERM, _term)
     progress = SweepProgress()
-    out_root = Path(out) if out else default_out_root()
     if cluster is not None:
         from ..cluster.ray_cluster import run_cluster_sweep
 
@@ -266,13 +279,20 @@ def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, 
         except MwiError as exc:
             print(f"mwi: warning: the HTML report was not written: {exc.one_line()} "
                   f"(mwi report {store.run_dir} tries again)", file=sys.stderr)
+    from ..records import nothing_measured_line
+
+    empty = nothing_measured_line(store.results())
     if outcome.failures:
         for name, why in outcome.failures.items():
             print(f"mwi: target {name} failed: {why}; finish with: mwi sweep --resume {store.run_dir}",
                   file=sys.stderr)
         print(store.run_dir, flush=True)
+        if empty:
+            print(f"mwi: error: {empty} (a device or lab failure; exit 3)", file=sys.stderr, flush=True)
         raise SystemExit(3)
-    print(store.run_dir)
+    print(store.run_dir, flush=True)
+    if empty:  # stdout's last line stays the run directory; the run's verdict is the last line said
+        raise NothingMeasured(f"{empty}; why each cell failed: mwi report {store.run_dir}")
 
 
 def qoe(**flags: Any) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from mobile_webinfer.studies.run import run_study
 from mobile_webinfer.studies.spec import StudySpec, parse_runs
+from tests.fakephone.bench import stand_in_elf
 from tests.fakephone.pytest_fixtures import AdbServer, start_fake_phone
 
 SCALE = 30.0  # a "2 minute" run takes 4 s
@@ -15,7 +16,7 @@ SCALE = 30.0  # a "2 minute" run takes 4 s
 
 def make_fake_studies(server: AdbServer, root: Path, bm: Path) -> dict[str, Path]:
     """{"thermal": run dir, "battery": run dir}: two runs each (native xnnpack and cpu) on one fake phone."""
-    bm.write_bytes(b"\x7fELF stand-in: the fake phone runs the pushed model with host TFLite\n")
+    bm.write_bytes(stand_in_elf())
     out: dict[str, Path] = {}
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MWI_CACHE", str(root / "cache"))
