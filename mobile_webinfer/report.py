@@ -163,6 +163,8 @@ def build_rows(records: Iterable[CellRecord | Mapping[str, Any]], *,
         if s is not None:
             row.update(n=s.n, cv=round(s.cv, 4))
             if runtime in NATIVE_RUNTIMES:
+                if any(not r.latencies_ms for r in ok):
+                    flags.add("native-summary-only")
                 row["native_median_ms"] = s.median
                 row["native_backend"] = backend
                 row["native_runtime"] = runtime
