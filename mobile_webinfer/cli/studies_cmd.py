@@ -44,9 +44,14 @@ def _run(kind: str, target: str, model: str, runs: str, duration: str, out: Path
         print(json.dumps({k: s.get(k) for k in ("runtime", "backend", "inferences", "latency_start_ms",
                                                 "latency_end_ms", "stability", "time_to_throttle_s",
                                                 "max_thermal_status", "max_temp_c", "energy_mj_per_inference",
+                                                "energy_upper_bound_mj", "energy_flags",
                                                 "charging_detected") if k in s}))
         if s.get("charging_detected"):
             print(f"mwi battery: {CHARGING_HINT}", file=sys.stderr)
+        elif s.get("energy_upper_bound_mj") is not None:
+            print(f"mwi battery: {s.get('runtime')}/{s.get('backend')}: energy < {s['energy_upper_bound_mj']:g} mJ "
+                  f"per inference at 95 % (below the detection limit: the drain cannot be told from idle)",
+                  file=sys.stderr)
     print(outcome.store.run_dir, flush=True)
     if outcome.partial:
         raise StudyStopped(f"study stopped, partial data kept in {outcome.store.run_dir}: {outcome.reason}")

@@ -177,14 +177,36 @@ class Energy:
     voltage_v: float | None
     inferences: int
     note: str | None = None
+    #: a drain that cannot be told from idle: no energy is published, only this bound (mJ per inference)
+    upper_bound_mj: float | None = None
+
+    @property
+    def below_detection_limit(self) -> bool:
+        return self.upper_bound_mj is not None
 
     def to_json(self) -> dict[str, Any]:
         return {"energy_mj_per_inference": self.mj_per_inference,
                 "energy_ci95": list(self.ci95) if self.ci95 else None,
                 "mah_per_1000_inferences": self.mah_per_1000,
                 "mah_per_1000_ci95": list(self.mah_per_1000_ci95) if self.mah_per_1000_ci95 else None,
+                "energy_upper_bound_mj": self.upper_bound_mj,
+                "energy_flags": [BELOW_DETECTION_LIMIT] if self.below_detection_limit else [],
                 "charge_drop_uah": self.run_drop_uah, "idle_drop_uah": self.idle_drop_uah,
                 "voltage_v": self.voltage_v, "energy_note": self.note}
+
+
+BELOW_DETECTION_LIMIT = "below-detection-limit"
+
+
+def counter_step(*series: Sequence[tuple[float, float]]) -> float:
+    """The charge counter's resolution as read: the greatest common step of its changes between
+    readings (some counters move in 1000 uAh steps); 1 uAh, the unit Android reports in, when it never
+    changed or its changes share no step."""
+    step = 0
+    for s in series:
+        for a, b in zip(s, s[1:], strict=False):
+            step = math.gcd(step, int(round(abs(b[1] - a[1]))))
+    return float(step) if step > 0 else 1.0
 
 
 def _charge(samples: Sequence[Sample]) -> list[tuple[float, float]]:
@@ -269,6 +291,18 @@ def energy(run: Sequence[Sample], idle: Sequence[Sample], points: Sequence[Point
         if se:   # too few readings per slice: the whole run's slope, with its own uncertainty
             half = _T95.get(len(rc) - 2, 2.0) * se * span / n_span
             ci = (uah - half, uah + half)
+    # a drain that cannot be told from idle is no measurement: its CI95 reaches zero, the estimate is
+    # not above zero, or (no CI) the drain beyond idle is within two steps of the counter (one each in
+    # the run and the baseline).  Then only an upper bound is published: the CI95's upper end or the
+    # estimate plus two counter steps per inference, whichever is larger; never a zero or a negative.
+    step = counter_step(rc, ic)
+    if uah <= 0 or (ci is not None and ci[0] <= 0) or (ci is None and uah * n_span < 2 * step):
+        bound = max(ci[1] if ci else 0.0, (max(uah, 0.0) * n_span + 2 * step) / n_span)
+        bound_mj = bound * UAH_TO_MJ_PER_V * v
+        why = (f"the drain cannot be told from idle (beyond idle {uah * n_span:.1f} uAh over {n_span:.0f} "
+               f"inferences; counter step {step:g} uAh): energy < {bound_mj:.4g} mJ per inference at 95 %")
+        return Energy(None, None, None, None, round(run_drop, 1), round(idle_drop, 1), round(v, 4), n,
+                      "; ".join(x for x in (note, why) if x), upper_bound_mj=float(f"{bound_mj:.4g}"))
     mj = uah * UAH_TO_MJ_PER_V * v
     return Energy(round(mj, 4), (round(ci[0] * UAH_TO_MJ_PER_V * v, 4), round(ci[1] * UAH_TO_MJ_PER_V * v, 4))
                   if ci else None, round(uah, 6), (round(ci[0], 6), round(ci[1], 6)) if ci else None,

@@ -213,7 +213,8 @@ def _run_locked(spec: StudySpec, target: Target, out_root: Path, stop: threading
         if spec.kind == "battery" and spec.target != "local":
             held.enter_context(unplugged(dev, spec.target))
         if spec.kind == "battery":
-            say(f"idle baseline: {spec.duration_s:g} s with the page open and no inference")
+            page = " with the page open" if any(not r.native for r in spec.runs) else ""
+            say(f"idle baseline: {spec.duration_s:g} s{page} and no inference")
             _idle(spec, target, server, dev, probes, watch, stop)
             partial_reason = watch.reason
         for run in spec.runs:
