@@ -998,6 +998,8 @@ class AndroidCommands:
         raise self._unknown("am", args)
 
     def force_stop(self, package: str) -> None:
+        if self.heat is not None:  # the browser's last CPU time is charged before its processes end
+            self.heat.charge()
         with self._lock:
             inst = self.browsers.pop(package, None)
             if self.foreground == package:

@@ -23,7 +23,7 @@ def test_static_counter_gives_an_upper_bound_and_a_flag():
     e = energy(_series(0.0), _series(0.0, start=2e6), PTS)
     assert e.mj_per_inference is None and e.ci95 is None and e.mah_per_1000 is None
     # two counter steps (1 uAh: the counter never moved) over 3000 inferences at 4 V
-    assert e.upper_bound_mj == pytest.approx(2 * 1 * 3.6 * 4.0 / 3000, rel=0.01)
+    assert e.upper_bound_mj == pytest.approx(2 * 1 * 3.6 * 4.0 / 3000, rel=0.03)  # the inferences between readings
     j = battery_figures(PTS, _series(0.0), _series(0.0, start=2e6)).to_json()
     assert j["energy_mj_per_inference"] is None and j["energy_flags"] == [BELOW_DETECTION_LIMIT]
     assert "< " in j["energy_note"] and "at 95 %" in j["energy_note"]
