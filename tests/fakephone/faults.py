@@ -68,6 +68,7 @@ class Faults:
     keyguard_secure: bool = False   # a PIN / pattern: no command dismisses it
     ui_dialog: str | None = None    # a system dialog in focus, e.g. "Application Not Responding: com.x"
     ui_dialog_presses: int = 1      # KEYCODE_BACK presses it takes to go away
+    am_start_ignored: bool = False  # `am start` answers as if it opened the URL and opens nothing
     _t0: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -77,7 +78,7 @@ class Faults:
 
     SETTABLE = ("drop_on", "hang_on", "unauthorized", "offline_for_s", "thermal_status", "thermal_rise_every_s",
                 "thermal_rise_from", "thermal_rise_max", "battery_temp_c", "battery_rise_c_per_s",
-                "renderer_dies_after_s", "reverse_dropped", "keyguard", "keyguard_secure", "ui_dialog",
+                "renderer_dies_after_s", "reverse_dropped", "keyguard", "keyguard_secure", "ui_dialog", "am_start_ignored",
                 "ui_dialog_presses", "sensor_vanishes_after_s", "charging_while_unplugged", "battery_level")
 
     def set(self, name: str, value: Any) -> None:
