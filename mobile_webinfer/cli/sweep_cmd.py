@@ -215,7 +215,7 @@ def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, 
     from ..progress import SweepProgress
     from ..report import build_rows, render_table
     from ..sweep.runner import resolve_for_dry_run, run_sweep
-    from ..sweep.spec import estimate_seconds
+    from ..sweep.spec import estimate_gate_seconds, estimate_seconds
     from ..vocab import NATIVE_RUNTIME
     from .checks import check_benchmark_model_for, check_out_root, check_serials_attached
 
@@ -251,6 +251,12 @@ def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, 
         extra = (f"; configurations whose CI95 misses {100 * b.precision:g}% of the median may get extra repeats "
                  f"(up to {b.max_repeat_factor}x, within {b.max_time_s:g} s each)"
                  if b.precision > 0 and b.max_repeat_factor > 1 else "")
+        gate = None if cluster is not None else estimate_gate_seconds(cells, spec.budget, spec.cooldown,
+                                                                        _battery_now(cells))
+        if gate is not None:
+            est += gate.expected_s
+            extra += (f"; the cool-down gate's waits included: ~{gate.expected_s / 60:.1f} min expected, up to "
+                      f"{gate.worst_s / 60:.0f} min if a phone never cools ({gate.how})")
         console.print(f"{len(cells)} cells; estimated {est / 60:.1f} min{extra}", highlight=False, soft_wrap=True)
         return
     stop = threading.Event()
@@ -293,6 +299,22 @@ def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, 
     print(store.run_dir, flush=True)
     if empty:  # stdout's last line stays the run directory; the run's verdict is the last line said
         raise NothingMeasured(f"{empty}; why each cell failed: mwi report {store.run_dir}")
+
+
+def _battery_now(cells: list) -> dict[str, float | None]:
+    """Each phone's battery temperature now (`dumpsys battery`), for the dry run's gate estimate; None
+    where it cannot be read."""
+    from ..adb.device import Device
+    from ..adb.shell import AdbSession
+    from ..probes.android import BatteryProbe
+
+    out: dict[str, float | None] = {}
+    for target in sorted({c.target for c in cells if c.target != "local"}):
+        try:
+            out[target] = BatteryProbe().sample(Device(target, client=AdbSession.from_env())).temperature_c
+        except MwiError:
+            out[target] = None
+    return out
 
 
 def qoe(**flags: Any) -> None:
