@@ -222,6 +222,10 @@ def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, 
     console = Console()
     spec = build_spec(**flags)
     if resume is None:
+        _profile_ops_native_side(spec, user_set=flags.get("native_runtimes") is not None or bool(
+            flags.get("spec_file") and "native_runtimes" in load_spec_file(flags["spec_file"])),
+            no_native=not flags.get("native", True))
+    if resume is None:
         spec.validate()
         from ..models.catalog import check_model_name
 
@@ -299,6 +303,28 @@ def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, 
     print(store.run_dir, flush=True)
     if empty:  # stdout's last line stays the run directory; the run's verdict is the last line said
         raise NothingMeasured(f"{empty}; why each cell failed: mwi report {store.run_dir}")
+
+
+def _profile_ops_native_side(spec: SweepSpec, *, user_set: bool, no_native: bool) -> None:
+    """`--profile-ops` on this computer: LiteRT has no per-operator profiler here, so operator rows
+    would have no native side.  ONNX Runtime native is added when the user chose no native runtimes;
+    otherwise one line says exactly how to get a native side."""
+    from ..vocab import ORT_NATIVE_RUNTIME
+
+    if not spec.profile_ops or "local" not in spec.targets or ORT_NATIVE_RUNTIME in spec.native_runtimes:
+        return
+    why = "LiteRT has no per-operator profiler on this computer"
+    if no_native or not spec.native:
+        print(f"mwi sweep: warning: --profile-ops with --no-native: the operator rows of `local` have no native "
+              f"side; drop --no-native (ort-native, host ONNX Runtime, is then added: {why})", file=sys.stderr)
+    elif user_set:
+        print(f"mwi sweep: warning: --profile-ops: the operator rows of `local` have no native side ({why}); add "
+              f"ONNX Runtime native: --native-runtimes {','.join([*spec.native_runtimes, ORT_NATIVE_RUNTIME])}",
+              file=sys.stderr)
+    else:
+        spec.native_runtimes = [*spec.native_runtimes, ORT_NATIVE_RUNTIME]
+        print(f"mwi sweep: --profile-ops: ort-native (host ONNX Runtime) added as the native side of the operator "
+              f"rows of `local` ({why}); --native-runtimes chooses otherwise", file=sys.stderr)
 
 
 def _battery_now(cells: list) -> dict[str, float | None]:
