@@ -272,7 +272,8 @@ def energy(run: Sequence[Sample], idle: Sequence[Sample], points: Sequence[Point
         return Energy(None, None, None, None, None, None, v, n, note=why)
     span = rc[-1][0] - rc[0][0]
     run_fit = _fit(rc)
-    idle_rate = _slope(ic) if len(ic) >= 2 else None
+    idle_fit = _fit(ic) if len(ic) >= 2 else None
+    idle_rate = idle_fit[0] if idle_fit else None
     note = None
     if idle_rate is None:
         idle_rate, note = 0.0, "no idle baseline: the whole charge drop is counted"
@@ -294,23 +295,33 @@ def energy(run: Sequence[Sample], idle: Sequence[Sample], points: Sequence[Point
         if r is None or not m:
             continue
         est.append((-r + idle_rate) * width / m)
+    # the run's and the baseline's slopes with their standard errors: how far the run's drain stands
+    # above idle (one-sided, t at 97.5 %), whatever the slices say
+    se_run = run_fit[1] if run_fit else None
+    se_idle = idle_fit[1] if idle_fit else None
+    se = math.sqrt((se_run or 0.0) ** 2 + (se_idle or 0.0) ** 2) if se_run is not None else None
+    t_fit = _T95.get(max(1, min(len(rc), len(ic) if se_idle is not None else len(rc)) - 2), 2.0)
     ci: tuple[float, float] | None = None
-    if len(est) >= 2:
+    if len(est) >= 3:
         sd = statistics.stdev(est)
         half = _T95.get(len(est) - 1, 2.0) * sd / math.sqrt(len(est))
         ci = (uah - half, uah + half)
-    else:
-        se = run_fit[1] if run_fit else None
-        if se:   # too few readings per slice: the whole run's slope, with its own uncertainty
-            half = _T95.get(len(rc) - 2, 2.0) * se * span / n_span
-            ci = (uah - half, uah + half)
-    # a drain that cannot be told from idle is no measurement: its CI95 reaches zero, the estimate is
-    # not above zero, or (no CI) the drain beyond idle is within two steps of the counter (one each in
-    # the run and the baseline).  Then only an upper bound is published: the CI95's upper end or the
-    # estimate plus two counter steps per inference, whichever is larger; never a zero or a negative.
+    elif se:   # too few readings per slice: the whole run's slope (and the baseline's), with their uncertainty
+        half = t_fit * se * span / n_span
+        ci = (uah - half, uah + half)
+    # a drain that cannot be told from idle is no measurement: the estimate is not above zero, its
+    # CI95 reaches zero (the slices', else the slopes'), or it is within two steps of the counter (one
+    # each in the run and the baseline).  Then only an upper bound is
+    # published: the largest of the CI95's upper end, the estimate plus the slopes' uncertainty and
+    # the estimate plus two counter steps, per inference; never a zero or a negative.
     step = counter_step(rc, ic)
-    if uah <= 0 or (ci is not None and ci[0] <= 0) or (ci is None and uah * n_span < 2 * step):
-        bound = max(ci[1] if ci else 0.0, (max(uah, 0.0) * n_span + 2 * step) / n_span)
+    excess = uah * n_span   # uAh beyond idle between the readings
+    fit_hi = excess + t_fit * se * span if se is not None else None
+    told = excess >= 2 * step and (ci[0] > 0 if ci is not None
+                                   else excess - t_fit * se * span > 0 if se is not None else True)
+    if uah <= 0 or not told:
+        bound = max(ci[1] if ci else 0.0, (max(excess, 0.0) + 2 * step) / n_span,
+                    (fit_hi or 0.0) / n_span)
         bound_mj = bound * UAH_TO_MJ_PER_V * v
         why = (f"the drain cannot be told from idle (beyond idle {uah * n_span:.1f} uAh over {n_span:.0f} "
                f"inferences; counter step {step:g} uAh): energy < {bound_mj:.4g} mJ per inference at 95 %")
