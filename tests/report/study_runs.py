@@ -25,7 +25,8 @@ def make_fake_studies(server: AdbServer, root: Path, bm: Path) -> dict[str, Path
             try:
                 spec = StudySpec(kind=kind, target=phone.serial, model="tiny_cnn",
                                  runs=parse_runs("tflite-native/xnnpack,tflite-native/cpu"), duration_s=duration,
-                                 benchmark_model=str(bm), time_scale=SCALE, cooldown_timeout_s=5)
+                                 benchmark_model=str(bm), time_scale=SCALE, cooldown_timeout_s=5,
+                                 sample_interval_s=0.3)  # readings enough for an energy CI on a busy host
                 out[kind] = run_study(spec, out_root=root / kind).store.run_dir
             finally:
                 phone.stop()
