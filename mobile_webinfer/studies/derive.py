@@ -278,7 +278,7 @@ def energy(run: Sequence[Sample], idle: Sequence[Sample], points: Sequence[Point
     if idle_rate is None:
         idle_rate, note = 0.0, "no idle baseline: the whole charge drop is counted"
     run_drop = rc[0][1] - rc[-1][1]   # the charge used between the readings (a drain that is not steady
-    idle_drop = -idle_rate * span     # has no one slope)
+    idle_drop = 0.0 - idle_rate * span  # has no one slope; 0.0 - : never a "-0.0")
     n_span = inferences_in(points, rc[0][0], rc[-1][0])  # the inferences between the charge readings used
     if n_span <= 0:
         return Energy(None, None, None, None, None, None, v, n, note="no inference between two charge readings")
