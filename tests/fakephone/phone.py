@@ -660,6 +660,12 @@ class FakePhone(AndroidCommands):
         if full.startswith("/sdcard/") or not os.stat(host).st_mode & 0o100:  # /sdcard is noexec
             return fail(f"/system/bin/sh: {path}: can't execute: Permission denied\n", 126)
         if posixpath.basename(full).startswith("benchmark_model"):
+            with open(host, "rb") as fh:
+                head = fh.read(20)
+            machine = {"arm64-v8a": 183, "armeabi-v7a": 40, "x86_64": 62, "x86": 3}.get(str(self.profile.get("abi")))
+            if head[:4] != b"\x7fELF" or int.from_bytes(head[18:20], "little") != machine:
+                # a script (Android has no /bin/sh) or a binary for another CPU: the kernel will not run it
+                return fail(f"/system/bin/sh: {path}: can't execute: Exec format error\n", 126)
             return self._benchmark_model(argv[1:])
         raise UnknownCommand(shlex.join(argv) + " (pushed binary the fake cannot run)")
 
