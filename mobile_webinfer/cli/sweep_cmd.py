@@ -257,11 +257,13 @@ def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, 
                  if b.precision > 0 and b.max_repeat_factor > 1 else "")
         gate = None if cluster is not None else estimate_gate_seconds(cells, spec.budget, spec.cooldown,
                                                                         _battery_now(cells))
+        gate_part = ""
         if gate is not None:
             est += gate.expected_s
-            extra += (f"; the cool-down gate's waits included: ~{gate.expected_s / 60:.1f} min expected, up to "
-                      f"{gate.worst_s / 60:.0f} min if a phone never cools ({gate.how})")
-        console.print(f"{len(cells)} cells; estimated {est / 60:.1f} min{extra}", highlight=False, soft_wrap=True)
+            gate_part = (f"the cool-down gate's waits included (~{gate.expected_s / 60:.1f} min expected, up to "
+                         f"{gate.worst_s / 60:.0f} min if a phone never cools; {gate.how}); ")
+        console.print(f"{len(cells)} cells; {gate_part}estimated {est / 60:.1f} min{extra}", highlight=False,
+                      soft_wrap=True)
         return
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
