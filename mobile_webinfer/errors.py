@@ -4,7 +4,10 @@ Infrastructure failures (a phone unreachable, a command timing out, the adb serv
 are kept apart from measurement failures (a page error, a backend that fell back, text a
 parser cannot read).  The CLI maps them to exit codes:
 
-    0 ok, 1 error, 2 bad input / unreadable text, 3 device or lab failure.
+    0 ok, 1 error, 2 bad input / unreadable text, 3 device or lab failure,
+    5 nothing measured (a run whose every cell failed, or a phone with no measured cell).
+
+(4 is `mwi check`'s "regression confirmed".)  Exit codes are added, never reused.
 """
 
 from __future__ import annotations
@@ -135,6 +138,13 @@ class PageError(MeasurementError):
 
 class BackendFallback(MeasurementError):
     """The framework ran on another backend than the one asked for."""
+
+
+class NothingMeasured(MeasurementError):
+    """A run ended without one measured cell (or a phone of it measured none): its stored records
+    say why each cell failed, but there is no number to read, so a script must not see success."""
+
+    exit_code = 5
 
 
 class ModelError(MwiError):

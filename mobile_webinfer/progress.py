@@ -17,6 +17,7 @@ import time
 from datetime import timedelta
 
 from rich.console import Console
+from rich.markup import escape as rich_escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from .records import TIME_CEILING_SKIP, CellRecord
@@ -115,7 +116,11 @@ class SweepProgress:
                 self.failed += 1
             self.done += 1
         if rec.status != "ok":
-            self.console.print(f"[{'dim' if cut else 'yellow'}]{rec.status}[/] {cell.key}: {(rec.error or '')[:200]}")
+            # soft_wrap: an error's path (a missing vendored file) stays whole on its line; markup is the
+            # status word's colour only, never read from the error text
+            self.console.print(f"[{'dim' if cut else 'yellow'}]{rec.status}[/] {cell.key}: "
+                               f"{rich_escape(' '.join((rec.error or '').split())[:300])}",
+                               highlight=False, soft_wrap=True)
         if self._p is not None and self._task is not None:
             self._p.advance(self._task)
         elif not self.console.is_terminal:

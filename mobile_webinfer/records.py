@@ -327,11 +327,48 @@ class CellRecord(_Part):
         return m if m is not None else s.get("avg")
 
     def samples_ms(self) -> list[float]:
-        """The timed latencies (or the one summary median of a native phone run)."""
+        """The timed latencies; for a native phone run (benchmark_model prints a summary, not each run)
+        its `count` timed inferences laid out by `summary_distribution_ms`; the one summary median where
+        the tool printed no count or no percentiles."""
         if self.latencies_ms:
             return list(self.latencies_ms)
+        dist = self.summary_distribution_ms()
+        if dist:
+            return dist
         m = self.summary_median()
         return [m] if m is not None else []
+
+    def summary_distribution_ms(self) -> list[float] | None:
+        """benchmark_model's own count and percentiles as `count` latencies: the quantile function drawn
+        as straight lines through (0, min), (0.05, p5), (0.5, median), (0.95, p95), (1, max) (the points
+        it printed), read at (i + 0.5) / count.  The median is the tool's; the spread about it is the
+        tool's percentiles joined by straight lines, which for latencies (denser near the median than
+        a straight line between p5 and the median says) makes the median's CI95 no narrower than the
+        timed runs give: a row's precision and validity are judged on it as a browser row's are on its
+        latencies.  None without a count of at least 2 or without p5 / median / p95."""
+        s = self.latency_summary_ms or {}
+        count, med = s.get("count"), s.get("median")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 2 or med is None:
+            return None
+        knots = [(q, s.get(k)) for q, k in ((0.0, "min"), (0.05, "p5"), (0.5, "median"), (0.95, "p95"),
+                                             (1.0, "max"))]
+        pts = [(q, float(v)) for q, v in knots if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if not {0.05, 0.5, 0.95} <= {q for q, _ in pts}:
+            return None
+        if pts[0][0] > 0:
+            pts.insert(0, (0.0, pts[0][1]))
+        if pts[-1][0] < 1:
+            pts.append((1.0, pts[-1][1]))
+        if any(b[1] < a[1] for a, b in zip(pts, pts[1:], strict=False)):
+            return None  # percentiles out of order: not a distribution to draw
+        out, j = [], 0
+        for i in range(min(count, 100_000)):
+            q = (i + 0.5) / count
+            while pts[j + 1][0] < q:
+                j += 1
+            (q0, v0), (q1, v1) = pts[j], pts[j + 1]
+            out.append(v0 + (v1 - v0) * (q - q0) / (q1 - q0))
+        return out
 
     def with_flags(self, *extra: str) -> CellRecord:
         return dataclasses.replace(self, flags=tuple(sorted(set(self.flags) | set(extra))))
@@ -433,3 +470,29 @@ def _mul(x: float | None, k: float) -> float | None:
 def load_records(rows: Iterable[Mapping[str, Any] | CellRecord]) -> list[CellRecord]:
     """Typed records from stored dicts (already typed ones pass through)."""
     return [r if isinstance(r, CellRecord) else CellRecord.from_json(r) for r in rows]
+
+
+def measured_by_target(records: Iterable[Mapping[str, Any] | CellRecord]) -> dict[str, tuple[int, int]]:
+    """Per target: (cells measured, cells recorded).  A cell counts as measured only with status `ok`
+    (failed, unsupported and skipped cells have no number); the exit code of a run is judged on this."""
+    out: dict[str, list[int]] = {}
+    for r in load_records(records):
+        if r.cell is None:
+            continue
+        n = out.setdefault(r.cell.target, [0, 0])
+        n[1] += 1
+        n[0] += 1 if r.ok else 0
+    return {t: (ok, total) for t, (ok, total) in out.items()}
+
+
+def nothing_measured_line(records: Iterable[Mapping[str, Any] | CellRecord]) -> str | None:
+    """The one line that says a run measured nothing (or a target of it measured nothing); None when
+    every target measured at least one cell."""
+    by = measured_by_target(records)
+    total = sum(n for _, n in by.values())
+    if not by or not any(ok for ok, _ in by.values()):
+        return f"nothing measured: 0 of {total} cells measured"
+    empty = [t for t, (ok, n) in sorted(by.items()) if not ok]
+    if empty:
+        return "nothing measured on " + ", ".join(f"{t} (0 of {by[t][1]} cells)" for t in empty)
+    return None

@@ -168,6 +168,8 @@ def build_rows(records: Iterable[CellRecord | Mapping[str, Any]], *,
         if s is not None:
             row.update(n=s.n, cv=round(s.cv, 4))
             if runtime in NATIVE_RUNTIMES:
+                if any(not r.latencies_ms for r in ok):
+                    flags.add("native-summary-only")
                 row["native_median_ms"] = s.median
                 row["native_backend"] = backend
                 row["native_runtime"] = runtime
@@ -319,8 +321,9 @@ def render_study_table(rows: list[dict[str, Any]], console: Any = None, title: s
                  _ms(r.get("latency_end_ms")), _fmt(r.get("stability"), 2), _fmt(r.get("time_to_throttle_s"), 0),
                  _fmt(r.get("max_thermal_status")), _fmt(r.get("max_temp_c"), 1)]
         if battery:
-            e = r.get("energy_mj_per_inference")
-            cells += ["-" if e is None else f"{e:.3g} [{_fmt(ci[0], 3)}, {_fmt(ci[1], 3)}]",
+            e, bound = r.get("energy_mj_per_inference"), r.get("energy_upper_bound_mj")
+            cells += [f"< {bound:.3g} (below detection limit)" if e is None and bound is not None
+                      else "-" if e is None else f"{e:.3g} [{_fmt(ci[0], 3)}, {_fmt(ci[1], 3)}]",
                       {True: "YES", False: "no", None: "-"}[r.get("charging_detected")]]
         t.add_row(*cells, note)
     _print_fitted(console, _fit(t, width, wide), width, notes)

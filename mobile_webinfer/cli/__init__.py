@@ -14,13 +14,19 @@ import typer
 
 from ..errors import MwiError
 
+#: every exit code of mwi, as --help and the README list them (codes are added, never reused)
+EXIT_CODES_HELP = ("0 ok; 1 error; 2 bad input (found before anything runs); 3 device or lab failure; "
+                   "4 a regression found by mwi check; 5 nothing measured (every cell of a run failed, or a phone of it measured none: "
+                   "the last line says so); 130 interrupted")
+
 app = typer.Typer(
     name="mwi",
     help=(
         "mobile-webinfer: measure deep-learning inference in web browsers (TF.js, TFLite-web, "
         "ONNX Runtime Web) against the same models run natively with TFLite, on Android phones "
         "over ADB or on this computer.\n\n"
-        "Start with `mwi sweep --quick` (this computer) or `mwi devices` (phones)."
+        "Start with `mwi sweep --quick` (this computer) or `mwi devices` (phones).\n\n"
+        f"Exit codes: {EXIT_CODES_HELP}."
     ),
     no_args_is_help=True,
     add_completion=False,

@@ -12,34 +12,48 @@ from typing import Any
 import typer
 
 from ..studies.spec import StudySpec, parse_duration, parse_runs, time_scale
+from ..vocab import NATIVE_RUNTIME
 
 
 def _run(kind: str, target: str, model: str, runs: str, duration: str, out: Path | None, chromium: str | None,
          benchmark_model: str | None, browser: str | None, max_battery_temp: float = 35.0,
          cooldown_timeout: str = "600s") -> None:
+    from ..models.catalog import check_model_name
     from ..paths import default_out_root
     from ..studies.run import CHARGING_HINT, StudyStopped, run_study
     from ..studies.summary import summarize
+    from .checks import check_benchmark_model_for, check_out_root, check_serials_attached
 
     spec = StudySpec(kind=kind, target=target, model=model, runs=parse_runs(runs), duration_s=parse_duration(duration),
                      chromium=chromium, benchmark_model=benchmark_model, browser=browser, time_scale=time_scale(),
                      max_battery_temp_c=max_battery_temp, cooldown_timeout_s=parse_duration(cooldown_timeout))
+    out_root = check_out_root(Path(out) if out else default_out_root())  # every input before anything starts
+    check_model_name(model)
+    if target != "local":
+        check_serials_attached([target])
+        if any(r.runtime == NATIVE_RUNTIME for r in spec.runs):
+            check_benchmark_model_for([target], benchmark_model)
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
         def _term(signum: int, frame: Any) -> None:
             raise KeyboardInterrupt
 
         signal.signal(signal.SIGTERM, _term)
-    outcome = run_study(spec, out_root=Path(out) if out else default_out_root(), stop=stop,
+    outcome = run_study(spec, out_root=out_root, stop=stop,
                         say=lambda m: print(f"mwi {kind}: {m}", file=sys.stderr, flush=True))
     summary = summarize(outcome.store.run_dir)
     for s in summary:
         print(json.dumps({k: s.get(k) for k in ("runtime", "backend", "inferences", "latency_start_ms",
                                                 "latency_end_ms", "stability", "time_to_throttle_s",
                                                 "max_thermal_status", "max_temp_c", "energy_mj_per_inference",
+                                                "energy_upper_bound_mj", "energy_flags",
                                                 "charging_detected") if k in s}))
         if s.get("charging_detected"):
             print(f"mwi battery: {CHARGING_HINT}", file=sys.stderr)
+        elif s.get("energy_upper_bound_mj") is not None:
+            print(f"mwi battery: {s.get('runtime')}/{s.get('backend')}: energy < {s['energy_upper_bound_mj']:g} mJ "
+                  f"per inference at 95 % (below the detection limit: the drain cannot be told from idle)",
+                  file=sys.stderr)
     print(outcome.store.run_dir, flush=True)
     if outcome.partial:
         raise StudyStopped(f"study stopped, partial data kept in {outcome.store.run_dir}: {outcome.reason}")

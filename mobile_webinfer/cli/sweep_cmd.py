@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from ..errors import MwiError, UsageError
+from ..errors import MwiError, NothingMeasured, UsageError
 from ..sweep.spec import DEFAULT_REPEATS, SweepSpec, load_spec_file
 from ..vocab import QUICK, Budget
 
@@ -130,6 +130,10 @@ def sweep(
 
     Phones on many hosts: `--cluster HEAD:6379` (each phone measured on the Ray node it is plugged into).
 
+    Exit codes: 0 ok; 1 error; 2 bad input (checked before anything runs: --out, --models,
+    --benchmark-model, the serials); 3 device or lab failure; 5 nothing measured (no cell, or no
+    cell of one phone, measured: the last line says so; the run directory is still stdout's last line).
+
     Example: mwi sweep --quick --models tiny_cnn --runtimes tfjs,ort --backends wasm
     """
     run_sweep_cli(cluster=cluster, targets=target, models=_csv(models), runtimes=_csv(runtimes), backends=_csv(backends),
@@ -229,16 +233,30 @@ def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, 
     from ..progress import SweepProgress
     from ..report import build_rows, render_table
     from ..sweep.runner import resolve_for_dry_run, run_sweep
-    from ..sweep.spec import estimate_seconds
+    from ..sweep.spec import estimate_gate_seconds, estimate_seconds
+    from ..vocab import NATIVE_RUNTIME
+    from .checks import check_benchmark_model_for, check_out_root, check_serials_attached
 
     console = Console()
     spec = build_spec(**flags)
+    if resume is None:
+        _profile_ops_native_side(spec, user_set=flags.get("native_runtimes") is not None or bool(
+            flags.get("spec_file") and "native_runtimes" in load_spec_file(flags["spec_file"])),
+            no_native=not flags.get("native", True))
     if resume is None:
         spec.validate()
         from ..models.catalog import check_model_name
 
         for m in spec.models:
             check_model_name(m)  # unknown names fail here, before anything runs (zoo or `mwi models add`)
+    out_root = Path(out) if out else default_out_root()
+    if not dry_run:
+        check_out_root(out_root)
+    if resume is None and cluster is None:  # a cluster's phones are attached to its nodes, not here
+        phones = [t for t in spec.targets if t != "local"]
+        check_serials_attached(phones)
+        if not dry_run and spec.native and NATIVE_RUNTIME in spec.native_runtimes:
+            check_benchmark_model_for(phones, spec.benchmark_model)
     if dry_run:
         if resume is not None:
             raise UsageError("--dry-run plans a new sweep; it does not take --resume")
@@ -255,7 +273,15 @@ def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, 
         extra = (f"; configurations whose CI95 misses {100 * b.precision:g}% of the median may get extra repeats "
                  f"(up to {b.max_repeat_factor}x, within {b.max_time_s:g} s each)"
                  if b.precision > 0 and b.max_repeat_factor > 1 else "")
-        console.print(f"{len(cells)} cells; estimated {est / 60:.1f} min{extra}", highlight=False, soft_wrap=True)
+        gate = None if cluster is not None else estimate_gate_seconds(cells, spec.budget, spec.cooldown,
+                                                                        _battery_now(cells))
+        gate_part = ""
+        if gate is not None:
+            est += gate.expected_s
+            gate_part = (f"the cool-down gate's waits included (~{gate.expected_s / 60:.1f} min expected, up to "
+                         f"{gate.worst_s / 60:.0f} min if a phone never cools; {gate.how}); ")
+        console.print(f"{len(cells)} cells; {gate_part}estimated {est / 60:.1f} min{extra}", highlight=False,
+                      soft_wrap=True)
         return
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
@@ -268,7 +294,6 @@ def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, 
 
         sweep_preflight_or_exit(spec)
     progress = SweepProgress()
-    out_root = Path(out) if out else default_out_root()
     if cluster is not None:
         from ..cluster.ray_cluster import run_cluster_sweep
 
@@ -288,13 +313,58 @@ def run_sweep_cli(*, out: Path | None, resume: Path | None, retry_failed: bool, 
         except MwiError as exc:
             print(f"mwi: warning: the HTML report was not written: {exc.one_line()} "
                   f"(mwi report {store.run_dir} tries again)", file=sys.stderr)
+    from ..records import nothing_measured_line
+
+    empty = nothing_measured_line(store.results())
     if outcome.failures:
         for name, why in outcome.failures.items():
             print(f"mwi: target {name} failed: {why}; finish with: mwi sweep --resume {store.run_dir}",
                   file=sys.stderr)
         print(store.run_dir, flush=True)
+        if empty:
+            print(f"mwi: error: {empty} (a device or lab failure; exit 3)", file=sys.stderr, flush=True)
         raise SystemExit(3)
-    print(store.run_dir)
+    print(store.run_dir, flush=True)
+    if empty:  # stdout's last line stays the run directory; the run's verdict is the last line said
+        raise NothingMeasured(f"{empty}; why each cell failed: mwi report {store.run_dir}")
+
+
+def _profile_ops_native_side(spec: SweepSpec, *, user_set: bool, no_native: bool) -> None:
+    """`--profile-ops` on this computer: LiteRT has no per-operator profiler here, so operator rows
+    would have no native side.  ONNX Runtime native is added when the user chose no native runtimes;
+    otherwise one line says exactly how to get a native side."""
+    from ..vocab import ORT_NATIVE_RUNTIME
+
+    if not spec.profile_ops or "local" not in spec.targets or ORT_NATIVE_RUNTIME in spec.native_runtimes:
+        return
+    why = "LiteRT has no per-operator profiler on this computer"
+    if no_native or not spec.native:
+        print(f"mwi sweep: warning: --profile-ops with --no-native: the operator rows of `local` have no native "
+              f"side; drop --no-native (ort-native, host ONNX Runtime, is then added: {why})", file=sys.stderr)
+    elif user_set:
+        print(f"mwi sweep: warning: --profile-ops: the operator rows of `local` have no native side ({why}); add "
+              f"ONNX Runtime native: --native-runtimes {','.join([*spec.native_runtimes, ORT_NATIVE_RUNTIME])}",
+              file=sys.stderr)
+    else:
+        spec.native_runtimes = [*spec.native_runtimes, ORT_NATIVE_RUNTIME]
+        print(f"mwi sweep: --profile-ops: ort-native (host ONNX Runtime) added as the native side of the operator "
+              f"rows of `local` ({why}); --native-runtimes chooses otherwise", file=sys.stderr)
+
+
+def _battery_now(cells: list) -> dict[str, float | None]:
+    """Each phone's battery temperature now (`dumpsys battery`), for the dry run's gate estimate; None
+    where it cannot be read."""
+    from ..adb.device import Device
+    from ..adb.shell import AdbSession
+    from ..probes.android import BatteryProbe
+
+    out: dict[str, float | None] = {}
+    for target in sorted({c.target for c in cells if c.target != "local"}):
+        try:
+            out[target] = BatteryProbe().sample(Device(target, client=AdbSession.from_env())).temperature_c
+        except MwiError:
+            out[target] = None
+    return out
 
 
 def qoe(**flags: Any) -> None:

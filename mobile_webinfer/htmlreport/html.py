@@ -49,12 +49,14 @@ FLAG_WORDS: tuple[tuple[str, str], ...] = (
     (r"imprecise", "a ceiling (time or count) came before the precision asked: the CI95 of the median is wider; "
                    "the row's `precision` says how wide"),
     (r"warmup-not-converged", "warm-up hit its ceiling while the latency was still drifting"),
-    (r"few-samples", "fewer than 10 timed inferences: the confidence interval is wide"),
+    (r"few-samples", "fewer than 10 latencies behind the median (timed inferences; a native benchmark_model run "
+                     "that printed no count and percentiles gives one): the confidence interval is wide"),
     (r"(\d+)-of-(\d+)-repeats-failed", "some repeats failed; the numbers come from the others"),
     (r"unsupported", "the runtime or browser cannot run this configuration (not an error of the lab)"),
     (r"vs-native-cpu", "no native GPU delegate was measured: a GPU backend is compared with native CPU"),
-    (r"native-summary-only", "native TFLite's benchmark_model printed a summary, not every latency: its CI "
-                             "rests on one median per repeat"),
+    (r"native-summary-only", "native TFLite's benchmark_model printed a summary, not every latency: its timed "
+                             "inferences are counted, laid out by the tool's own percentiles (min, p5, median, "
+                             "p95, max joined by straight lines), which gives a CI95 no narrower than theirs"),
     (r"paired-at-threads-in-effect=(\d+)", "the browser ran fewer threads than asked; it is paired with native "
                                            "at the threads in effect"),
     (r"no-native-baseline", "no native cell to compare with: no gap"),

@@ -305,7 +305,10 @@ def contract_table(runs: Sequence[StudyRun], kind: str) -> str:
             row[6] = "never"
         if kind == "battery":
             e, ci = s.get("energy_mj_per_inference"), s.get("energy_ci95")
-            row += [f'<span class="energy" data-run="{esc(r.label)}" data-mj="{e!r}">{_num(e)}</span>',
+            bound = s.get("energy_upper_bound_mj")
+            shown = (f'&lt; {_num(bound)} <span class="pill warn">below detection limit</span>'
+                     if e is None and bound is not None else _num(e))
+            row += [f'<span class="energy" data-run="{esc(r.label)}" data-mj="{e!r}">{shown}</span>',
                     f'<span class="energy-ci" data-ci="{esc(ci)}" style="white-space:nowrap">{_num(ci[0])} – {_num(ci[1])}</span>'
                     if ci else _num(None),
                     _num(s.get("mah_per_1000_inferences")),

@@ -83,7 +83,11 @@ def check_model_name(name: str, models_dir: Path | None = None) -> str:
             m = None
         if m is not None and m.user_model:
             return name
-    raise UsageError(f"unknown model {name!r}; known: {', '.join(all_model_names(models_dir))}")
+    if "/" in name or "." in name or Path(name).expanduser().exists():  # a file, not a name
+        raise UsageError(f"{name!r} is a file path, not a model name: add it first with `mwi models add {name}`, "
+                         f"then use the name it prints")
+    raise UsageError(f"unknown model {name!r}; known: {', '.join(all_model_names(models_dir))}; a model file "
+                     f"of your own: `mwi models add FILE`")
 
 
 def _files_summary(m: ModelManifest | None) -> dict[str, Any]:

@@ -286,3 +286,71 @@ def setup_benchmark_model(serial: str, *, url_base: str | None = None, file: Pat
         except DownloadUnavailable as exc:
             raise DownloadUnavailable(exc.one_line(), instructions=setup_instructions(abi, url_base, serial)) from None
     return install(data, abi, url=source, version=version_on_device(dev) if dev is not None else None)
+
+
+#: exit statuses of a shell that could not run the file at all (126 cannot execute, 127 not found);
+#: above 128 it died of a signal (a binary for another CPU, a missing loader)
+_DID_NOT_RUN = (126, 127)
+
+
+def _checked_path() -> Path:
+    return cache_dir() / "benchmark_model" / "checked.json"
+
+
+def _checked() -> dict[str, Any]:
+    try:
+        data = json.loads(_checked_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def check_benchmark_model(path: Path, serial: str, *, dev: Device | None = None) -> dict[str, Any]:
+    """`--benchmark-model PATH` for phone `serial`, before a sweep or study starts: the file exists, is a
+    whole ELF executable for the phone's ABI (`check_elf`, as `mwi devices setup` checks a download) and
+    runs there (`--version`: whatever it prints; only a shell that cannot execute it or a crash fails).
+    The run is done once per phone and binary: the answer is cached by (serial, sha256).  UsageError
+    (exit 2, one line) on any failure; the cached record otherwise."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        why = "is a folder" if p.is_dir() else "does not exist"
+        raise UsageError(f"--benchmark-model {path} {why}; give TFLite's benchmark_model binary for the phone "
+                         f"(or run `mwi devices setup {serial}` and leave the flag out)")
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"--benchmark-model {path}: cannot read it: {exc.strerror or exc}") from None
+    sha = hashlib.sha256(data).hexdigest()
+    key = f"{serial}|{sha}"
+    cached = _checked().get(key)
+    if isinstance(cached, dict) and cached.get("ok"):
+        return cached
+    if dev is None:
+        from ..adb.shell import AdbSession
+
+        session = AdbSession.from_env()
+        session.require_device(serial)
+        dev = Device(serial, client=session)
+    abi = str(dev.getprop("ro.product.cpu.abi") or "").strip()
+    if abi not in ABIS:
+        raise UsageError(f"--benchmark-model {path}: {serial} reports ABI {abi or 'none'!r}, for which TFLite "
+                         f"ships no benchmark_model (known: {', '.join(ABIS)})")
+    try:
+        check_elf(data, abi, what=f"--benchmark-model {path}")
+    except BenchmarkModelSetupError as exc:
+        raise UsageError(f"{exc.one_line()} (phone {serial})") from None
+    ran = version_on_device(dev)(p)
+    text, code = ran if ran else ("", None)
+    if code is None or code in _DID_NOT_RUN or code > 128:
+        tail = " | ".join(text.strip().splitlines()[-2:])[:200] or "no output"
+        raise UsageError(f"--benchmark-model {path} does not run on {serial} (`--version` exit {code}: {tail})")
+    rec = {"ok": True, "serial": serial, "sha256": sha, "abi": abi, "path": str(p), "version_exit": code,
+           "version_output": text[-500:], "checked_at": now_iso()}
+    table = _checked()
+    table[key] = rec
+    try:
+        mkdir_durably(_checked_path().parent)
+        atomic_write_json(_checked_path(), table)
+    except OSError:  # a read-only cache only costs the next run the same check
+        pass
+    return rec

@@ -21,7 +21,7 @@ class BatteryFigures:
         out = self.energy.to_json()
         if self.charging_detected:  # a charging phone's drain is no measure of the inference's energy
             out.update(energy_mj_per_inference=None, energy_ci95=None, mah_per_1000_inferences=None,
-                       mah_per_1000_ci95=None)
+                       mah_per_1000_ci95=None, energy_upper_bound_mj=None, energy_flags=[])
         out["charging_detected"] = self.charging_detected
         out["battery_note"] = self.note
         return out

@@ -177,14 +177,39 @@ class Energy:
     voltage_v: float | None
     inferences: int
     note: str | None = None
+    #: a drain that cannot be told from idle: no energy is published, only this bound (mJ per inference)
+    upper_bound_mj: float | None = None
+    #: study seconds of the first and the last charge reading the figures rest on
+    window_s: tuple[float, float] | None = None
+
+    @property
+    def below_detection_limit(self) -> bool:
+        return self.upper_bound_mj is not None
 
     def to_json(self) -> dict[str, Any]:
         return {"energy_mj_per_inference": self.mj_per_inference,
                 "energy_ci95": list(self.ci95) if self.ci95 else None,
                 "mah_per_1000_inferences": self.mah_per_1000,
                 "mah_per_1000_ci95": list(self.mah_per_1000_ci95) if self.mah_per_1000_ci95 else None,
+                "energy_upper_bound_mj": self.upper_bound_mj,
+                "energy_flags": [BELOW_DETECTION_LIMIT] if self.below_detection_limit else [],
+                "charge_window_s": list(self.window_s) if self.window_s else None,
                 "charge_drop_uah": self.run_drop_uah, "idle_drop_uah": self.idle_drop_uah,
                 "voltage_v": self.voltage_v, "energy_note": self.note}
+
+
+BELOW_DETECTION_LIMIT = "below-detection-limit"
+
+
+def counter_step(*series: Sequence[tuple[float, float]]) -> float:
+    """The charge counter's resolution as read: the greatest common step of its changes between
+    readings (some counters move in 1000 uAh steps); 1 uAh, the unit Android reports in, when it never
+    changed or its changes share no step."""
+    step = 0
+    for s in series:
+        for a, b in zip(s, s[1:], strict=False):
+            step = math.gcd(step, int(round(abs(b[1] - a[1]))))
+    return float(step) if step > 0 else 1.0
 
 
 def _charge(samples: Sequence[Sample]) -> list[tuple[float, float]]:
@@ -220,6 +245,9 @@ def energy(run: Sequence[Sample], idle: Sequence[Sample], points: Sequence[Point
            segments: int = 5, duration_s: float | None = None) -> Energy:
     """(charge used in the run minus the idle baseline over the same time) x voltage / inferences.
 
+    The run's charge readings are those taken while inferences ran (a page's or a model's load, a
+    teardown are no inference); the charge used is the first such reading minus the last (a drain
+    that is not steady has no one slope), the idle baseline's is its fitted rate x the same time.
     Only the inferences between the first and the last charge reading count (chunks by overlap), so
     a sampler that started early or ended late does not bias it.
     CI95: the run is cut in `segments` equal time slices; each slice's (charge drop - idle rate x its
@@ -229,6 +257,14 @@ def energy(run: Sequence[Sample], idle: Sequence[Sample], points: Sequence[Point
     exactly give none: a zero width would claim a precision the counter's steps do not have)."""
     n = sum(p.weight for p in points)
     rc, ic = _charge(run), _charge(idle)
+    if points:  # only the readings while inferences ran: a page's or a model's load is not an inference
+        lo, hi = min(p.t_s for p in points), max(p.t_s + p.span_s for p in points)
+        inside = [(t, c) for t, c in rc if lo <= t <= hi]
+        if len(inside) < 3:  # a slow sampler: the readings that bracket the inferences
+            before = [r for r in rc if r[0] < lo][-1:]
+            after = [r for r in rc if r[0] > hi][:1]
+            inside = before + inside + after
+        rc = inside if len(inside) >= 2 else rc
     volts = [s.voltage_mv for s in run if s.ok and s.voltage_mv]
     v = statistics.fmean(volts) / 1000 if volts else None
     if len(rc) < 2 or not n or v is None:
@@ -236,17 +272,17 @@ def energy(run: Sequence[Sample], idle: Sequence[Sample], points: Sequence[Point
         return Energy(None, None, None, None, None, None, v, n, note=why)
     span = rc[-1][0] - rc[0][0]
     run_fit = _fit(rc)
-    run_rate = run_fit[0] if run_fit else 0.0   # uAh per s (negative while discharging)
-    idle_rate = _slope(ic) if len(ic) >= 2 else None
+    idle_fit = _fit(ic) if len(ic) >= 2 else None
+    idle_rate = idle_fit[0] if idle_fit else None
     note = None
     if idle_rate is None:
         idle_rate, note = 0.0, "no idle baseline: the whole charge drop is counted"
-    run_drop = -run_rate * span
-    idle_drop = -idle_rate * span
+    run_drop = rc[0][1] - rc[-1][1]   # the charge used between the readings (a drain that is not steady
+    idle_drop = 0.0 - idle_rate * span  # has no one slope; 0.0 - : never a "-0.0")
     n_span = inferences_in(points, rc[0][0], rc[-1][0])  # the inferences between the charge readings used
     if n_span <= 0:
         return Energy(None, None, None, None, None, None, v, n, note="no inference between two charge readings")
-    uah = (idle_rate - run_rate) * span / n_span
+    uah = (run_drop - idle_drop) / n_span
     est: list[float] = []
     segments = max(2, min(segments, len(rc) // 3))  # each slice needs a few readings for its slope
     t0 = rc[0][0]
@@ -259,20 +295,43 @@ def energy(run: Sequence[Sample], idle: Sequence[Sample], points: Sequence[Point
         if r is None or not m:
             continue
         est.append((-r + idle_rate) * width / m)
+    # the run's and the baseline's slopes with their standard errors: how far the run's drain stands
+    # above idle (one-sided, t at 97.5 %), whatever the slices say
+    se_run = run_fit[1] if run_fit else None
+    se_idle = idle_fit[1] if idle_fit else None
+    se = math.sqrt((se_run or 0.0) ** 2 + (se_idle or 0.0) ** 2) if se_run is not None else None
+    t_fit = _T95.get(max(1, min(len(rc), len(ic) if se_idle is not None else len(rc)) - 2), 2.0)
     ci: tuple[float, float] | None = None
-    if len(est) >= 2:
+    if len(est) >= 3:
         sd = statistics.stdev(est)
         half = _T95.get(len(est) - 1, 2.0) * sd / math.sqrt(len(est))
         ci = (uah - half, uah + half)
-    else:
-        se = run_fit[1] if run_fit else None
-        if se:   # too few readings per slice: the whole run's slope, with its own uncertainty
-            half = _T95.get(len(rc) - 2, 2.0) * se * span / n_span
-            ci = (uah - half, uah + half)
+    elif se:   # too few readings per slice: the whole run's slope (and the baseline's), with their uncertainty
+        half = t_fit * se * span / n_span
+        ci = (uah - half, uah + half)
+    # a drain that cannot be told from idle is no measurement: the estimate is not above zero, its
+    # CI95 reaches zero (the slices', else the slopes'), or it is within two steps of the counter (one
+    # each in the run and the baseline).  Then only an upper bound is
+    # published: the largest of the CI95's upper end, the estimate plus the slopes' uncertainty and
+    # the estimate plus two counter steps, per inference; never a zero or a negative.
+    step = counter_step(rc, ic)
+    excess = uah * n_span   # uAh beyond idle between the readings
+    fit_hi = excess + t_fit * se * span if se is not None else None
+    told = excess >= 2 * step and (ci[0] > 0 if ci is not None
+                                   else excess - t_fit * se * span > 0 if se is not None else True)
+    if uah <= 0 or not told:
+        bound = max(ci[1] if ci else 0.0, (max(excess, 0.0) + 2 * step) / n_span,
+                    (fit_hi or 0.0) / n_span)
+        bound_mj = bound * UAH_TO_MJ_PER_V * v
+        why = (f"the drain cannot be told from idle (beyond idle {uah * n_span:.1f} uAh over {n_span:.0f} "
+               f"inferences; counter step {step:g} uAh): energy < {bound_mj:.4g} mJ per inference at 95 %")
+        return Energy(None, None, None, None, round(run_drop, 1), round(idle_drop, 1), round(v, 4), n,
+                      "; ".join(x for x in (note, why) if x), upper_bound_mj=float(f"{bound_mj:.4g}"),
+                      window_s=(rc[0][0], rc[-1][0]))
     mj = uah * UAH_TO_MJ_PER_V * v
     return Energy(round(mj, 4), (round(ci[0] * UAH_TO_MJ_PER_V * v, 4), round(ci[1] * UAH_TO_MJ_PER_V * v, 4))
                   if ci else None, round(uah, 6), (round(ci[0], 6), round(ci[1], 6)) if ci else None,
-                  round(run_drop, 1), round(idle_drop, 1), round(v, 4), n, note)
+                  round(run_drop, 1), round(idle_drop, 1), round(v, 4), n, note, window_s=(rc[0][0], rc[-1][0]))
 
 
 def charging_seen(samples: Sequence[Sample]) -> bool:

@@ -36,6 +36,9 @@ from .spec import RunSpec, StudySpec
 #: most timed inferences a browser run keeps (the result must fit the page server's 8 MiB body);
 #: a run that reaches it ends early and says so (`capped`)
 MAX_INFERENCES = 200_000
+#: real seconds the idle page is left to settle (the browser's start-up, the page's load: seconds of
+#: CPU on a phone) before the idle baseline's sampler starts
+IDLE_SETTLE_S = 5.0
 LOCAL_NO_SENSORS = ("this computer exposes no thermal zone and no cpufreq: the study records latency over "
                     "time alone")
 
@@ -215,7 +218,9 @@ def _run_locked(spec: StudySpec, target: Target, out_root: Path, stop: threading
         if spec.kind == "battery":
             if spec.target != "local":  # gated before the baseline: the baseline and the first run back to back
                 _study_gate(target, stop, say)
-            say(f"idle baseline: {spec.duration_s:g} s with the page open and no inference")
+            page = (f" with the page open (after {IDLE_SETTLE_S:g} s to settle)"
+                    if any(not r.native for r in spec.runs) else "")
+            say(f"idle baseline: {spec.duration_s:g} s{page} and no inference")
             _idle(spec, target, server, dev, probes, watch, stop)
             partial_reason = watch.reason
         for run in spec.runs:
@@ -239,6 +244,8 @@ def _idle(spec: StudySpec, target: Target, server: Any, dev: ShellLike, probes: 
     with contextlib.ExitStack() as page:
         if browser_runs:
             page.enter_context(_idle_page(spec, target, server, browser_runs[0]))
+            if stop.wait(IDLE_SETTLE_S):  # the browser's start and the page's load are no idle drain
+                return
         with _sampler(dev, probes, spec, watch, {"key": "idle", "phase": "idle"}):
             stop.wait(spec.real_duration_s)
 

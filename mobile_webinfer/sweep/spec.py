@@ -187,6 +187,57 @@ def estimate_seconds(cells: list[Cell], budget: Budget) -> float:
     return total
 
 
+#: how fast an idle phone's battery cools towards the gate's limit, C per second (about 1 C a minute:
+#: a phone at rest, screen dimmed; a warm room or a case makes it slower)
+COOLING_C_PER_S = 1.0 / 60
+#: what the gate costs a cell that needs no wait: a thermal and a battery reading
+GATE_CHECK_S = 2.0
+#: after each cell a phone has warmed by about this much (C per minute of load) and waits it off
+WARMING_C_PER_LOAD_S = 1.0 / 60
+
+
+@dataclass(frozen=True)
+class GateEstimate:
+    """The cool-down gate's share of a sweep's time: expected and at worst (every cell waits out its
+    timeout on a phone that never cools), with how it was estimated."""
+
+    expected_s: float
+    worst_s: float
+    how: str
+
+
+def estimate_gate_seconds(cells: list[Cell], budget: Budget, cooldown: dict[str, Any],
+                          battery_now_c: dict[str, float | None]) -> GateEstimate | None:
+    """The gate's waits on phone targets (None without any phone cell).  Expected: the battery's
+    temperature now above the limit, cooled at COOLING_C_PER_S, once per phone; then each cell's own
+    warming (WARMING_C_PER_LOAD_S x its time budget, over the limit only when the battery starts within
+    that of it) waited off, each capped by the timeout; plus GATE_CHECK_S per cell.  Worst: every cell
+    waits the whole timeout."""
+    limit = float(cooldown.get("max_battery_c", 35.0))
+    timeout = float(cooldown.get("timeout_s", 600.0))
+    per_target: dict[str, int] = {}
+    for c in cells:
+        if c.target != "local":
+            per_target[c.target] = per_target.get(c.target, 0) + 1
+    if not per_target:
+        return None
+    expected = worst = 0.0
+    parts = []
+    for target, n in per_target.items():
+        now = battery_now_c.get(target)
+        first = min(timeout, max(0.0, (now - limit) / COOLING_C_PER_S)) if now is not None else 0.0
+        warm = budget.time_budget_s * WARMING_C_PER_LOAD_S            # C a cell adds
+        start = now if now is not None else limit
+        over = max(0.0, min(start, limit) + warm - limit)             # above the limit after a cell
+        each = min(timeout, over / COOLING_C_PER_S)
+        expected += first + n * (GATE_CHECK_S + each)
+        worst += n * (GATE_CHECK_S + timeout)
+        parts.append(f"{target}: battery {'?' if now is None else f'{now:g}'} C now")
+    how = (f"battery limit {limit:g} C, cooling ~{COOLING_C_PER_S * 60:g} C/min, {GATE_CHECK_S:g} s of readings a "
+           f"cell; " + ", ".join(parts))
+    return GateEstimate(expected, worst, how)
+
+
 def load_spec_file(path: Path) -> dict[str, Any]:
     """A sweep file: TOML whose keys are SweepSpec's fields (budget and cooldown as tables)."""
     try:

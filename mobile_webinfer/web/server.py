@@ -671,7 +671,8 @@ class PageServer:
                                  f"is the model built in {self.models_dir}?")
         for script in runtime_files(config.runtime):
             if not (self.pages_dir / "vendor" / script).is_file():
-                raise UsageError(f"missing pages/vendor/{script}: run python -m mobile_webinfer.web.vendor")
+                raise UsageError(f"missing vendored file {self.pages_dir / 'vendor' / script}: "
+                                 f"run python -m mobile_webinfer.web.vendor")
         cell_id = secrets.token_hex(8)
         ticket = CellTicket(self, config.with_cell(cell_id), secrets.token_urlsafe(24))
         with self._lock:

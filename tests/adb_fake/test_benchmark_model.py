@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from tests.fakephone.bench import stand_in_elf
 from tests.fakephone.pytest_fixtures import start_fake_phone
 
 
@@ -17,7 +18,7 @@ GRAPH = "/data/local/tmp/tiny.tflite"
 def bench_phone(adb_server, tiny_model, tmp_path_factory):
     handle = start_fake_phone(adb_server, "pixel")
     fake_bin = tmp_path_factory.mktemp("bin") / "benchmark_model"
-    fake_bin.write_bytes(b"\x7fELF placeholder: the fake runs the model itself")
+    fake_bin.write_bytes(stand_in_elf())  # an aarch64 ELF header: the fake runs the model itself
     d = handle.device()
     d.sync.push(str(fake_bin), BIN)
     d.sync.push(str(tiny_model), GRAPH)
@@ -85,3 +86,15 @@ def test_missing_graph_and_bad_flag(bench_phone):
     assert r.returncode == 1 and "bogus" in r.stderr
     r = bench_phone.device().shell2("/data/local/tmp/nothing_here --x=1", v2=True)
     assert r.returncode == 127 and "inaccessible or not found" in r.stderr
+
+
+def test_the_fake_runs_only_an_elf_for_its_abi(bench_phone, tmp_path):
+    """A script or a binary for another CPU is not run as benchmark_model (the kernel refuses it)."""
+    d = bench_phone.device()
+    for name, data in (("script", b"#!/bin/sh\necho benchmark\n"), ("x86_64", stand_in_elf(e_machine=62))):
+        f = tmp_path / name
+        f.write_bytes(data)
+        d.sync.push(str(f), f"/data/local/tmp/benchmark_model_{name}")
+        d.shell2(["chmod", "755", f"/data/local/tmp/benchmark_model_{name}"])
+        r = d.shell2([f"/data/local/tmp/benchmark_model_{name}", f"--graph={GRAPH}"], v2=True)
+        assert r.returncode == 126 and "Exec format error" in r.output, (name, r)

@@ -19,6 +19,8 @@ from tests.fakephone.pytest_fixtures import AdbServer, FakePhoneHandle, start_ad
 ray = pytest.importorskip("ray", reason="the `cluster` extra (ray) is not installed")
 from ray.cluster_utils import Cluster  # noqa: E402
 
+from tests.fakephone.bench import stand_in_elf  # noqa: E402
+
 #: node environment keys that make one node a separate "host"
 NODE_KEYS = ("ANDROID_ADB_SERVER_PORT", "ADBUTILS_ADB_PATH", "MWI_MODELS_DIR", "MWI_CACHE", "RAY_USAGE_STATS_ENABLED")
 
@@ -89,7 +91,7 @@ class TwoHosts:
 def bm_binary(tmp_path):
     """Stands in for TFLite's benchmark_model: the fake phone runs the pushed .tflite itself."""
     p = tmp_path / "benchmark_model"
-    p.write_bytes(b"\x7fELF stand-in: the fake phone runs the pushed model with host TFLite\n")
+    p.write_bytes(stand_in_elf())
     return p
 
 

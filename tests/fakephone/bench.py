@@ -349,3 +349,17 @@ def op_profile_tables(interp, runs_us: list[float], init_ms: float, *, xnnpack: 
              f"avg={sum(us) / len(us):.6g} std={std}",
              "Memory (bytes): count=0", f"{len(ops)} nodes observed", ""]
     return lines
+
+
+def stand_in_elf(e_machine: int = 183, note: bytes = b"stand-in: the fake phone runs the pushed model with host TFLite\n"
+                 ) -> bytes:
+    """A whole little-endian ELF64 executable header (aarch64 by default: arm64-v8a) with one program
+    header covering the file: what `mwi` checks a `--benchmark-model` for before a sweep starts.  The fake
+    phone runs any pushed ``benchmark_model*`` itself, so the bytes after the headers are a note."""
+    import struct
+
+    size = 64 + 56 + len(note)
+    header = (b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
+              + struct.pack("<HHIQQQIHHHHHH", 2, e_machine, 1, 0x400000, 64, 0, 0, 64, 56, 1, 64, 0, 0))
+    phdr = struct.pack("<IIQQQQQQ", 1, 5, 0, 0x400000, 0x400000, size, size, 0x1000)
+    return header + phdr + note

@@ -16,7 +16,7 @@ from .phone import FakePhone
 
 OPS = ("ping", "commands", "services", "sync_ops", "clear_log", "set_fault", "faults", "go_offline", "come_online",
        "drop_connection", "kill_renderer", "freeze_renderer", "browsers", "settings", "heat", "battery_overrides",
-       "reboot", "native_processes")
+       "reboot", "native_processes", "browser_charge_log")
 OPS += ("lose_gpu_context",)  # issue 22: GPU context loss on demand
 
 
@@ -95,6 +95,11 @@ class LocalControl:
     def heat(self) -> dict[str, Any] | None:
         """The heat / charge model's state (None without ``heat_model``)."""
         return self.phone.heat.snapshot() if self.phone.heat is not None else None
+
+    def browser_charge_log(self) -> list[list[float]]:
+        """[[phone s, cumulative uAh charged for the browser's CPU time, charge counter uAh], ...] (empty
+        without ``heat_model``)."""
+        return [list(x) for x in self.phone.heat.browser_log()] if self.phone.heat is not None else []
 
     def battery_overrides(self) -> dict[str, int]:
         """What ``dumpsys battery set|unplug`` changed (empty after ``dumpsys battery reset``)."""
@@ -207,6 +212,9 @@ class RemoteControl:
 
     def heat(self) -> dict[str, Any] | None:
         return self._call("heat")
+
+    def browser_charge_log(self) -> list[list[float]]:
+        return self._call("browser_charge_log")
 
     def battery_overrides(self) -> dict[str, int]:
         return self._call("battery_overrides")

@@ -86,6 +86,7 @@ class Faults:
     # sensors whose own mStatus is raised while the global `Thermal Status` stays as it is (Xiaomi)
     no_thermal_service: bool = False            # `dumpsys thermalservice` answers "Can't find service"
     sensor_status: dict[str, int] | None = None  # {sensor name: mStatus} in the current temperatures block
+    am_start_ignored: bool = False  # `am start` answers as if it opened the URL and opens nothing
     _t0: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -102,6 +103,7 @@ class Faults:
     SETTABLE += ("devtools_socket_missing",)  # preflight fault (mwi doctor --phone)
 
     SETTABLE += ("no_thermal_service", "sensor_status")  # cool-down gate faults (issue 22)
+    SETTABLE += ("am_start_ignored",)  # the page never opens (issue 23)
 
     def set(self, name: str, value: Any) -> None:
         """Set one fault by name; command faults accept a pattern, a dict or a list of either."""

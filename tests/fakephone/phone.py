@@ -22,7 +22,7 @@ from typing import Callable
 
 from . import adbproto as P
 from .bench import BenchUsage, parse_args as parse_bench_args, run as run_bench
-from .browser import ChromiumInstance
+from .browser import ChromiumInstance, descendants
 from .commands import AndroidCommands, Ctx, Hang, Result, ShellExit, UnknownCommand, fail
 from .faults import Faults
 from .heat import HeatModel
@@ -81,8 +81,10 @@ class FakePhone(AndroidCommands):
         self.battery_overrides: dict[str, int] = {}
         self.gfx_reset: set[str] = set()
         self.installed = {b.package: b for b in p.browsers}
+        self._cpu_seen: dict[tuple[int, int], float] = {}  # (pid, start time) -> CPU s last read
         self.heat: HeatModel | None = (HeatModel(time_scale=self.faults.time_scale,
-                                                 charge_uah=float(p.get("charge_counter_uah", 2_400_000)))
+                                                 charge_uah=float(p.get("charge_counter_uah", 2_400_000)),
+                                                 cpu_source=self.browser_cpu_s)
                                        if self.faults.heat_model else None)
         self._add_logcat("main", "I", "ActivityManager", "System now ready")
 
@@ -96,9 +98,33 @@ class FakePhone(AndroidCommands):
     def serial(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    def browser_cpu_s(self) -> float:
+        """User + system CPU seconds of every Chromium process this phone launched, cumulative: each
+        process's last reading is kept after it ends (the heat model's poll reads every 0.2 s, and
+        `am force-stop` reads once more before it stops a browser).  No phone lock is taken: the heat
+        model calls this under its own."""
+        tick = os.sysconf("SC_CLK_TCK")
+        for inst in list(self.browsers.values()):
+            for pid in descendants(inst.pid):
+                try:
+                    with open(f"/proc/{pid}/stat") as fh:
+                        fields = fh.read().rsplit(")", 1)[1].split()
+                    key = (pid, int(fields[19]))            # starttime: a reused pid is another process
+                    self._cpu_seen[key] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+                except (OSError, IndexError, ValueError):
+                    continue
+        return sum(self._cpu_seen.values())
+
+    def _poll_heat(self) -> None:
+        heat = self.heat
+        while heat is not None and not self._stop.wait(0.2):
+            heat.charge()
+
     def start(self) -> "FakePhone":
         self.listener = DeviceListener(self, self._port)
         self.listener.start()
+        if self.heat is not None:
+            threading.Thread(target=self._poll_heat, name="fakephone-heat", daemon=True).start()
         if self.faults.offline:
             self.go_offline(self.faults.offline_for_s)
         return self
@@ -686,6 +712,9 @@ class FakePhone(AndroidCommands):
         if refused is not None:
             return refused
         if posixpath.basename(full).startswith("benchmark_model"):
+            with open(host, "rb") as fh:
+                if fh.read(4) != b"\x7fELF":  # a script (Android has no /bin/sh): the kernel will not run it
+                    return fail(f"/system/bin/sh: {path}: can't execute: Exec format error\n", 126)
             if argv[1:] == ["--version"]:
                 return self._benchmark_model_version()
             if self.faults.take_benchmark_hang():

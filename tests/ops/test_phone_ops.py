@@ -13,6 +13,7 @@ import pytest
 
 from mobile_webinfer.parsers.op_profile import parse_benchmark_op_profile
 from mobile_webinfer.sweep.op_profiles import class_totals, load_profiles
+from tests.fakephone.bench import stand_in_elf
 from tests.sweep_helpers import read_results, run_mwi
 
 pytestmark = pytest.mark.browser
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.browser
 
 def test_phone_profiles_through_the_target_contract(fake_phone, tmp_path):
     bm = tmp_path / "benchmark_model"
-    bm.write_bytes(b"\x7fELF stand-in: the fake phone runs the pushed model with host TFLite\n")
+    bm.write_bytes(stand_in_elf())
     pixel = fake_phone("pixel")
     proc = run_mwi("sweep", "--target", pixel.serial, "--models", "tiny_cnn", "--runtimes", "tfjs",
                    "--backends", "wasm", "--threads", "1", "--quick", "--repeats", "1", "--iterations", "5",

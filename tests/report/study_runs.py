@@ -8,6 +8,7 @@ import pytest
 
 from mobile_webinfer.studies.run import run_study
 from mobile_webinfer.studies.spec import StudySpec, parse_runs
+from tests.fakephone.bench import stand_in_elf
 from tests.fakephone.pytest_fixtures import AdbServer, start_fake_phone
 
 SCALE = 30.0  # a "2 minute" run takes 4 s
@@ -15,7 +16,7 @@ SCALE = 30.0  # a "2 minute" run takes 4 s
 
 def make_fake_studies(server: AdbServer, root: Path, bm: Path) -> dict[str, Path]:
     """{"thermal": run dir, "battery": run dir}: two runs each (native xnnpack and cpu) on one fake phone."""
-    bm.write_bytes(b"\x7fELF stand-in: the fake phone runs the pushed model with host TFLite\n")
+    bm.write_bytes(stand_in_elf())
     out: dict[str, Path] = {}
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MWI_CACHE", str(root / "cache"))
@@ -24,7 +25,8 @@ def make_fake_studies(server: AdbServer, root: Path, bm: Path) -> dict[str, Path
             try:
                 spec = StudySpec(kind=kind, target=phone.serial, model="tiny_cnn",
                                  runs=parse_runs("tflite-native/xnnpack,tflite-native/cpu"), duration_s=duration,
-                                 benchmark_model=str(bm), time_scale=SCALE, cooldown_timeout_s=5)
+                                 benchmark_model=str(bm), time_scale=SCALE, cooldown_timeout_s=5,
+                                 sample_interval_s=0.3)  # readings enough for an energy CI on a busy host
                 out[kind] = run_study(spec, out_root=root / kind).store.run_dir
             finally:
                 phone.stop()

@@ -21,7 +21,8 @@ def env(tmp_path, monkeypatch, bm_binary):
 
 def _spec(kind, serial, bm, runs="tflite-native/xnnpack", duration=120.0):
     return StudySpec(kind=kind, target=serial, model="tiny_cnn", runs=parse_runs(runs), duration_s=duration,
-                     benchmark_model=str(bm), time_scale=SCALE, cooldown_timeout_s=5)
+                     benchmark_model=str(bm), time_scale=SCALE, cooldown_timeout_s=5,
+                     sample_interval_s=0.3 if kind == "battery" else 1.0)  # charge readings for an energy CI
 
 
 def test_thermal_study_throttles_mid_run(adb_server, fake_phone, env, bm_binary):

@@ -72,6 +72,7 @@ def run_browser_cell(t: AndroidTarget, cell: Cell, manifest: Any, server: Any, b
     cost: Mapping[str, Any] | None = None
     seen_log: set[str] = set()
     unreachable: str | None = None
+    unreachable_kind = REVERSE_UNAVAILABLE
     blocked: str | None = None
     ui_state: dict[str, Any] = {"done": []}
     url = ticket.url(origin=f"http://127.0.0.1:{t.device_port}")
@@ -101,11 +102,16 @@ def run_browser_cell(t: AndroidTarget, cell: Cell, manifest: Any, server: Any, b
                             open_url(dev, spec, url)
                     if not ticket.reached and time.monotonic() - opened[0] > REACH_TIMEOUT_S:
                         check_not_first_run(dev, spec.package)
-                        if opened[1]:  # re-created once already: the phone does not reach the host
-                            raise ReverseUnavailable(
-                                f"{REVERSE_UNAVAILABLE}: the page never reached the host's page server through "
-                                f"adb reverse tcp:{t.device_port} -> tcp:{server.port} within {REACH_TIMEOUT_S:.0f} s, "
-                                f"twice (the mapping was re-created once)")
+                        if opened[1]:  # re-created once already; verify_reverse above says it is listed:
+                            # the reverse itself did not fail, the page never asked for its config
+                            verify_reverse(dev, t.device_port, server.port)
+                            procs = pids(dev, spec)
+                            seen = (f"the browser runs ({len(procs)} processes) but never loaded it" if procs
+                                    else "the browser is not running: it never opened the URL")
+                            raise PageNeverOpened(
+                                f"{PAGE_NEVER_OPENED}: the page never asked the host's page server for its config "
+                                f"within {REACH_TIMEOUT_S:.0f} s, twice, although adb reverse tcp:{t.device_port} -> "
+                                f"tcp:{server.port} is listed; {seen}")
                         create_reverse(dev, t.device_port, server.port)
                         verify_reverse(dev, t.device_port, server.port)
                         open_url(dev, spec, url)
@@ -149,7 +155,7 @@ def run_browser_cell(t: AndroidTarget, cell: Cell, manifest: Any, server: Any, b
                 # one more meminfo while the page is still open: short cells end between samples
                 rows.append(final_meminfo(dev, spec.package, t_sampler))
     except ReverseUnavailable as exc:
-        unreachable = str(exc)
+        unreachable, unreachable_kind = str(exc), exc.kind
     except UiBlocked as exc:
         blocked = str(exc)
     finally:
@@ -159,7 +165,7 @@ def run_browser_cell(t: AndroidTarget, cell: Cell, manifest: Any, server: Any, b
     ctx = dataclasses.replace(ctx, extra={**ctx.extra, "ui": ui_state})
     if blocked is not None or unreachable is not None:
         rec = (CellRecord.failed(blocked, UI_BLOCKED) if blocked is not None
-               else CellRecord.failed(unreachable or "", REVERSE_UNAVAILABLE))
+               else CellRecord.failed(unreachable or "", unreachable_kind))
         return Measurement(dataclasses.replace(rec, wall_s=round(time.monotonic() - t0, 3), context=ctx,
                                                events=tuple(ticket.events())), samples=rows)
     if crash is None and result is None:
@@ -203,6 +209,18 @@ REACH_TIMEOUT_S = 30.0  # from opening the URL to the page fetching its config (
 
 class ReverseUnavailable(MeasurementError):
     """The phone does not reach the host through `adb reverse` (the mapping is missing or dead)."""
+
+    kind = REVERSE_UNAVAILABLE
+
+
+PAGE_NEVER_OPENED = "page-never-opened"
+
+
+class PageNeverOpened(ReverseUnavailable):
+    """The mapping is in place but the page never asked for its config: the browser did not open it
+    (not the reverse's fault, so not `reverse-unavailable`)."""
+
+    kind = PAGE_NEVER_OPENED
 
 
 def create_reverse(dev: Any, device_port: int, host_port: int) -> None:
