@@ -338,7 +338,8 @@ def check_benchmark_model(path: Path, serial: str, *, dev: Device | None = None)
     try:
         check_elf(data, abi, what=f"--benchmark-model {path}")
     except BenchmarkModelSetupError as exc:
-        raise UsageError(f"{exc.one_line()} (phone {serial})") from None
+        raise UsageError(f"{exc.one_line()} (phone {serial}; `mwi devices setup {serial}` fetches the one "
+                         f"for its ABI)") from None
     ran = version_on_device(dev)(p)
     text, code = ran if ran else ("", None)
     if code is None or code in _DID_NOT_RUN or code > 128:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.fakephone.bench import stand_in_elf
 from tests.fakephone.pytest_fixtures import start_fake_phone
 
 parsers = pytest.importorskip("mobile_webinfer.parsers")
@@ -64,7 +65,7 @@ def test_benchmark_model_cpu_and_gpu(pixel, tiny_model, tmp_path):
 
     d = pixel.device()
     d.sync.push(str(tiny_model), GRAPH)
-    (tmp_path / "bm").write_bytes(b"placeholder")
+    (tmp_path / "bm").write_bytes(stand_in_elf())
     d.sync.push(str(tmp_path / "bm"), BIN, mode=0o755)
     common = "--num_runs=10 --min_secs=0.05 --warmup_min_secs=0.01"
     cpu = d.shell2(f"{BIN} --graph={GRAPH} --num_threads=4 --use_xnnpack=true {common}", v2=True)

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mobile_webinfer.history import analyse, open_lab
+from tests.fakephone.bench import stand_in_elf
 from tests.history.synthetic import SCHEMA_COLUMNS
 from tests.sweep_helpers import run_mwi
 
@@ -90,7 +91,7 @@ def test_local_runs_history_and_confirmed_gate(tmp_path):
 def test_a_fake_phone_run_in_the_history(fake_phone, tmp_path):
     phone = fake_phone("pixel")
     bm = tmp_path / "benchmark_model"
-    bm.write_bytes(b"\x7fELF stand-in: the fake phone runs the pushed model with host TFLite\n")
+    bm.write_bytes(stand_in_elf())
     run = _sweep(tmp_path / "lab", "--target", phone.serial, "--native-backends", "cpu", "--benchmark-model",
                  str(bm), "--cooldown-timeout", "20")
     h = analyse(open_lab([tmp_path / "lab"]))

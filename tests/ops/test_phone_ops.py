@@ -43,7 +43,9 @@ def test_phone_profiles_through_the_target_contract(fake_phone, tmp_path):
     nat = profs[("tflite-native", "xnnpack")]
     assert nat.status == "ok" and nat.source == "benchmark_model" and nat.raw.startswith("profiles/raw/")
     p = parse_benchmark_op_profile((run_dir / nat.raw).read_text())
-    assert p.runs and p.total_ms and p.op_sum_ms == pytest.approx(p.total_ms, rel=0.02)
+    # each operator's ms is printed with 3 decimals (as benchmark_model does): up to 0.0005 ms off each, which
+    # is a few % of tiny_cnn's ~0.04 ms on a fast host
+    assert p.runs and p.total_ms and p.op_sum_ms == pytest.approx(p.total_ms, rel=0.02, abs=0.0005 * len(p.ops))
     classes = class_totals(p)  # tiny_cnn's operators, by XNNPACK's names
     assert classes["convolution"][0] == 3 and classes["depthwise"][0] == 1 and "other" not in classes
     rows = json.loads(run_mwi("report", str(run_dir), "--ops", "--json").stdout)

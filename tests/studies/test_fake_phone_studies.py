@@ -1,6 +1,7 @@
 """Thermal and battery studies against the fake phone's heat / charge model (fast clock)."""
 
 import threading
+import time
 
 import pytest
 
@@ -88,9 +89,27 @@ def test_low_battery_refused_before_anything_changes(adb_server, fake_phone, env
 
 def test_sensor_vanishing_stops_the_study_partial(adb_server, fake_phone, env, bm_binary):
     phone = fake_phone("pixel", heat_model=True, time_scale=SCALE)  # a process of its own: its spinning never starves the study
+    done: dict = {}
+
+    def study():
+        try:
+            done["out"] = run_study(_spec("thermal", phone.serial, bm_binary,
+                                          runs="tflite-native/xnnpack,tflite-native/cpu"), out_root=env / "out")
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            done["exc"] = exc
+
+    worker = threading.Thread(target=study, daemon=True)
+    worker.start()
+    # the sensor vanishes a third of the way into the first run, counted from its first benchmark_model
+    # chunk (not from the study's start: conditioning and the gate take host time that a loaded host stretches)
+    deadline = time.monotonic() + 120
+    while not any("benchmark_model" in c and "--graph=" in c for c in phone.commands):
+        assert worker.is_alive() and time.monotonic() < deadline, done
+        time.sleep(0.1)
     phone.control.set_fault("sensor_vanishes_after_s", 40.0)
-    out = run_study(_spec("thermal", phone.serial, bm_binary, runs="tflite-native/xnnpack,tflite-native/cpu"),
-                    out_root=env / "out")
+    worker.join(300)
+    assert "exc" not in done, done
+    out = done["out"]
     assert out.partial and "thermal" in out.reason
     rows = summarize(out.store.run_dir)
     assert len(rows) == 1 and rows[0]["partial"] and "thermal" in rows[0]["stop_reason"]

@@ -15,7 +15,7 @@ from ...native.benchmark_setup import benchmark_model_cache_path
 from ...records import CellRecord
 from ...stats import STOP_COUNT, STOP_TIME, stop_rule, summary_precision
 from ...vocab import NATIVE_RUNTIME, RUNTIME_FORMAT, Budget, Cell
-from ..contract import Measurement, ProfileCapture
+from ..contract import Measurement, ProfileCapture, Stopped
 from .gate import gate
 from .samples import summarize_samples
 
@@ -247,7 +247,11 @@ def run_native_chunks(t: AndroidTarget, cell: Cell, remote_bin: str, remote_mode
         if cell.backend in ("gpu", "nnapi"):
             argv.append(f"--use_{cell.backend}=true")
         started = time.monotonic()
-        res = run_bounded(t, argv, native_deadline_s(secs, budget), stop)
+        try:
+            res = run_bounded(t, argv, native_deadline_s(secs, budget), stop)
+        except Stopped:  # the chunk in flight was killed on the phone: the chunks done are kept
+            stopped = True
+            break
         text = res.stdout + "\n" + res.stderr
         if res.exit_code != 0:
             raise MeasurementError(f"benchmark_model exited {res.exit_code}: "
