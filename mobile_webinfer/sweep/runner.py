@@ -410,6 +410,8 @@ class Runner:
             rec = m.record
             if m.outputs is not None:
                 self.refs.keep_native(cell, list(m.outputs))
+            elif m.reference_outputs is not None:  # a paired cell's native reference (issue 21)
+                self.refs.keep_native(cell, list(m.reference_outputs))
             if rec.ok and not cell.is_qoe and (m.outputs is not None or not cell.is_native):  # qoe: no outputs
                 rec = self._with_agreement(cell, manifest, rec, m.outputs)
             if m.samples:
