@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -146,5 +147,59 @@ def blocks_by_time(latencies_ms: Sequence[float], block_s: float) -> list[list[f
     return out
 
 
-__all__ = ["DEFAULT_ROUND_S", "MIN_ROUNDS", "PairedGap", "VarianceShares", "blocks_by_time", "gap_precision",
+#: the report's per-row columns of pairing and variance shares (issue 21)
+PAIRED_ROW_KEYS = ("pairing", "pairing_note", "pairing_mode", "paired_gap", "paired_gap_ci95", "paired_precision",
+                   "rounds", "round_s", "var_within_rounds", "var_between_rounds", "var_between_loads")
+PAIRING_MIXED = "pairing-mixed"
+
+
+def load_blocks(rec: Any, block_s: float) -> list[list[float]]:
+    """One load's latencies in rounds: a paired load's own (the page's latencies in order, cut by each
+    round's browser count), else consecutive blocks of `block_s` seconds of inference."""
+    lat = list(rec.latencies_ms or ())
+    p = rec.pairing
+    if p is not None and p.rounds and sum(r.browser_n for r in p.rounds) == len(lat):
+        out, i = [], 0
+        for r in p.rounds:
+            out.append(lat[i:i + r.browser_n])
+            i += r.browser_n
+        return [b for b in out if b]
+    return blocks_by_time(lat, block_s)
+
+
+def pairing_columns(ok: Sequence[Any], *, native_row: bool, block_s: float = DEFAULT_ROUND_S,
+                    seed: int = 0) -> tuple[dict[str, Any], list[str]]:
+    """The row's pairing and variance-share columns from its ok loads (`records.CellRecord`), and its
+    flags.  Only paired loads feed `paired_gap`; a row whose loads are partly unpaired says so
+    (`pairing-mixed(k-of-n)`) and its note says why the others were not paired."""
+    cols: dict[str, Any] = {k: None for k in PAIRED_ROW_KEYS}
+    flags: list[str] = []
+    round_lens = [r.pairing.round_s for r in ok if r.pairing is not None and r.pairing.round_s]
+    bs = round_lens[0] if round_lens else block_s
+    shares = variance_shares([load_blocks(r, bs) for r in ok if r.latencies_ms])
+    if shares is not None:
+        cols.update(var_within_rounds=round(shares.within_rounds, 4), var_between_rounds=round(shares.between_rounds, 4),
+                    var_between_loads=round(shares.between_loads, 4))
+    if native_row or not ok:
+        return cols, flags
+    paired_recs = [r for r in ok if r.pairing is not None and r.pairing.paired]
+    others = [r for r in ok if not (r.pairing is not None and r.pairing.paired)]
+    reasons = sorted({(r.pairing.unpaired_reason if r.pairing is not None and r.pairing.unpaired_reason
+                       else "measured unpaired (a run before issue 21)") for r in others})
+    if not paired_recs:
+        cols.update(pairing="unpaired", pairing_note="; ".join(reasons))
+        return cols, flags
+    modes = sorted({r.pairing.mode for r in paired_recs})
+    cols.update(pairing="paired" if not others else "mixed", pairing_mode="/".join(modes), round_s=bs)
+    if others:
+        flags.append(f"{PAIRING_MIXED}({len(paired_recs)}-of-{len(ok)})")
+        cols["pairing_note"] = f"{len(others)} load(s) unpaired, left out of paired_gap: " + "; ".join(reasons)
+    g = paired_gap([r.pairing.ratios() for r in paired_recs], seed=seed)
+    if g is not None:
+        cols.update(paired_gap=g.gap, paired_gap_ci95=list(g.ci95) if g.ci95 else None,
+                    paired_precision=round(g.precision, 5) if g.precision is not None else None, rounds=g.rounds)
+    return cols, flags
+
+
+__all__ = ["PAIRED_ROW_KEYS", "PAIRING_MIXED", "load_blocks", "pairing_columns", "DEFAULT_ROUND_S", "MIN_ROUNDS", "PairedGap", "VarianceShares", "blocks_by_time", "gap_precision",
            "paired_gap", "round_ratio", "variance_shares"]
