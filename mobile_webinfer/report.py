@@ -373,7 +373,7 @@ def _paired_cells(r: Mapping[str, Any]) -> list[str]:
     elif r.get("pairing") == "unpaired":
         g = "unpaired"
     shares = [r.get(k) for k in ("var_within_rounds", "var_between_rounds", "var_between_loads")]
-    v = "-" if any(x is None for x in shares) else "/".join(f"{100 * x:.0f}" for x in shares)
+    v = "/".join(f"{100 * x:.0f}" for x in shares if x is not None) if all(x is not None for x in shares) else "-"
     return [g, v]
 
 
