@@ -530,6 +530,7 @@ def _run_locked(spec: SweepSpec, store: RunStore | None, locks: contextlib.ExitS
 
     store.update_manifest(record_context)
     cells = plan(spec, targets)
+    store.update_manifest(lambda m: m.update(order=plan_order(spec, cells)))  # issue 21: the order, recorded
     if progress:
         done = runner.done_keys(cells)
         progress.start(total=len(cells), done=sum(1 for c in cells if c.key in done))
@@ -599,6 +600,13 @@ def _run_locked(spec: SweepSpec, store: RunStore | None, locks: contextlib.ExitS
         raise InfraError("every target failed: " + "; ".join(f"{k}: {v}" for k, v in all_failed.items())
                          + f" (results so far in {store.run_dir}; finish with --resume)")
     return SweepOutcome(store, all_failed)
+
+
+def plan_order(spec: SweepSpec, cells: list[Cell]) -> dict[str, Any]:
+    """The manifest's `order`: how the cells were ordered and the order itself (every key)."""
+    from .order import POLICY
+
+    return {"policy": POLICY, "seed": spec.order_seed, "keys": [c.key for c in cells]}
 
 
 def versions_seen(records: list[dict[str, Any]]) -> dict[str, Any]:

@@ -129,9 +129,16 @@ class SweepSpec:
 
 
 def plan_cells(spec: SweepSpec, target: str, browsers: list[str], native_backends: list[str]) -> list[Cell]:
-    """Every cell of one target, in the order they run: per model the native cells first (they
-    give the reference outputs), then the browser cells repeat by repeat, so slow drift (heat,
-    background load) spreads over every configuration instead of landing on one."""
+    """Every cell of one target, in the order they run: per model, repeat by repeat, every
+    configuration once (native references included) in a seeded shuffled order (`sweep.order`,
+    `order_seed`), so slow drift (heat, background load) spreads over every configuration instead
+    of landing on one, and the native references are not all measured first."""
+    from .order import interleave
+
+    return interleave(_cells(spec, target, browsers, native_backends), spec.order_seed)
+
+
+def _cells(spec: SweepSpec, target: str, browsers: list[str], native_backends: list[str]) -> list[Cell]:
     from ..vocab import NATIVE_BROWSER, NATIVE_RUNTIME, ORT_NATIVE_RUNTIME, QOE, QOE_MODES
 
     cells: list[Cell] = []
