@@ -305,6 +305,8 @@ async function run() {
         k += 1;
         block = [];
         frames.resume();
+        // untimed re-warm after the pause (caches, branch predictors, a CPU that clocked down)
+        for (let w = 0; w < (cfg.pair_block_warmups || 0); w++) { outs = await runner.infer(); await yieldTask(); }
         const tb = performance.now();
         const ms = word.ms || cfg.pair_round_ms;
         const cap = Math.max(1, Math.min(word.max || cfg.pair_block_max || cfg.iterations,

@@ -26,11 +26,13 @@ def _say(obj: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def block(invoke: Any, ms: float, at_least: int, at_most: int = 0) -> tuple[list[float], Any]:
-    """Inferences back to back for `ms` milliseconds (at least `at_least`, at most `at_most` when
-    given): their latencies."""
+def block(invoke: Any, ms: float, at_least: int, at_most: int = 0, warm: int = 0) -> tuple[list[float], Any]:
+    """`warm` untimed inferences (re-warm after the pause), then inferences back to back for `ms`
+    milliseconds (at least `at_least`, at most `at_most` when given): their latencies."""
     lat: list[float] = []
     out = None
+    for _ in range(warm):
+        out = invoke()
     t0 = time.perf_counter()
     while len(lat) < at_least or ((time.perf_counter() - t0) * 1000 < ms and (not at_most or len(lat) < at_most)):
         t = time.perf_counter()
@@ -67,7 +69,8 @@ def main() -> int:
     for line in sys.stdin:
         cmd = json.loads(line)
         if cmd.get("cmd") == "block":
-            lat, out = block(invoke, float(cmd.get("ms", 500)), int(cmd.get("min", 3)), int(cmd.get("max", 0)))
+            lat, out = block(invoke, float(cmd.get("ms", 500)), int(cmd.get("min", 3)), int(cmd.get("max", 0)),
+                             int(cmd.get("warm", 0)))
             if out is not None:
                 outputs = out
             _say({"latencies_ms": lat})

@@ -27,7 +27,7 @@ from ..records import CellRecord, Context, Pairing
 from ..stats import stop_rule
 from ..vocab import GPU_BACKENDS, ORT_NATIVE_RUNTIME, RUNTIME_FORMAT, Budget, Cell, PageOptions, QoeOptions
 from .contract import Measurement, ProfileCapture, check_stop, page_config, wait_for_page
-from .pairing import PairPlan, block_cap, paired, plan_pairing
+from .pairing import BLOCK_WARMUPS, PairPlan, block_cap, paired, plan_pairing
 
 MEMORY_INTERVAL_S = 0.2  # host /proc reads are cheap: sample Chromium's memory five times a second
 
@@ -162,7 +162,8 @@ class LocalTarget:
             config = dataclasses.replace(config, profile_ops=True)
         pair = plan_pairing(cell, budget, self._native) if not profile_ops else None
         if pair is not None and pair.round_s > 0:  # issue 21: rounds against a warm native child
-            config = dataclasses.replace(config, pair_round_ms=pair.round_s * 1000, pair_block_max=block_cap(budget))
+            config = dataclasses.replace(config, pair_round_ms=pair.round_s * 1000, pair_block_max=block_cap(budget),
+                                         pair_block_warmups=BLOCK_WARMUPS)
         pairing: Pairing | None = None
         native_outputs = None
         gpu = cell.backend in GPU_BACKENDS

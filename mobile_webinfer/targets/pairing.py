@@ -27,12 +27,17 @@ from .contract import check_stop
 
 #: a block never has fewer inferences than this (a median of a block needs a few)
 BLOCK_MIN = 3
+#: untimed inferences at the start of each block, both sides: the first one after a pause runs cold
+#: (caches, a CPU that clocked down), and the block is about the steady state
+BLOCK_WARMUPS = 1
 
 
 class NativeBlocks(Protocol):
     """The native half of a paired cell: runs one block of about `ms` and returns its latencies."""
 
-    def block(self, ms: float, *, at_least: int = BLOCK_MIN, at_most: int = 0) -> Sequence[float]: ...
+    def block(self, ms: float, *, at_least: int = BLOCK_MIN, at_most: int = 0, warm: int = 1) -> Sequence[float]:
+        """`warm` untimed inferences first (re-warm after the pause), then the timed block."""
+        ...
 
     def info(self) -> dict[str, Any]:
         """`setup_ms` (model load) and `runtime` (its version), where the native side says."""
@@ -82,7 +87,7 @@ class NoNative:
     """A native side that could not start: the browser still runs its blocks (the cell is measured),
     its pairing says why it is unpaired."""
 
-    def block(self, ms: float, *, at_least: int = BLOCK_MIN, at_most: int = 0) -> Sequence[float]:
+    def block(self, ms: float, *, at_least: int = BLOCK_MIN, at_most: int = 0, warm: int = 1) -> Sequence[float]:
         return []
 
     def info(self) -> dict[str, Any]:
@@ -141,7 +146,7 @@ def run_rounds(ticket: Any, native: NativeBlocks, plan: PairPlan, budget: Budget
             tb1 = time.monotonic() - t0
             b = [float(x) for x in got.get("latencies_ms") or []]
             n_browser += len(b)
-            nat = list(native.block(ms, at_least=BLOCK_MIN, at_most=cap))
+            nat = list(native.block(ms, at_least=BLOCK_MIN, at_most=cap, warm=BLOCK_WARMUPS))
             tn1 = time.monotonic() - t0
             rounds.append(PairRound(
                 browser_median_ms=_med(b), native_median_ms=_med(nat), browser_n=len(b), native_n=len(nat),
@@ -166,6 +171,7 @@ def run_rounds(ticket: Any, native: NativeBlocks, plan: PairPlan, budget: Budget
     gap = _med(ratios)
     return Pairing(mode=mode, native_runtime=plan.native_runtime, native_backend=plan.native_backend,
                    native_threads=native_threads, round_s=plan.round_s, rounds=tuple(rounds), gap=gap,
+                   block_warmups=BLOCK_WARMUPS,
                    gap_precision=gap_precision(ratios), stop_reason=why)
 
 
@@ -177,5 +183,5 @@ def _med(xs: Sequence[float]) -> float | None:
     return ys[n // 2] if n % 2 else (ys[n // 2 - 1] + ys[n // 2]) / 2
 
 
-__all__ = ["BLOCK_MIN", "NativeBlocks", "NoNative", "PairPlan", "block_cap", "paired", "plan_pairing", "run_rounds",
+__all__ = ["BLOCK_MIN", "BLOCK_WARMUPS", "NativeBlocks", "NoNative", "PairPlan", "block_cap", "paired", "plan_pairing", "run_rounds",
            "wait_ready"]

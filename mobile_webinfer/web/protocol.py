@@ -181,6 +181,7 @@ class CellConfig:
     # host's word (POST .../turn), pausing between them while the native reference runs; 0 = unpaired
     pair_round_ms: float = 0.0
     pair_block_max: int = 0  # at most this many inferences in one block (0: no cap but `iterations`)
+    pair_block_warmups: int = 1  # untimed inferences at the start of each block (re-warm after the pause)
 
     def __post_init__(self) -> None:
         check_config(self)
@@ -205,6 +206,7 @@ class CellConfig:
             "precision": self.precision, "max_warmups": self.warmup_ceiling,
             "warmup_window": self.warmup_window, "warmup_drift": self.warmup_drift,
             "pair_round_ms": self.pair_round_ms, "pair_block_max": self.pair_block_max,
+            "pair_block_warmups": self.pair_block_warmups,
         }
 
     @property
@@ -244,7 +246,7 @@ def check_config(cfg: CellConfig) -> None:
     if not _finite(cfg.pair_round_ms) or not 0 <= cfg.pair_round_ms <= 60_000:
         raise UsageError(f"pair_round_ms must be a number in [0, 60000], got {cfg.pair_round_ms!r}")
     for iname, n in (("max_warmups", cfg.max_warmups), ("warmup_window", cfg.warmup_window),
-                     ("pair_block_max", cfg.pair_block_max)):
+                     ("pair_block_max", cfg.pair_block_max), ("pair_block_warmups", cfg.pair_block_warmups)):
         if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 10_000:
             raise UsageError(f"{iname} must be an integer in [0, 10000], got {n!r}")
     if not _NAME_RE.match(cfg.model.name):
