@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..paired_stats import MIN_ROUNDS, gap_precision, round_ratio
+from ..paired_stats import MIN_ROUNDS, gap_precision
 from ..records import Pairing, PairRound
 from ..stats import STOP_COUNT, STOP_PRECISION, STOP_TIME
 from ..vocab import NATIVE_RUNTIME, Budget, Cell
@@ -32,11 +32,21 @@ BLOCK_MIN = 3
 BLOCK_WARMUPS = 1
 
 
+@dataclass(frozen=True)
+class NativeBlock:
+    """A native block summarised by its source (benchmark_model prints a median, not each run)."""
+
+    median_ms: float | None
+    n: int
+
+
 class NativeBlocks(Protocol):
     """The native half of a paired cell: runs one block of about `ms` and returns its latencies."""
 
-    def block(self, ms: float, *, at_least: int = BLOCK_MIN, at_most: int = 0, warm: int = 1) -> Sequence[float]:
-        """`warm` untimed inferences first (re-warm after the pause), then the timed block."""
+    def block(self, ms: float, *, at_least: int = BLOCK_MIN, at_most: int = 0,
+              warm: int = 1) -> Sequence[float] | NativeBlock:
+        """`warm` untimed inferences first (re-warm after the pause), then the timed block: its
+        latencies, or its summary where the source prints no single runs."""
         ...
 
     def info(self) -> dict[str, Any]:
@@ -146,13 +156,15 @@ def run_rounds(ticket: Any, native: NativeBlocks, plan: PairPlan, budget: Budget
             tb1 = time.monotonic() - t0
             b = [float(x) for x in got.get("latencies_ms") or []]
             n_browser += len(b)
-            nat = list(native.block(ms, at_least=BLOCK_MIN, at_most=cap, warm=BLOCK_WARMUPS))
+            got_n = native.block(ms, at_least=BLOCK_MIN, at_most=cap, warm=BLOCK_WARMUPS)
+            nat = got_n if isinstance(got_n, NativeBlock) else NativeBlock(_med(list(got_n)), len(got_n))
             tn1 = time.monotonic() - t0
             rounds.append(PairRound(
-                browser_median_ms=_med(b), native_median_ms=_med(nat), browser_n=len(b), native_n=len(nat),
+                browser_median_ms=_med(b), native_median_ms=nat.median_ms, browser_n=len(b), native_n=nat.n,
                 browser_start_s=round(tb0, 4), browser_end_s=round(tb1, 4), native_start_s=round(tb1, 4),
                 native_end_s=round(tn1, 4)))
-            r = round_ratio(b, nat)
+            bmed = _med(b)
+            r = bmed / nat.median_ms if bmed is not None and nat.median_ms else None
             if r is not None:
                 ratios.append(r)
             if n_browser >= budget.iterations:
@@ -183,5 +195,5 @@ def _med(xs: Sequence[float]) -> float | None:
     return ys[n // 2] if n % 2 else (ys[n // 2 - 1] + ys[n // 2]) / 2
 
 
-__all__ = ["BLOCK_MIN", "BLOCK_WARMUPS", "NativeBlocks", "NoNative", "PairPlan", "block_cap", "paired", "plan_pairing", "run_rounds",
+__all__ = ["BLOCK_MIN", "BLOCK_WARMUPS", "NativeBlock", "NativeBlocks", "NoNative", "PairPlan", "block_cap", "paired", "plan_pairing", "run_rounds",
            "wait_ready"]
