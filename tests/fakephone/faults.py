@@ -43,6 +43,8 @@ class Faults:
     - ``charging_while_unplugged``: after ``dumpsys battery unplug`` USB still charges (status 2,
       the charge counter rises).
     - ``battery_level``: forced battery level (%).
+    - ``drift``: a speed schedule ``"1.0@0,0.6@20"`` from the moment it is set (drift.py): the
+      renderers are duty-cycled and benchmark_model slowed by the same factor (issue 21).
     """
 
     drop_on: list[CommandFault] = field(default_factory=list)
@@ -68,6 +70,8 @@ class Faults:
     keyguard_secure: bool = False   # a PIN / pattern: no command dismisses it
     ui_dialog: str | None = None    # a system dialog in focus, e.g. "Application Not Responding: com.x"
     ui_dialog_presses: int = 1      # KEYCODE_BACK presses it takes to go away
+    drift: str | None = None        # speed schedule "1.0@0,0.6@20" (drift.py)
+    _drift_t0: float = 0.0
     _t0: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -78,7 +82,8 @@ class Faults:
     SETTABLE = ("drop_on", "hang_on", "unauthorized", "offline_for_s", "thermal_status", "thermal_rise_every_s",
                 "thermal_rise_from", "thermal_rise_max", "battery_temp_c", "battery_rise_c_per_s",
                 "renderer_dies_after_s", "reverse_dropped", "keyguard", "keyguard_secure", "ui_dialog",
-                "ui_dialog_presses", "sensor_vanishes_after_s", "charging_while_unplugged", "battery_level")
+                "ui_dialog_presses", "sensor_vanishes_after_s", "charging_while_unplugged", "battery_level",
+                "drift")
 
     def set(self, name: str, value: Any) -> None:
         """Set one fault by name; command faults accept a pattern, a dict or a list of either."""
@@ -91,6 +96,12 @@ class Faults:
                 self._t0 = time.monotonic()
             if name == "sensor_vanishes_after_s":
                 self._vanish_t0 = time.monotonic()
+            if name == "drift":
+                from .drift import parse_schedule
+
+                if value is not None:
+                    parse_schedule(str(value))  # a bad schedule is refused here, not mid-run
+                self._drift_t0 = time.monotonic()
             setattr(self, name, value)
 
     def take(self, kind: str, line: str) -> bool:
@@ -111,6 +122,15 @@ class Faults:
 
     def elapsed(self) -> float:
         return time.monotonic() - self._t0
+
+    def current_speed(self) -> float:
+        """The phone's speed now (1.0: undisturbed), from the drift schedule."""
+        from .drift import parse_schedule, speed_at
+
+        with self._lock:
+            if not self.drift:
+                return 1.0
+            return speed_at(parse_schedule(self.drift), time.monotonic() - self._drift_t0)
 
     def current_thermal_status(self, base: int = 0) -> int:
         with self._lock:

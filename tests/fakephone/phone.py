@@ -95,8 +95,11 @@ class FakePhone(AndroidCommands):
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> "FakePhone":
+        from .drift import DutyCycler
+
         self.listener = DeviceListener(self, self._port)
         self.listener.start()
+        self._drift = DutyCycler(self).start()
         if self.faults.offline:
             self.go_offline(self.faults.offline_for_s)
         return self
@@ -104,6 +107,9 @@ class FakePhone(AndroidCommands):
     def stop(self) -> None:
         """Stop serving, kill every Chromium this phone started, remove its storage."""
         self._stop.set()
+        drift = getattr(self, "_drift", None)
+        if drift is not None:
+            drift.stop()
         try:
             for t in self._timers:
                 t.cancel()
@@ -650,12 +656,16 @@ class FakePhone(AndroidCommands):
             return fail(f"INFO: STARTING!\nERROR: Could not open '{bargs.graph}'.\n"
                         "ERROR: Benchmarking failed.\n", 1)
         heat = self.heat
+        faults = self.faults
         if heat is None:
-            text, code = run_bench(bargs, str(host), bargs.graph)
+            drifting = faults.drift is not None  # a drifting phone (drift.py): 1 / its speed
+            text, code = run_bench(bargs, str(host), bargs.graph,
+                                   slowdown=(lambda: 1 / faults.current_speed()) if drifting else None)
         else:  # load heats the phone; a hot phone's clocks step down and each inference takes longer
             heat.load(True)
             try:
-                text, code = run_bench(bargs, str(host), bargs.graph, slowdown=lambda: 1 / heat.freq_factor(),
+                text, code = run_bench(bargs, str(host), bargs.graph,
+                                       slowdown=lambda: 1 / (heat.freq_factor() * faults.current_speed()),
                                        on_inference=heat.inference)
             finally:
                 heat.load(False)

@@ -1,0 +1,58 @@
+"""A phone that drifts on purpose (issue 21): the fake phone slows its renderers and its
+benchmark_model together (x1.0 -> x0.6 mid-cell, tests/fakephone/drift.py).  The paired gap stays
+within 3 % of the undisturbed one; the unpaired gap (the browser measured after the step against a
+native reference measured before it, as every unpaired sweep does) moves by the slowdown.
+
+Slow (a model whose inferences span many of the duty cycle's 10 ms periods, MobileNetV2 by
+default: `MWI_DRIFT_MODEL`), and it reads real latencies of a real Chromium: run it on a quiet
+machine with MWI_SLOW=1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+from pathlib import Path
+
+import pytest
+
+from tests.sweep_helpers import read_results, run_mwi
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow,
+              pytest.mark.skipif(not os.environ.get("MWI_SLOW"), reason="reads real latencies: set MWI_SLOW=1")]
+
+MODEL = os.environ.get("MWI_DRIFT_MODEL", "mobilenet_v2")
+
+
+def _sweep(phone, bm_binary, out: Path, *extra: str) -> tuple[Path, dict, dict | None]:
+    proc = run_mwi("sweep", "--target", phone.serial, "--models", MODEL, "--runtimes", "litert", "--backends", "wasm",
+                   "--threads", "1", "--repeats", "1", "--native-backends", "xnnpack", "--benchmark-model",
+                   str(bm_binary), "--cooldown-timeout", "20", "--pair-round", "0.5", "--time-budget", "12",
+                   "--precision", "0", "--no-html", "--no-capabilities", "--out", str(out), *extra)
+    run_dir = Path(proc.stdout.strip().splitlines()[-1])
+    recs = read_results(run_dir)
+    browser = next(r for r in recs if r["cell"]["runtime"] == "litert")
+    native = next((r for r in recs if r["cell"]["runtime"] == "tflite-native"), None)
+    assert browser["status"] == "ok" and browser["pairing"]["mode"] == "benchmark_model-chunks", browser.get("error")
+    return run_dir, browser, native
+
+
+def test_step_slowdown_mid_cell_moves_the_unpaired_gap_not_the_paired_one(fake_phone, tmp_path, bm_binary):
+    phone = fake_phone("pixel")
+    _, b0, n0 = _sweep(phone, bm_binary, tmp_path / "steady")
+    assert n0 is not None and n0["status"] == "ok"
+    native_ms = n0["latency_summary_ms"]["median"]
+    g0 = b0["pairing"]["gap"]
+    u0 = statistics.median(b0["latencies_ms"]) / native_ms
+    phone.control.set_fault("drift", "1.0@0,0.6@8")  # the step lands inside the browser cell's rounds
+    _, b1, _ = _sweep(phone, bm_binary, tmp_path / "drift", "--no-native")
+    rounds = b1["pairing"]["rounds"]
+    early = statistics.median(x["native_median_ms"] for x in rounds[:3])
+    late = statistics.median(x["native_median_ms"] for x in rounds[-3:])
+    assert late > 1.3 * early, "the phone did not slow down mid-cell"
+    g1 = b1["pairing"]["gap"]
+    u1 = statistics.median(b1["latencies_ms"]) / native_ms  # against the reference measured before the step
+    assert abs(g1 / g0 - 1) <= 0.03, (g0, g1)
+    assert abs(u1 / u0 - 1) >= 0.10, (u0, u1)
+    print(json.dumps({"paired": [g0, g1], "unpaired": [u0, u1]}))
