@@ -190,7 +190,7 @@ class LocalTarget:
                             if pair is not None and pair.round_s > 0:
                                 pairing, native_outputs = paired(
                                     ticket, pair, budget, stop, lambda t: self._warm_native(manifest, t, pair, budget),
-                                    mode=WARM_MODE, threads=cell.threads)
+                                    mode=WARM_MODE, threads=cell.threads, prestart=True)
                             result = wait_for_page(ticket, budget, stop)
                     except PageReportedError as exc:
                         failure, result = exc, exc.result

@@ -105,18 +105,33 @@ class NoNative:
 
 
 def paired(ticket: Any, plan: PairPlan, budget: Budget, stop: threading.Event, start: Any, *,
-           mode: str, threads: int) -> tuple[Pairing, Any]:
+           mode: str, threads: int, prestart: bool = False) -> tuple[Pairing, Any]:
     """A paired browser cell from the page's first turn to the host's last word: `start(threads)`
     makes the native side (a context manager yielding a `NativeBlocks` with `finish()`), at the
     threads the page says are in effect.  Returns the pairing and the native side's outputs (None
-    where it could not run)."""
+    where it could not run).  `prestart`: start the native side at once, at the threads asked,
+    while the page loads (restarted at the page's threads in effect where they differ)."""
     from ..errors import MwiError
 
-    ready = wait_ready(ticket, budget)
+    early: Any = None
+    if prestart:  # load the native side while the page loads and warms up (wall time, not measurement)
+        try:
+            early = start(threads)
+        except MwiError:
+            early = None  # tried again below, where its error is kept
+    try:
+        ready = wait_ready(ticket, budget)
+    except BaseException:
+        if early is not None:
+            early.__exit__(None, None, None)
+        raise
     t_eff = ready.get("threads")
     n_threads = t_eff if isinstance(t_eff, int) and not isinstance(t_eff, bool) and t_eff >= 1 else threads
+    if early is not None and n_threads != threads:  # the runtime runs fewer threads than asked: match them
+        early.__exit__(None, None, None)
+        early = None
     try:
-        native = start(n_threads)
+        native = early if early is not None else start(n_threads)
     except MwiError as exc:
         p = run_rounds(ticket, NoNative(), plan, budget, stop, mode="", native_threads=n_threads)
         return _unpaired(p, f"the native reference could not start: {exc.one_line()}"), None
