@@ -70,6 +70,8 @@ def plan_pairing(cell: Cell, budget: Budget, native_backends: Sequence[str]) -> 
     native backend.  QoE cells and native cells are never paired."""
     if cell.is_native or cell.is_qoe:
         return PairPlan(unpaired_reason="not a browser latency cell")
+    if budget.timestamps:
+        return PairPlan(unpaired_reason="a study's run (latency over time): never paired")
     if budget.pair_round_s <= 0:
         return PairPlan(unpaired_reason="pairing off (--no-pairing)")
     pick = next((b for b in ("xnnpack", "cpu") if b in native_backends), "")
