@@ -13,11 +13,13 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.sweep_helpers import read_results, run_mwi
+from tests.sweep_helpers import MWI, read_results, run_mwi
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not os.environ.get("MWI_SLOW"), reason="reads real latencies: set MWI_SLOW=1")]
@@ -25,12 +27,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow,
 MODEL = os.environ.get("MWI_DRIFT_MODEL", "mobilenet_v2")
 
 
-def _sweep(phone, bm_binary, out: Path, *extra: str) -> tuple[Path, dict, dict | None]:
-    proc = run_mwi("sweep", "--target", phone.serial, "--models", MODEL, "--runtimes", "litert", "--backends", "wasm",
-                   "--threads", "1", "--repeats", "1", "--native-backends", "xnnpack", "--benchmark-model",
-                   str(bm_binary), "--cooldown-timeout", "20", "--pair-round", "0.5", "--time-budget", "12",
-                   "--precision", "0", "--no-html", "--no-capabilities", "--out", str(out), *extra)
-    run_dir = Path(proc.stdout.strip().splitlines()[-1])
+def _args(phone, bm_binary, out: Path, *extra: str) -> list[str]:
+    return ["sweep", "--target", phone.serial, "--models", MODEL, "--runtimes", "litert", "--backends", "wasm",
+            "--threads", "1", "--repeats", "1", "--native-backends", "xnnpack", "--benchmark-model", str(bm_binary),
+            "--cooldown-timeout", "20", "--pair-round", "0.5", "--time-budget", "12", "--precision", "0",
+            "--iterations", "100000", "--no-html", "--no-capabilities", "--out", str(out), *extra]
+
+
+def _records(run_dir: Path) -> tuple[Path, dict, dict | None]:
     recs = read_results(run_dir)
     browser = next(r for r in recs if r["cell"]["runtime"] == "litert")
     native = next((r for r in recs if r["cell"]["runtime"] == "tflite-native"), None)
@@ -40,13 +44,28 @@ def _sweep(phone, bm_binary, out: Path, *extra: str) -> tuple[Path, dict, dict |
 
 def test_step_slowdown_mid_cell_moves_the_unpaired_gap_not_the_paired_one(fake_phone, tmp_path, bm_binary):
     phone = fake_phone("pixel")
-    _, b0, n0 = _sweep(phone, bm_binary, tmp_path / "steady")
+    proc = run_mwi(*_args(phone, bm_binary, tmp_path / "steady"))
+    _, b0, n0 = _records(Path(proc.stdout.strip().splitlines()[-1]))
     assert n0 is not None and n0["status"] == "ok"
     native_ms = n0["latency_summary_ms"]["median"]
     g0 = b0["pairing"]["gap"]
     u0 = statistics.median(b0["latencies_ms"]) / native_ms
-    phone.control.set_fault("drift", "1.0@0,0.6@8")  # the step lands inside the browser cell's rounds
-    _, b1, _ = _sweep(phone, bm_binary, tmp_path / "drift", "--no-native")
+    seen = len(phone.commands)
+    sweep = subprocess.Popen(MWI + _args(phone, bm_binary, tmp_path / "drift", "--no-native"),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:  # the step lands mid-cell: 3 s after the first native block of the rounds
+        t_end = time.monotonic() + 300
+        while not any("--max_secs=0.5" in c for c in phone.commands[seen:]):
+            assert sweep.poll() is None and time.monotonic() < t_end, "the paired cell never began its rounds"
+            time.sleep(0.2)
+        time.sleep(3)
+        phone.control.set_fault("drift", "0.6@0")
+        out, err = sweep.communicate(timeout=600)
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+    assert sweep.returncode == 0, err[-2000:]
+    _, b1, _ = _records(Path(out.strip().splitlines()[-1]))
     rounds = b1["pairing"]["rounds"]
     early = statistics.median(x["native_median_ms"] for x in rounds[:3])
     late = statistics.median(x["native_median_ms"] for x in rounds[-3:])
