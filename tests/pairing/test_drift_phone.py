@@ -67,6 +67,8 @@ def test_step_slowdown_mid_cell_moves_the_unpaired_gap_not_the_paired_one(fake_p
     assert sweep.returncode == 0, err[-2000:]
     _, b1, _ = _records(Path(out.strip().splitlines()[-1]))
     rounds = b1["pairing"]["rounds"]
+    for x in b0["pairing"]["rounds"] + [{}] + rounds:  # shown when it fails
+        print({k: x.get(k) for k in ("browser_start_s", "browser_median_ms", "native_median_ms", "browser_n")})
     early = statistics.median(x["native_median_ms"] for x in rounds[:3])
     late = statistics.median(x["native_median_ms"] for x in rounds[-3:])
     assert late > 1.3 * early, "the phone did not slow down mid-cell"
