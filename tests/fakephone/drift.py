@@ -13,8 +13,13 @@ later (real seconds).  At speed s < 1:
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from typing import Any
@@ -43,50 +48,101 @@ def speed_at(steps: list[tuple[float, float]], t: float) -> float:
 
 
 class DutyCycler:
-    """The thread that stops and continues the phone's renderers while its speed is below 1."""
+    """Stops and continues the phone's renderers while its speed is below 1.
+
+    The stopping and continuing runs in a child process (`python -m tests.fakephone.drift STATE`):
+    a thread of the fake phone itself would fight the fake benchmark_model's inference loop for
+    Python's GIL and slow the native side by more than the schedule says.  The fake's own thread
+    only writes the state file (speed every 0.1 s, renderer pids every second)."""
 
     def __init__(self, phone: Any):
         self.phone = phone
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fakephone-drift", daemon=True)
-        self._pids: list[int] = []
-        self._pids_at = 0.0
+        self._dir = tempfile.mkdtemp(prefix="fakephone-drift-")
+        self.state = os.path.join(self._dir, "state.json")
+        self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> DutyCycler:
-        self._thread.start()
+        self._thread.start()  # the child starts the first time the phone slows down
         return self
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=2)
-        self._signal(signal.SIGCONT)
-
-    def _renderers(self) -> list[int]:
-        now = time.monotonic()
-        if now - self._pids_at > 0.5:  # /proc walks are not free: refresh twice a second
-            with self.phone._lock:
-                instances = list(self.phone.browsers.values())
-            self._pids = [p.pid for inst in instances for p in inst.processes() if p.kind == "renderer"]
-            self._pids_at = now
-        return self._pids
-
-    def _signal(self, sig: int) -> None:
-        for pid in self._pids:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()  # its handler continues every process it may have stopped
             try:
-                os.kill(pid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def _write(self, speed: float, pids: list[int]) -> None:
+        tmp = self.state + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"speed": speed, "pids": pids}, f)
+        os.replace(tmp, self.state)
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        pids: list[int] = []
+        pids_at = 0.0
+        last: tuple[float, list[int]] | None = None
+        while not self._stop.wait(0.1):
             s = self.phone.faults.current_speed()
-            if s >= 1.0:
-                self._stop.wait(PERIOD_S * 5)
+            if s < 1.0 and self._proc is None:
+                self._write(1.0, [])
+                self._proc = subprocess.Popen([sys.executable, "-m", "tests.fakephone.drift", self.state],
+                                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                              stderr=subprocess.DEVNULL)
+            if s < 1.0 and time.monotonic() - pids_at > 1.0:
+                with self.phone._lock:
+                    instances = list(self.phone.browsers.values())
+                pids = [p.pid for inst in instances for p in inst.processes() if p.kind == "renderer"]
+                pids_at = time.monotonic()
+            if self._proc is not None and (s, pids) != last:
+                self._write(s, pids)
+                last = (s, list(pids))
+
+
+def _signal(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def cycle(state: str) -> int:
+    """The child: read the state file, duty-cycle its pids at its speed, until told to stop."""
+    done = threading.Event()
+    pids: list[int] = []
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    read_at = 0.0
+    speed = 1.0
+    try:
+        while not done.is_set():
+            if time.monotonic() - read_at > 0.05:
+                try:
+                    with open(state) as f:
+                        d = json.load(f)
+                    speed, pids = float(d["speed"]), [int(p) for p in d["pids"]]
+                except (OSError, ValueError, KeyError):
+                    pass
+                read_at = time.monotonic()
+            if speed >= 1.0 or not pids:
+                time.sleep(PERIOD_S)
                 continue
-            self._renderers()
-            time.sleep(PERIOD_S * s)
-            self._signal(signal.SIGSTOP)
+            time.sleep(PERIOD_S * speed)
+            _signal(pids, signal.SIGSTOP)
             try:
-                time.sleep(PERIOD_S * (1 - s))
+                time.sleep(PERIOD_S * (1 - speed))
             finally:
-                self._signal(signal.SIGCONT)
+                _signal(pids, signal.SIGCONT)
+    finally:
+        _signal(pids, signal.SIGCONT)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cycle(sys.argv[1]))
