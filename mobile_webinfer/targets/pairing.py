@@ -90,9 +90,26 @@ def _turn_wait(budget: Budget) -> float:
     return max(budget.stall_timeout_s, 30.0)
 
 
-def wait_ready(ticket: Any, budget: Budget) -> dict[str, Any]:
+def await_turn(ticket: Any, timeout: float, stop: threading.Event | None = None) -> dict[str, Any]:
+    """The page's next turn, waiting in 1 s steps so that the stop event (Ctrl-C) ends the wait at once;
+    PageReportedError after `timeout` (a page that never ends its block) or when the page failed."""
+    from ..web.protocol import PageReportedError
+
+    t_end = time.monotonic() + timeout
+    while True:
+        if stop is not None:
+            check_stop(stop)
+        left = t_end - time.monotonic()
+        try:
+            return dict(ticket.wait_turn(max(0.01, min(1.0, left))))
+        except PageReportedError as exc:
+            if exc.kind != "timeout" or exc.result is not None or left <= 1.0 or ticket.closed:
+                raise
+
+
+def wait_ready(ticket: Any, budget: Budget, stop: threading.Event | None = None) -> dict[str, Any]:
     """The page's first turn: it is warm and waits (it says its threads in effect, where it knows)."""
-    return dict(ticket.wait_turn(_turn_wait(budget)))
+    return await_turn(ticket, _turn_wait(budget), stop)
 
 
 class NoNative:
@@ -122,7 +139,7 @@ def paired(ticket: Any, plan: PairPlan, budget: Budget, stop: threading.Event, s
         except MwiError:
             early = None  # tried again below, where its error is kept
     try:
-        ready = wait_ready(ticket, budget)
+        ready = wait_ready(ticket, budget, stop)
     except BaseException:
         if early is not None:
             early.__exit__(None, None, None)
@@ -169,7 +186,7 @@ def run_rounds(ticket: Any, native: NativeBlocks, plan: PairPlan, budget: Budget
             check_stop(stop)
             tb0 = time.monotonic() - t0
             ticket.give_turn(True, ms=ms, max=min(cap, budget.iterations - n_browser))
-            got = ticket.wait_turn(turn_wait + plan.round_s)
+            got = await_turn(ticket, turn_wait + plan.round_s, stop)
             tb1 = time.monotonic() - t0
             b = [float(x) for x in got.get("latencies_ms") or []]
             n_browser += len(b)
