@@ -50,10 +50,11 @@ def speed_at(steps: list[tuple[float, float]], t: float) -> float:
 class DutyCycler:
     """Stops and continues the phone's renderers while its speed is below 1.
 
-    The stopping and continuing runs in a child process (`python -m tests.fakephone.drift STATE`):
-    a thread of the fake phone itself would fight the fake benchmark_model's inference loop for
-    Python's GIL and slow the native side by more than the schedule says.  The fake's own thread
-    only writes the state file (speed every 0.1 s, renderer pids every second)."""
+    The stopping and continuing runs in a child process (`python -m tests.fakephone.drift STATE`),
+    which also walks /proc for the renderers: a thread of the fake phone itself would fight the fake
+    benchmark_model's inference loop for Python's GIL and slow the native side by more than the
+    schedule says.  The fake's own thread only writes the state file (the speed and the browsers'
+    root pids, when they change)."""
 
     def __init__(self, phone: Any):
         self.phone = phone
@@ -78,15 +79,13 @@ class DutyCycler:
                 self._proc.kill()
         shutil.rmtree(self._dir, ignore_errors=True)
 
-    def _write(self, speed: float, pids: list[int]) -> None:
+    def _write(self, speed: float, roots: list[int]) -> None:
         tmp = self.state + ".tmp"
         with open(tmp, "w") as f:
-            json.dump({"speed": speed, "pids": pids}, f)
+            json.dump({"speed": speed, "roots": roots}, f)
         os.replace(tmp, self.state)
 
     def _run(self) -> None:
-        pids: list[int] = []
-        pids_at = 0.0
         last: tuple[float, list[int]] | None = None
         while not self._stop.wait(0.1):
             s = self.phone.faults.current_speed()
@@ -95,14 +94,13 @@ class DutyCycler:
                 self._proc = subprocess.Popen([sys.executable, "-m", "tests.fakephone.drift", self.state],
                                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                               stderr=subprocess.DEVNULL)
-            if s < 1.0 and time.monotonic() - pids_at > 1.0:
-                with self.phone._lock:
-                    instances = list(self.phone.browsers.values())
-                pids = [p.pid for inst in instances for p in inst.processes() if p.kind == "renderer"]
-                pids_at = time.monotonic()
-            if self._proc is not None and (s, pids) != last:
-                self._write(s, pids)
-                last = (s, list(pids))
+            if self._proc is None:
+                continue
+            with self.phone._lock:  # the browsers' root pids only: the child finds their renderers
+                roots = sorted(inst.pid for inst in self.phone.browsers.values())
+            if (s, roots) != last:
+                self._write(s, roots)
+                last = (s, roots)
 
 
 def _signal(pids: list[int], sig: int) -> None:
@@ -113,23 +111,35 @@ def _signal(pids: list[int], sig: int) -> None:
             pass
 
 
+def _renderers(roots: list[int]) -> list[int]:
+    from .browser import _process_type, descendants
+
+    return [pid for root in roots for pid in descendants(root) if _process_type(pid) == "renderer"]
+
+
 def cycle(state: str) -> int:
-    """The child: read the state file, duty-cycle its pids at its speed, until told to stop."""
+    """The child: read the state file, duty-cycle the browsers' renderers at its speed, until told to stop."""
     done = threading.Event()
     pids: list[int] = []
+    roots: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    read_at = 0.0
+    read_at = walked_at = 0.0
     speed = 1.0
     try:
         while not done.is_set():
-            if time.monotonic() - read_at > 0.05:
+            now = time.monotonic()
+            if now - read_at > 0.05:
                 try:
                     with open(state) as f:
                         d = json.load(f)
-                    speed, pids = float(d["speed"]), [int(p) for p in d["pids"]]
+                    speed, new_roots = float(d["speed"]), [int(p) for p in d["roots"]]
                 except (OSError, ValueError, KeyError):
-                    pass
-                read_at = time.monotonic()
+                    new_roots = roots
+                if new_roots != roots:
+                    roots, walked_at = new_roots, 0.0
+                read_at = now
+            if speed < 1.0 and now - walked_at > 0.5:
+                pids, walked_at = _renderers(roots), now
             if speed >= 1.0 or not pids:
                 time.sleep(PERIOD_S)
                 continue
