@@ -2,13 +2,19 @@
 renderers and the native benchmark_model together.
 
 ``Faults.drift`` is a schedule ``"1.0@0,0.6@20"``: speed 1.0 from the moment it is set, 0.6 from 20 s
-later (real seconds).  At speed s < 1:
+later (real seconds).  Two ways to slow the phone, chosen when a drift is first set:
 
-- every renderer of every running browser is duty-cycled with SIGSTOP / SIGCONT: it runs s x
-  ``PERIOD_S``, then stands still (1 - s) x ``PERIOD_S``, so work that spans several periods takes
-  about 1 / s as long (an inference much shorter than the period is hit or missed whole: drift tests
-  use a model whose inference spans many periods);
-- benchmark_model's inferences take 1 / s as long (the fake's own spin, as the heat model slows it).
+- ``cgroup`` (where /sys/fs/cgroup/cpu is writable, as root on cgroup v1): while a drift is set, the
+  fake phone's own process (its benchmark_model runs in it) and every renderer of its browsers run in
+  one child CPU group whose CFS quota is ``NOMINAL_CPU x speed`` of one core per ``CG_PERIOD_US``.
+  The group has a high cpu.shares, so on a busy host it still gets its quota: the phone has a fixed
+  nominal speed (half a core at 1.0), independent of the host's load, and at speed s both sides'
+  inferences (every one that spans a few 5 ms periods) take 1 / s as long, median included.
+  benchmark_model is not slowed a second time.  The group is emptied and removed when the phone stops.
+- ``signals`` (fallback): every renderer is duty-cycled with SIGSTOP / SIGCONT (s x ``PERIOD_S`` on,
+  the rest off; an inference much shorter than the period is hit or missed whole, so the median of
+  short inferences barely moves) and benchmark_model's inferences take 1 / s as long (the fake's own
+  spin).  Tests that judge medians need the cgroup mode (``cgroup_writable()``) and skip without it.
 """
 
 from __future__ import annotations
@@ -24,7 +30,89 @@ import threading
 import time
 from typing import Any
 
-PERIOD_S = 0.01  # one duty cycle; a phone's DVFS / scheduler acts at about this grain
+PERIOD_S = 0.01  # one duty cycle (signals mode); a phone's DVFS / scheduler acts at about this grain
+CGROUP_ROOT = "/sys/fs/cgroup/cpu"
+NOMINAL_CPU = 0.5  # cgroup mode: the phone's CPU at speed 1.0, in cores (binding on a busy 2-core host)
+CG_PERIOD_US = 5000  # cgroup mode: CFS period (the quota at the slowest speed, 0.05, is clamped to 1 ms)
+CG_SHARES = 262144  # the group wins the host's contention up to its quota: a nominal speed
+
+
+class CpuGroup:
+    """A child CPU cgroup (v1) whose quota sets the phone's speed; ``create`` returns None where
+    cgroups are not writable."""
+
+    def __init__(self, path: str, root: str):
+        self.path, self.root = path, root
+
+    @classmethod
+    def create(cls, root: str = CGROUP_ROOT) -> CpuGroup | None:
+        path = os.path.join(root, f"mwi-fakephone-{os.getpid()}-{time.monotonic_ns() % 10**9}")
+        try:
+            os.mkdir(path)
+        except OSError:
+            return None
+        g = cls(path, root)
+        try:
+            g._put("cpu.cfs_period_us", CG_PERIOD_US)
+            g._put("cpu.shares", CG_SHARES)
+            g.set_speed(1.0)
+        except OSError:
+            g.remove()
+            return None
+        return g
+
+    def _put(self, name: str, value: int) -> None:
+        with open(os.path.join(self.path, name), "w") as f:
+            f.write(str(value))
+
+    def set_speed(self, speed: float) -> None:
+        self._put("cpu.shares", CG_SHARES)
+        self._put("cpu.cfs_quota_us", max(1000, round(NOMINAL_CPU * speed * CG_PERIOD_US)))
+
+    def release(self) -> None:
+        """No drift set: unthrottled, ordinary shares."""
+        self._put("cpu.cfs_quota_us", -1)
+        self._put("cpu.shares", 1024)
+
+    def add(self, pid: int) -> None:
+        """Move a process (all its threads) into the group; a process gone meanwhile is skipped."""
+        try:
+            self._put("cgroup.procs", pid)
+        except OSError:
+            pass
+
+    def pids(self) -> list[int]:
+        try:
+            with open(os.path.join(self.path, "cgroup.procs")) as f:
+                return [int(x) for x in f.read().split()]
+        except OSError:
+            return []
+
+    def remove(self) -> None:
+        """Move every process back to the root group and remove the group."""
+        for _ in range(5):
+            for pid in self.pids():
+                try:
+                    with open(os.path.join(self.root, "cgroup.procs"), "w") as f:
+                        f.write(str(pid))
+                except OSError:
+                    pass
+            try:
+                os.rmdir(self.path)
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.05)
+
+
+def cgroup_writable(root: str = CGROUP_ROOT) -> bool:
+    """Whether the cgroup mode is available here (a probe group is created and removed)."""
+    g = CpuGroup.create(root)
+    if g is None:
+        return False
+    g.remove()
+    return True
 
 
 def parse_schedule(text: str) -> list[tuple[float, float]]:
@@ -48,13 +136,13 @@ def speed_at(steps: list[tuple[float, float]], t: float) -> float:
 
 
 class DutyCycler:
-    """Stops and continues the phone's renderers while its speed is below 1.
+    """Slows the phone's renderers and its own process while a drift is set (module docstring).
 
-    The stopping and continuing runs in a child process (`python -m tests.fakephone.drift STATE`),
-    which also walks /proc for the renderers: a thread of the fake phone itself would fight the fake
-    benchmark_model's inference loop for Python's GIL and slow the native side by more than the
-    schedule says.  The fake's own thread only writes the state file (the speed and the browsers'
-    root pids, when they change)."""
+    The /proc walk for renderers (and, in signals mode, the stopping and continuing) runs in a child
+    process (`python -m tests.fakephone.drift STATE`): a thread of the fake phone itself would fight
+    the fake benchmark_model's inference loop for Python's GIL and slow the native side by more than
+    the schedule says.  The fake's own thread writes the state file (the speed, the browsers' root pids,
+    the group) and, in cgroup mode, sets the group's quota and moves the phone's own process into it."""
 
     def __init__(self, phone: Any):
         self.phone = phone
@@ -63,9 +151,11 @@ class DutyCycler:
         self._dir = tempfile.mkdtemp(prefix="fakephone-drift-")
         self.state = os.path.join(self._dir, "state.json")
         self._proc: subprocess.Popen[bytes] | None = None
+        self.mode = "cgroup" if cgroup_writable() else "signals"
+        self.group: CpuGroup | None = None
 
     def start(self) -> DutyCycler:
-        self._thread.start()  # the child starts the first time the phone slows down
+        self._thread.start()  # the child (and the group) start the first time a drift is set
         return self
 
     def stop(self) -> None:
@@ -77,30 +167,43 @@ class DutyCycler:
                 self._proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
+        if self.group is not None:
+            self.group.remove()
         shutil.rmtree(self._dir, ignore_errors=True)
 
     def _write(self, speed: float, roots: list[int]) -> None:
         tmp = self.state + ".tmp"
         with open(tmp, "w") as f:
-            json.dump({"speed": speed, "roots": roots}, f)
+            json.dump({"speed": speed, "roots": roots, "group": self.group.path if self.group else ""}, f)
         os.replace(tmp, self.state)
 
     def _run(self) -> None:
-        last: tuple[float, list[int]] | None = None
+        last: tuple[bool, float, list[int]] | None = None
         while not self._stop.wait(0.1):
+            drifting = self.phone.faults.drift is not None
             s = self.phone.faults.current_speed()
-            if s < 1.0 and self._proc is None:
+            if self._proc is None and (s < 1.0 or (drifting and self.mode == "cgroup")):
+                if self.mode == "cgroup":
+                    self.group = CpuGroup.create()
+                    if self.group is None:  # became unwritable since the probe
+                        self.mode = "signals"
                 self._write(1.0, [])
                 self._proc = subprocess.Popen([sys.executable, "-m", "tests.fakephone.drift", self.state],
                                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                               stderr=subprocess.DEVNULL)
+                if self.group is not None:  # after the child started: the child stays outside
+                    self.group.add(os.getpid())
             if self._proc is None:
                 continue
             with self.phone._lock:  # the browsers' root pids only: the child finds their renderers
                 roots = sorted(inst.pid for inst in self.phone.browsers.values())
-            if (s, roots) != last:
+            if (drifting, s, roots) != last:
+                if self.group is not None and drifting:
+                    self.group.set_speed(s)
+                elif self.group is not None:
+                    self.group.release()
                 self._write(s, roots)
-                last = (s, roots)
+                last = (drifting, s, roots)
 
 
 def _signal(pids: list[int], sig: int) -> None:
@@ -125,6 +228,7 @@ def cycle(state: str) -> int:
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     read_at = walked_at = 0.0
     speed = 1.0
+    group: CpuGroup | None = None
     try:
         while not done.is_set():
             now = time.monotonic()
@@ -133,11 +237,22 @@ def cycle(state: str) -> int:
                     with open(state) as f:
                         d = json.load(f)
                     speed, new_roots = float(d["speed"]), [int(p) for p in d["roots"]]
+                    if d.get("group") and group is None:
+                        group = CpuGroup(str(d["group"]), CGROUP_ROOT)
                 except (OSError, ValueError, KeyError):
                     new_roots = roots
                 if new_roots != roots:
                     roots, walked_at = new_roots, 0.0
                 read_at = now
+            if group is not None:  # cgroup mode: new renderers join the group; the quota does the rest
+                if now - walked_at > 0.3:
+                    inside = set(group.pids())
+                    for pid in _renderers(roots):
+                        if pid not in inside:
+                            group.add(pid)
+                    walked_at = now
+                time.sleep(0.05)
+                continue
             if speed < 1.0 and now - walked_at > 0.5:
                 pids, walked_at = _renderers(roots), now
             if speed >= 1.0 or not pids:

@@ -657,15 +657,21 @@ class FakePhone(AndroidCommands):
                         "ERROR: Benchmarking failed.\n", 1)
         heat = self.heat
         faults = self.faults
+        # a drifting phone (drift.py): its cgroup's quota slows this process (and so benchmark_model);
+        # without one, the fake's spin takes 1 / speed as long
+        by_spin = getattr(self, "_drift", None) is None or self._drift.mode != "cgroup"
+
+        def speed() -> float:
+            return faults.current_speed() if by_spin else 1.0
         if heat is None:
-            drifting = faults.drift is not None  # a drifting phone (drift.py): 1 / its speed
+            drifting = faults.drift is not None and by_spin
             text, code = run_bench(bargs, str(host), bargs.graph,
-                                   slowdown=(lambda: 1 / faults.current_speed()) if drifting else None)
+                                   slowdown=(lambda: 1 / speed()) if drifting else None)
         else:  # load heats the phone; a hot phone's clocks step down and each inference takes longer
             heat.load(True)
             try:
                 text, code = run_bench(bargs, str(host), bargs.graph,
-                                       slowdown=lambda: 1 / (heat.freq_factor() * faults.current_speed()),
+                                       slowdown=lambda: 1 / (heat.freq_factor() * speed()),
                                        on_inference=heat.inference)
             finally:
                 heat.load(False)
