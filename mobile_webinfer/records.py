@@ -243,7 +243,9 @@ class Pairing(_Part):
     native_backend: str | None = None
     native_threads: int | None = None
     round_s: float | None = None                     # the round length asked (each side's block)
-    block_warmups: int | None = None                 # untimed inferences opening each block, both sides
+    block_warmups: int | None = None                 # untimed inferences opening each block, both sides (at least)
+    block_warmup_ms: float | None = None             # ... and for at least this long (re-warm)
+    block_min: int | None = None                     # timed inferences in a block, at least (count ceiling allowing)
     rounds: tuple[PairRound, ...] = ()
     gap: float | None = None                         # median of the rounds' ratios
     gap_precision: float | None = None               # CI95 half-width of that median / median (order statistics)

@@ -305,13 +305,20 @@ async function run() {
         k += 1;
         block = [];
         frames.resume();
-        // untimed re-warm after the pause (caches, branch predictors, a CPU that clocked down)
-        for (let w = 0; w < (cfg.pair_block_warmups || 0); w++) { outs = await runner.infer(); await yieldTask(); }
+        // untimed re-warm after the pause (caches, branch predictors, a CPU that clocked down): at
+        // least pair_block_warmups inferences, more until the host's warm_ms passed (a tiny model)
+        const tw = performance.now();
+        const warmMax = word.warm_max || 100;
+        for (let w = 0; w < (cfg.pair_block_warmups || 0)
+             || (w < warmMax && performance.now() - tw < (word.warm_ms || 0)); w++) {
+          outs = await runner.infer();
+          await yieldTask();
+        }
         const tb = performance.now();
         const ms = word.ms || cfg.pair_round_ms;
         const cap = Math.max(1, Math.min(word.max || cfg.pair_block_max || cfg.iterations,
                                          cfg.iterations - result.latencies_ms.length));
-        while (block.length < cap && (block.length < 3 || performance.now() - tb < ms)) {
+        while (block.length < cap && (block.length < (word.min || 3) || performance.now() - tb < ms)) {
           const a = performance.now();
           outs = await runner.infer();
           const b = performance.now();
@@ -322,7 +329,12 @@ async function run() {
         }
         frames.pause();
         result.latencies_ms.push(...block);
-        event('progress', { n: result.latencies_ms.length, round: k });
+        // the turn itself tells the host the page is alive: a progress event (one more HTTP request
+        // at the turn) only every PROGRESS_EVERY_MS, as the unpaired loop
+        if (performance.now() - lastProgress >= PROGRESS_EVERY_MS) {
+          lastProgress = performance.now();
+          event('progress', { n: result.latencies_ms.length, round: k });
+        }
       }
     } else {
       const stopper = new Stopper({ precision: cfg.precision || 0, min_iterations: cfg.min_iterations,

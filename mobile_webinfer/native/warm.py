@@ -84,10 +84,13 @@ class WarmNative:
         self._tmp.cleanup()
 
     # -- the rounds ------------------------------------------------------------------------
-    def block(self, ms: float, *, at_least: int = 3, at_most: int = 0, warm: int = 1) -> list[float]:
-        """`warm` untimed inferences (re-warm after the pause), then inferences back to back for `ms`
-        milliseconds (at least `at_least`, at most `at_most` when given): their latencies (ms)."""
-        self._send({"cmd": "block", "ms": float(ms), "min": int(at_least), "max": int(at_most), "warm": int(warm)})
+    def block(self, ms: float, *, at_least: int = 3, at_most: int = 0, warm: int = 1,
+              warm_ms: float = 0.0) -> list[float]:
+        """`warm` untimed inferences, more until `warm_ms` passed (re-warm after the pause), then
+        inferences back to back for `ms` milliseconds (at least `at_least`, at most `at_most` when
+        given): their latencies (ms)."""
+        self._send({"cmd": "block", "ms": float(ms), "min": int(at_least), "max": int(at_most), "warm": int(warm),
+                    "warm_ms": float(warm_ms)})
         got = self._answer(self.timeout_s + ms / 1000, "a block")
         return [float(x) for x in got["latencies_ms"]]
 

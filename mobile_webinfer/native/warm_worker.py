@@ -26,13 +26,21 @@ def _say(obj: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def block(invoke: Any, ms: float, at_least: int, at_most: int = 0, warm: int = 0) -> tuple[list[float], Any]:
-    """`warm` untimed inferences (re-warm after the pause), then inferences back to back for `ms`
-    milliseconds (at least `at_least`, at most `at_most` when given): their latencies."""
+#: re-warm: at most this many untimed inferences, however short (as the page: targets/pairing.py)
+WARM_CAP = 100
+
+
+def block(invoke: Any, ms: float, at_least: int, at_most: int = 0, warm: int = 0,
+          warm_ms: float = 0.0) -> tuple[list[float], Any]:
+    """`warm` untimed inferences, more until `warm_ms` passed (re-warm after the pause), then
+    inferences back to back for `ms` milliseconds (at least `at_least`, at most `at_most` when
+    given): their latencies."""
     lat: list[float] = []
     out = None
-    for _ in range(warm):
+    w, tw = 0, time.perf_counter()
+    while w < warm or (warm_ms > 0 and w < WARM_CAP and (time.perf_counter() - tw) * 1000 < warm_ms):
         out = invoke()
+        w += 1
     t0 = time.perf_counter()
     while len(lat) < at_least or ((time.perf_counter() - t0) * 1000 < ms and (not at_most or len(lat) < at_most)):
         t = time.perf_counter()
@@ -70,7 +78,7 @@ def main() -> int:
         cmd = json.loads(line)
         if cmd.get("cmd") == "block":
             lat, out = block(invoke, float(cmd.get("ms", 500)), int(cmd.get("min", 3)), int(cmd.get("max", 0)),
-                             int(cmd.get("warm", 0)))
+                             int(cmd.get("warm", 0)), float(cmd.get("warm_ms", 0.0)))
             if out is not None:
                 outputs = out
             _say({"latencies_ms": lat})

@@ -25,11 +25,17 @@ from ..stats import STOP_COUNT, STOP_PRECISION, STOP_TIME
 from ..vocab import NATIVE_RUNTIME, Budget, Cell
 from .contract import check_stop
 
-#: a block never has fewer inferences than this (a median of a block needs a few)
-BLOCK_MIN = 3
-#: untimed inferences at the start of each block, both sides: the first one after a pause runs cold
-#: (caches, a CPU that clocked down), and the block is about the steady state
+#: a block never has fewer inferences than this, whatever its length (a median of a block needs
+#: several, and a block of a few short inferences after a pause measures the pause, not the model)
+BLOCK_MIN = 10
+#: untimed inferences at the start of each block, both sides: the first ones after a pause run cold
+#: (caches, a CPU that clocked down), and the block is about the steady state.  At least
+#: BLOCK_WARMUPS of them, and for at least BLOCK_WARMUP_MS (at most BLOCK_WARMUP_CAP): one
+#: MobileNetV2 inference re-warms, while tiny_cnn's (0.2 ms) first timed one after a single re-warm
+#: still ran about 35 % slow on this computer
 BLOCK_WARMUPS = 1
+BLOCK_WARMUP_MS = 5.0
+BLOCK_WARMUP_CAP = 100
 
 
 @dataclass(frozen=True)
@@ -44,9 +50,10 @@ class NativeBlocks(Protocol):
     """The native half of a paired cell: runs one block of about `ms` and returns its latencies."""
 
     def block(self, ms: float, *, at_least: int = BLOCK_MIN, at_most: int = 0,
-              warm: int = 1) -> Sequence[float] | NativeBlock:
-        """`warm` untimed inferences first (re-warm after the pause), then the timed block: its
-        latencies, or its summary where the source prints no single runs."""
+              warm: int = 1, warm_ms: float = 0.0) -> Sequence[float] | NativeBlock:
+        """`warm` untimed inferences first, and more until `warm_ms` passed (re-warm after the
+        pause), then the timed block: its latencies, or its summary where the source prints no
+        single runs."""
         ...
 
     def info(self) -> dict[str, Any]:
@@ -116,7 +123,8 @@ class NoNative:
     """A native side that could not start: the browser still runs its blocks (the cell is measured),
     its pairing says why it is unpaired."""
 
-    def block(self, ms: float, *, at_least: int = BLOCK_MIN, at_most: int = 0, warm: int = 1) -> Sequence[float]:
+    def block(self, ms: float, *, at_least: int = BLOCK_MIN, at_most: int = 0, warm: int = 1,
+              warm_ms: float = 0.0) -> Sequence[float]:
         return []
 
     def info(self) -> dict[str, Any]:
@@ -185,12 +193,13 @@ def run_rounds(ticket: Any, native: NativeBlocks, plan: PairPlan, budget: Budget
         while True:
             check_stop(stop)
             tb0 = time.monotonic() - t0
-            ticket.give_turn(True, ms=ms, max=min(cap, budget.iterations - n_browser))
+            ticket.give_turn(True, ms=ms, max=min(cap, budget.iterations - n_browser), min=BLOCK_MIN,
+                             warm_ms=BLOCK_WARMUP_MS, warm_max=BLOCK_WARMUP_CAP)
             got = await_turn(ticket, turn_wait + plan.round_s, stop)
             tb1 = time.monotonic() - t0
             b = [float(x) for x in got.get("latencies_ms") or []]
             n_browser += len(b)
-            got_n = native.block(ms, at_least=BLOCK_MIN, at_most=cap, warm=BLOCK_WARMUPS)
+            got_n = native.block(ms, at_least=BLOCK_MIN, at_most=cap, warm=BLOCK_WARMUPS, warm_ms=BLOCK_WARMUP_MS)
             nat = got_n if isinstance(got_n, NativeBlock) else NativeBlock(_med(list(got_n)), len(got_n))
             tn1 = time.monotonic() - t0
             rounds.append(PairRound(
@@ -217,7 +226,7 @@ def run_rounds(ticket: Any, native: NativeBlocks, plan: PairPlan, budget: Budget
     gap = _med(ratios)
     return Pairing(mode=mode, native_runtime=plan.native_runtime, native_backend=plan.native_backend,
                    native_threads=native_threads, round_s=plan.round_s, rounds=tuple(rounds), gap=gap,
-                   block_warmups=BLOCK_WARMUPS,
+                   block_warmups=BLOCK_WARMUPS, block_warmup_ms=BLOCK_WARMUP_MS, block_min=BLOCK_MIN,
                    gap_precision=gap_precision(ratios), stop_reason=why)
 
 
@@ -229,5 +238,5 @@ def _med(xs: Sequence[float]) -> float | None:
     return ys[n // 2] if n % 2 else (ys[n // 2 - 1] + ys[n // 2]) / 2
 
 
-__all__ = ["BLOCK_MIN", "BLOCK_WARMUPS", "NativeBlock", "NativeBlocks", "NoNative", "PairPlan", "block_cap", "paired", "plan_pairing", "run_rounds",
+__all__ = ["BLOCK_MIN", "BLOCK_WARMUPS", "BLOCK_WARMUP_CAP", "BLOCK_WARMUP_MS", "NativeBlock", "NativeBlocks", "NoNative", "PairPlan", "block_cap", "paired", "plan_pairing", "run_rounds",
            "wait_ready"]

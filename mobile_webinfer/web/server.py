@@ -436,6 +436,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "mwi-pages"
     sys_version = ""
+    # headers and body go out in two writes: with Nagle's algorithm the body waits for the client's
+    # delayed ACK (40 ms on Linux), which every paired turn (issue 21) and API answer would pay
+    disable_nagle_algorithm = True
     timeout = 30  # seconds a connection may sit idle or dribble a body (per read)
     request_deadline_s = 60.0  # seconds to receive one whole request: line, headers and body
     rfile: Any

@@ -36,13 +36,13 @@ class BenchmarkChunks:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def block(self, ms: float, *, at_least: int = 3, at_most: int = 0, warm: int = 1) -> Any:
+    def block(self, ms: float, *, at_least: int = 3, at_most: int = 0, warm: int = 1, warm_ms: float = 0.0) -> Any:
         from ...parsers import parse_benchmark_model
         from ..pairing import NativeBlock
 
         secs = max(0.01, ms / 1000)
         argv = [self.remote_bin, f"--graph={self.remote_model}", f"--num_threads={self.threads}",
-                f"--warmup_runs={max(1, warm)}", "--warmup_min_secs=0", f"--num_runs={max(1, at_least)}",
+                f"--warmup_runs={max(1, warm)}", f"--warmup_min_secs={max(0.0, warm_ms) / 1000:g}", f"--num_runs={max(1, at_least)}",
                 f"--min_secs={secs:g}", f"--max_secs={secs:g}",
                 f"--use_xnnpack={'true' if self.backend == 'xnnpack' else 'false'}"]
         res = self.t.dev.shell(argv, timeout=self.timeout_s + secs, check=False)
