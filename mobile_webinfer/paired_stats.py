@@ -167,6 +167,21 @@ def load_blocks(rec: Any, block_s: float) -> list[list[float]]:
     return blocks_by_time(lat, block_s)
 
 
+def all_paired(ok: Sequence[Any]) -> bool:
+    """Whether every one of a configuration's ok loads (`records.CellRecord`) was measured paired."""
+    return bool(ok) and all(r.pairing is not None and r.pairing.paired for r in ok)
+
+
+def config_gap_precision(ok: Sequence[Any], *, seed: int = 0) -> float | None:
+    """A paired configuration's precision: the CI95 half-width of its paired gap / the gap (loads,
+    then rounds), where every ok load was paired; None otherwise.  Its validity (`imprecise`) and its
+    extra repeats go by this, not by the browser median's precision (issue 21)."""
+    if not all_paired(ok):
+        return None
+    g = paired_gap([r.pairing.ratios() for r in ok], seed=seed)
+    return g.precision if g is not None else None
+
+
 def pairing_columns(ok: Sequence[Any], *, native_row: bool, block_s: float = DEFAULT_ROUND_S,
                     seed: int = 0) -> tuple[dict[str, Any], list[str]]:
     """The row's pairing and variance-share columns from its ok loads (`records.CellRecord`), and its
@@ -201,5 +216,5 @@ def pairing_columns(ok: Sequence[Any], *, native_row: bool, block_s: float = DEF
     return cols, flags
 
 
-__all__ = ["PAIRED_ROW_KEYS", "PAIRING_MIXED", "load_blocks", "pairing_columns", "DEFAULT_ROUND_S", "MIN_ROUNDS", "PairedGap", "VarianceShares", "blocks_by_time", "gap_precision",
+__all__ = ["PAIRED_ROW_KEYS", "PAIRING_MIXED", "all_paired", "config_gap_precision", "load_blocks", "pairing_columns", "DEFAULT_ROUND_S", "MIN_ROUNDS", "PairedGap", "VarianceShares", "blocks_by_time", "gap_precision",
            "paired_gap", "round_ratio", "variance_shares"]

@@ -112,8 +112,6 @@ def build_rows(records: Iterable[CellRecord | Mapping[str, Any]], *,
         target_precision = _target_precision(recs)
         flags.update(stability_flags(s, loads, precision=target_precision or DEFAULT_PRECISION))
         row_precision = ci_precision(s)
-        if target_precision and row_precision is not None and row_precision > target_precision:
-            flags.add(IMPRECISE)
         row: dict[str, Any] = {k: None for k in ROW_KEYS}
         row.update(target=tgt, browser=browser, model=model, runtime=runtime, backend=backend, threads=threads,
                    repeats=len(recs), flags=[], error=None)
@@ -207,12 +205,16 @@ def build_rows(records: Iterable[CellRecord | Mapping[str, Any]], *,
         pcols, pflags = pairing_columns(ok, native_row=runtime in NATIVE_RUNTIMES)  # issue 21: rounds, shares
         row.update(pcols)
         flags.update(pflags)
+        # a paired row is judged by its gap's precision (the number it is for), others by the median's
+        judged = pcols.get("paired_precision") if pcols.get("pairing") == "paired" else row_precision
+        if target_precision and judged is not None and judged > target_precision:
+            flags.add(IMPRECISE)
         row["flags"] = sorted(flags)
         row["precision"] = round(row_precision, 5) if row_precision is not None else None
         row["outliers"] = sum(outlier_count(g) for g in loads) if s is not None else None
         warm = [len(r.warmup_ms) for r in ok if r.warmup_ms and r.latencies_ms]
         row["warmups"] = _median(warm)
-        verdict, why = validity(row["flags"], measured=s is not None, precision=row_precision)
+        verdict, why = validity(row["flags"], measured=s is not None, precision=judged)
         row["validity"], row["validity_reasons"] = verdict, why
         rows.append(row)
     return _with_qoe(rows, qoe_rows(typed))

@@ -32,6 +32,7 @@ from ..errors import (
 )
 from ..files import now_iso
 from ..locks import device_lock, run_lock
+from ..paired_stats import all_paired, config_gap_precision
 from ..records import TIME_CEILING_SKIP, Agreement, Attempt, CellRecord, load_records
 from ..stats import ci_precision, summarize
 from ..store import RunStore
@@ -275,7 +276,8 @@ class Runner:
     def extra_repeats(self, cells: list[Cell]) -> list[Cell]:
         """One more repeat (a fresh page load / process, the next repeat number) of every configuration
         of `cells` whose planned repeats are all stored and ok, whose pooled (hierarchical) CI95
-        half-width of the median is still wider than `precision` x median, and that can reach it with
+        half-width of the median is still wider than `precision` x median (a configuration whose
+        loads were all paired: the CI95 half-width of its paired gap / the gap), and that can reach it with
         the loads it may still take: those that fit in what is left of `max_time_s` (wall, at the mean
         of its loads so far) and under `max_repeat_factor` x the planned repeats (the half-width
         shrinking as 1/sqrt(loads); a configuration that cannot get there stops now).  They are
@@ -305,7 +307,8 @@ class Runner:
                 continue
             affordable = min(loads_affordable([r.wall_s or 0.0 for r in recs], b.max_time_s),
                              b.max_repeat_factor * len(keys) - len(recs))
-            reached = ci_precision(summarize([r.samples_ms() for r in ok]))
+            # a paired configuration goes by its gap's precision (issue 21), others by the median's
+            reached = config_gap_precision(ok) if all_paired(ok) else ci_precision(summarize([r.samples_ms() for r in ok]))
             if reached is None or reached <= b.precision:
                 continue
             if not extra_loads_worthwhile(reached, len(ok), affordable, b.precision):
