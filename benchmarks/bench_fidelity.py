@@ -19,7 +19,8 @@ Bar, per runtime (wasm, 1 thread by default): 0.97 <= ours / bare <= 1.03.  A ha
 measures faster than the bare loop is as suspect as a slower one.
 
 Pairing (issue 21) is on, as in `mwi sweep`: our page measures its timed inferences in blocks
-(`--pair-round` seconds, at most iterations/10 each) on the host's word, pausing while a warm native
+(`--pair-round` seconds, at least 10 and at most iterations/10 inferences each, after an untimed re-warm of
+1 inference and 5 ms) on the host's word, pausing while a warm native
 child runs its block; the bar then says the pauses cost the browser nothing.  `--pair-round 0`
 measures the unpaired harness (one timed loop).
 """
