@@ -5,8 +5,9 @@ renderers and the native benchmark_model together.
 later (real seconds).  Two ways to slow the phone, chosen when a drift is first set:
 
 - ``cgroup`` (where /sys/fs/cgroup/cpu is writable, as root on cgroup v1): while a drift is set, the
-  fake phone's own process (its benchmark_model runs in it) and every renderer of its browsers run in
-  one child CPU group whose CFS quota is ``NOMINAL_CPU x speed`` of one core per ``CG_PERIOD_US``.
+  fake phone's own process (its benchmark_model runs in it) and the main thread of every renderer of
+  its browsers (where the page's inferences run; the browsers' other processes and threads are kept
+  out, ``place``) run in one child CPU group whose CFS quota is ``NOMINAL_CPU x speed`` of one core per ``CG_PERIOD_US``.
   The group has a high cpu.shares, so on a busy host it still gets its quota: the phone has a fixed
   nominal speed (half a core at 1.0), independent of the host's load, and at speed s both sides'
   inferences (every one that spans a few 5 ms periods) take 1 / s as long, median included.
@@ -81,6 +82,27 @@ class CpuGroup:
         except OSError:
             pass
 
+    def add_thread(self, tid: int) -> None:
+        """Move one thread into the group (its process's other threads stay where they are)."""
+        try:
+            self._put("tasks", tid)
+        except OSError:
+            pass
+
+    def out_thread(self, tid: int) -> None:
+        try:
+            with open(os.path.join(self.root, "tasks"), "w") as f:
+                f.write(str(tid))
+        except OSError:
+            pass
+
+    def tids(self) -> list[int]:
+        try:
+            with open(os.path.join(self.path, "tasks")) as f:
+                return [int(x) for x in f.read().split()]
+        except OSError:
+            return []
+
     def pids(self) -> list[int]:
         try:
             with open(os.path.join(self.path, "cgroup.procs")) as f:
@@ -91,10 +113,10 @@ class CpuGroup:
     def remove(self) -> None:
         """Move every process back to the root group and remove the group."""
         for _ in range(5):
-            for pid in self.pids():
+            for tid in self.tids():
                 try:
-                    with open(os.path.join(self.root, "cgroup.procs"), "w") as f:
-                        f.write(str(pid))
+                    with open(os.path.join(self.root, "tasks"), "w") as f:
+                        f.write(str(tid))
                 except OSError:
                     pass
             try:
@@ -214,10 +236,33 @@ def _signal(pids: list[int], sig: int) -> None:
             pass
 
 
-def _renderers(roots: list[int]) -> list[int]:
+def _renderers(roots: list[int]) -> list[int]:  # signals mode
     from .browser import _process_type, descendants
 
     return [pid for root in roots for pid in descendants(root) if _process_type(pid) == "renderer"]
+
+
+def place(group: CpuGroup, roots: list[int]) -> None:
+    """cgroup mode: each renderer's main thread (it runs the page's inferences) in the group, and
+    every other thread of the browsers out of it.  A browser the phone started after it joined the
+    group was born in it: its browser, GPU and network processes, and the renderers' compositor, IO
+    and GC threads, would otherwise share the quota, and their per-second costs (60 frames a second,
+    the turns' HTTP) would slow the browser side by more than the speed says."""
+    from .browser import _process_type, descendants
+
+    inside = set(group.tids())
+    for root in roots:
+        for pid in descendants(root):
+            main = _process_type(pid) == "renderer"
+            if main and pid not in inside:
+                group.add_thread(pid)
+            try:
+                tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+            except OSError:
+                continue
+            for tid in tids:
+                if tid in inside and not (main and tid == pid):
+                    group.out_thread(tid)
 
 
 def cycle(state: str) -> int:
@@ -246,10 +291,7 @@ def cycle(state: str) -> int:
                 read_at = now
             if group is not None:  # cgroup mode: new renderers join the group; the quota does the rest
                 if now - walked_at > 0.3:
-                    inside = set(group.pids())
-                    for pid in _renderers(roots):
-                        if pid not in inside:
-                            group.add(pid)
+                    place(group, roots)
                     walked_at = now
                 time.sleep(0.05)
                 continue
