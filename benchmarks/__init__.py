@@ -5,4 +5,5 @@ Each prints `NAME: measured X, bar Y, ratio X/Y (PASS|FAIL)` lines and exits 1 i
 """
 
 BENCHMARKS = ("bench_parsers", "bench_store", "bench_stats", "bench_sampler", "bench_report", "bench_cluster",
-              "bench_native", "bench_fidelity", "bench_perturbation", "bench_repro", "bench_history")
+              "bench_native", "bench_fidelity", "bench_perturbation", "bench_repro", "bench_history",
+              "bench_pairing")

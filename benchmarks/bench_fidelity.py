@@ -17,12 +17,21 @@ pooled medians (with a hierarchical bootstrap CI95) is printed beside it.
 
 Bar, per runtime (wasm, 1 thread by default): 0.97 <= ours / bare <= 1.03.  A harness that
 measures faster than the bare loop is as suspect as a slower one.
+
+Pairing (issue 21) is on, as in `mwi sweep`: our page measures its timed inferences in blocks
+(`--pair-round` seconds, at least 10 and at most iterations/10 inferences each, after an untimed re-warm of
+1 inference and 5 ms) on the host's word, pausing while a warm native
+child runs its block; the bar then says the pauses cost the browser nothing.  `--pair-round 0`
+measures the unpaired harness (one timed loop).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections.abc import Sequence
+
+from mobile_webinfer.paired_stats import DEFAULT_ROUND_S
 
 from ._common import Report, main_guard, parser
 from ._local import bare_load, browser_cell, fixed_budget, harness_load, manifest_of, page_server
@@ -40,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--pairs", type=int, default=6, help="page-load pairs per runtime (default 6: 12 loads)")
     p.add_argument("--iterations", type=int, default=30, help="timed inferences per page load (default 30)")
     p.add_argument("--warmups", type=int, default=5)
+    p.add_argument("--pair-round", type=float, default=DEFAULT_ROUND_S,
+                   help=f"paired harness: seconds of each block (default {DEFAULT_ROUND_S}; 0 = unpaired)")
     p.add_argument("--bare-extra", default="", help="diagnosis: add harness pieces back to the bare page: "
                                                      "yield, raf (comma-separated; default none)")
     args = p.parse_args(argv)
@@ -48,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit("--bare-extra takes yield and/or raf")
     report = Report("bench_fidelity")
     manifest = manifest_of(args.model)
-    budget = fixed_budget(args.warmups, args.iterations)
+    budget = dataclasses.replace(fixed_budget(args.warmups, args.iterations), pair_round_s=max(0.0, args.pair_round))
     with page_server() as server:
         for runtime in [r.strip() for r in args.runtimes.split(",") if r.strip()]:
             cell = browser_cell(args.model, runtime, args.backend, args.threads)
@@ -72,7 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         f"ratio of pooled medians {pooled:.3f} [CI95 {pooled_ci[0]:.3f}-{pooled_ci[1]:.3f}]; "
                         f"paired p10 ratio {p10:.3f} [CI95 {p10_ci[0]:.3f}-{p10_ci[1]:.3f}] (least interference)")
             report.add(RangeBar(
-                f"fidelity_{runtime}_{args.backend}_t{args.threads}_ratio" + "".join(f"_vs_bare_{x}" for x in extra),
+                f"fidelity_{runtime}_{args.backend}_t{args.threads}_ratio" + "".join(f"_vs_bare_{x}" for x in extra)
+                + ("_paired" if budget.pair_round_s > 0 else ""),
                 ratio, LO, HI, ci,
                 note=f"ours {pooled_median([r.latencies_ms for r in ours]):.2f} ms / bare "
                      f"{pooled_median([r.latencies_ms for r in bare]):.2f} ms, {args.model}, {len(ours)}+{len(bare)} "

@@ -10,6 +10,14 @@ backend, threads) the median pools every timed latency of its repeats; the ratio
 first.  Prints one line per configuration and one bar: the configuration farthest from 1.
 
 Bar: every median within 5% (0.95 <= second / first <= 1.05).
+
+Gaps (issue 21): per browser configuration and sweep, the paired gap (the median of its rounds'
+browser / native ratios, CI95 from loads then rounds) and the unpaired gap (its pooled median over
+the native cell's, measured in other windows; CI95 from both sides' bootstraps) are printed side by
+side, so their spreads on the same machine in the same run compare directly; then each gap's ratio
+second / first sweep.  Bar: every paired gap within 5% between the sweeps (the unpaired gaps' worst
+ratio is printed beside it).  `-- --no-pairing` runs both sweeps unpaired (the paired bar is then
+skipped).
 """
 
 from __future__ import annotations
@@ -23,9 +31,13 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._common import REPO_ROOT, Report, main_guard, parser
 from ._overhead import RangeBar, pooled_median, ratio_ci
+
+if TYPE_CHECKING:
+    import numpy as np
 
 LO, HI = 0.95, 1.05
 
@@ -56,6 +68,80 @@ def medians(run_dir: Path) -> dict[tuple, list[list[float]]]:
         key = (c["browser"], c["model"], c["runtime"], c["backend"], f"t{c['threads']}")
         groups.setdefault(key, []).append([float(x) for x in rec["latencies_ms"]])
     return groups
+
+
+def gaps(run_dir: Path) -> dict[tuple, dict]:
+    """Per browser configuration: its paired round ratios (per load) and the unpaired gap's sides."""
+    from mobile_webinfer.records import load_records
+    from mobile_webinfer.store import RunStore
+
+    recs = [r for r in load_records(RunStore.open(run_dir).results()) if r.ok and r.cell is not None]
+    native: dict[tuple, list[list[float]]] = {}
+    for r in recs:
+        c = r.cell
+        if c is not None and c.runtime == "tflite-native" and c.backend == "xnnpack" and r.latencies_ms:
+            native.setdefault((c.model, c.threads), []).append(list(r.latencies_ms))
+    out: dict[tuple, dict] = {}
+    for r in recs:
+        c = r.cell
+        if c is None or c.is_native or c.is_qoe or not r.latencies_ms:
+            continue
+        d = out.setdefault((c.browser, c.model, c.runtime, c.backend, f"t{c.threads}"),
+                           {"rounds": [], "browser": [], "native": native.get((c.model, c.threads), [])})
+        d["browser"].append(list(r.latencies_ms))
+        if r.pairing is not None and r.pairing.paired:
+            d["rounds"].append(r.pairing.ratios())
+    return out
+
+
+def _boot_gap(rounds: list[list[float]], seed: int) -> np.ndarray:
+    from mobile_webinfer.stats import bootstrap_medians
+
+    return bootstrap_medians(rounds, seed=seed)
+
+
+def report_gaps(report: Report, ga: dict[tuple, dict], gb: dict[tuple, dict]) -> None:
+    """Paired and unpaired gaps of both sweeps, their spreads, and the two-sweep ratios (bars)."""
+    import numpy as np
+
+    from mobile_webinfer.paired_stats import paired_gap
+
+    worst_p: tuple | None = None
+    worst_u: tuple | None = None
+    for key in sorted(set(ga) & set(gb)):
+        line = ["/".join(key[2:]) + ":"]
+        per_run = []
+        for name, g in (("first", ga[key]), ("second", gb[key])):
+            pg = paired_gap(g["rounds"]) if g["rounds"] else None
+            ug = ug_ci = None
+            if g["native"]:
+                ug = pooled_median(g["browser"]) / pooled_median(g["native"])
+                _, ug_ci = ratio_ci(g["browser"], g["native"])
+            txt = f"{name}: paired " + (f"{pg.gap:.3f}x [{pg.ci95[0]:.3f}-{pg.ci95[1]:.3f}] ({pg.rounds} rounds)"
+                                        if pg is not None and pg.ci95 else "-")
+            txt += ", unpaired " + (f"{ug:.3f}x [{ug_ci[0]:.3f}-{ug_ci[1]:.3f}]" if ug is not None else "-")
+            line.append(txt)
+            per_run.append((pg, ug))
+        report.info(" ".join(line))
+        (pa, ua), (pb, ub) = per_run
+        if pa is not None and pb is not None:
+            ba, bb = _boot_gap(ga[key]["rounds"], 1), _boot_gap(gb[key]["rounds"], 2)
+            r = pb.gap / pa.gap
+            q = bb / ba
+            ci = (float(np.percentile(q, 2.5)), float(np.percentile(q, 97.5)))
+            report.info(f"  paired gap second / first {r:.3f} [CI95 {ci[0]:.3f}-{ci[1]:.3f}]")
+            if worst_p is None or abs(math.log(r)) >= abs(math.log(worst_p[1])):
+                worst_p = (key, r, ci)
+        if ua is not None and ub is not None:
+            r = ub / ua
+            report.info(f"  unpaired gap second / first {r:.3f}")
+            if worst_u is None or abs(math.log(r)) >= abs(math.log(worst_u[1])):
+                worst_u = (key, r)
+    if worst_u is not None:
+        report.info(f"unpaired gaps: worst second / first {worst_u[1]:.3f} ({'/'.join(worst_u[0][2:])})")
+    if worst_p is not None:
+        report.add(RangeBar("repro_worst_paired_gap_ratio", worst_p[1], LO, HI, worst_p[2],
+                            note=f"second / first sweep, paired gaps, worst: {'/'.join(worst_p[0][2:])}"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,6 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report.add(RangeBar("repro_worst_median_ratio", worst, LO, HI, worst_ci,
                             note=f"second / first sweep, worst of {len(set(a) & set(b))} cells: "
                                  f"{'/'.join(worst_key[2:])}, {args.model}"))
+        report_gaps(report, gaps(run_a), gaps(run_b))
         if args.keep:
             report.info(f"kept {run_a} and {run_b}")
     finally:

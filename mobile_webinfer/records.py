@@ -210,6 +210,67 @@ class Qoe(_Part):
 
 
 @dataclass(frozen=True)
+class PairRound(_Part):
+    """One round of a paired cell: a block of browser inferences, then a block of native ones.
+    Times are seconds since the cell's first round began (host clock)."""
+
+    browser_median_ms: float | None = None
+    native_median_ms: float | None = None
+    browser_n: int = 0
+    native_n: int = 0
+    browser_start_s: float | None = None
+    browser_end_s: float | None = None
+    native_start_s: float | None = None
+    native_end_s: float | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        b, n = self.browser_median_ms, self.native_median_ms
+        return b / n if b is not None and n else None
+
+
+@dataclass(frozen=True)
+class Pairing(_Part):
+    """A browser cell measured in rounds against its native reference (issue 21), or why it was not.
+
+    `mode`: `warm-process` (host: a native child that loaded the model once and runs a block on the
+    host's word) or `benchmark_model-chunks` (phones: one `benchmark_model` run per block, its own
+    timings); empty with `unpaired_reason` set where the cell could not be paired."""
+
+    mode: str = ""
+    native_runtime: str | None = None
+    native_backend: str | None = None
+    native_threads: int | None = None
+    round_s: float | None = None                     # the round length asked (each side's block)
+    block_warmups: int | None = None                 # untimed inferences opening each block, both sides (at least)
+    block_warmup_ms: float | None = None             # ... and for at least this long (re-warm)
+    block_min: int | None = None                     # timed inferences in a block, at least (count ceiling allowing)
+    rounds: tuple[PairRound, ...] = ()
+    gap: float | None = None                         # median of the rounds' ratios
+    gap_precision: float | None = None               # CI95 half-width of that median / median (order statistics)
+    stop_reason: str | None = None                   # precision | time-ceiling | count-ceiling
+    native_setup_ms: float | None = None
+    native_version: str | None = None
+    unpaired_reason: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any] | None) -> Pairing:
+        d = dict(d or {})
+        rounds = d.pop("rounds", None) or []
+        p = super().from_json(d)
+        return dataclasses.replace(p, rounds=tuple(PairRound.from_json(r) for r in rounds if isinstance(r, Mapping)))
+
+    @property
+    def paired(self) -> bool:
+        return bool(self.mode) and bool(self.rounds)
+
+    def ratios(self) -> list[float]:
+        return [r for r in (x.ratio for x in self.rounds) if r is not None]
+
+
+@dataclass(frozen=True)
 class CellRecord(_Part):
     """One cell's result.  `status`: ok | error | unsupported | skipped."""
 
@@ -251,6 +312,7 @@ class CellRecord(_Part):
     raw_output_tail: str | None = None
     node: str | None = None                            # the Ray node that ran the cell (`mwi sweep --cluster`)
     qoe: Qoe | None = None                             # QoE cells (`cell.kind == "qoe"`)
+    pairing: Pairing | None = None                     # browser cells: rounds against the native reference
     # how the cell's loops ended (adaptive run counts; None where a source does not say)
     warmup_converged: bool | None = None               # warm-up ended by convergence (None: a fixed count)
     stop_reason: str | None = None                     # precision | count-ceiling | time-ceiling
@@ -262,7 +324,7 @@ class CellRecord(_Part):
 
     _NESTED: ClassVar[dict[str, type[_Part]]] = {
         "in_effect": InEffect, "memory": Memory, "context": Context, "agreement": Agreement,
-        "visibility": Visibility, "qoe": Qoe}
+        "visibility": Visibility, "qoe": Qoe, "pairing": Pairing}
 
     # -- reading and writing ----------------------------------------------------------------
     @classmethod
@@ -295,6 +357,8 @@ class CellRecord(_Part):
             out.pop("latency_t_ms", None)  # only study runs time-stamp their latencies
         if self.qoe is None:
             out.pop("qoe", None)  # only QoE cells carry GUI measurements
+        if self.pairing is None:
+            out.pop("pairing", None)  # only browser cells of a paired sweep (and runs since issue 21)
         for k in ("warmup_converged", "stop_reason", "precision_reached", "validity"):
             if out.get(k) is None:
                 out.pop(k, None)  # records of sources (and tools) that do not say stay as they were

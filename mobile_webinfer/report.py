@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .paired_stats import PAIRED_ROW_KEYS, pairing_columns
 from .qoe_metrics import QOE_ROW_KEYS, qoe_rows
 from .records import TIME_CEILING_SKIP, CellRecord, load_records
 from .stats import ci_precision, outlier_count, ratio_ci, stability_flags, summarize
@@ -30,7 +31,7 @@ ROW_KEYS = ("target", "browser", "model", "runtime", "backend", "threads", "brow
             "thermal_status_max", "battery_temp_start_c", "battery_temp_max_c", "cooldown_s", "janky_frame_share",
             "peak_memory_by_type_mb", "page_long_frame_share", "page_max_frame_ms", "wall_s", "overhead_s",
             "backend_in_effect", "delegation", "flags", "error", "validity", "validity_reasons", "precision",
-            "outliers", "warmups")
+            "outliers", "warmups") + PAIRED_ROW_KEYS
 
 
 def _median(xs):
@@ -116,8 +117,6 @@ def build_rows(records: Iterable[CellRecord | Mapping[str, Any]], *,
         target_precision = _target_precision(recs)
         flags.update(stability_flags(s, loads, precision=target_precision or DEFAULT_PRECISION))
         row_precision = ci_precision(s)
-        if target_precision and row_precision is not None and row_precision > target_precision:
-            flags.add(IMPRECISE)
         row: dict[str, Any] = {k: None for k in ROW_KEYS}
         row.update(target=tgt, browser=browser, model=model, runtime=runtime, backend=backend, threads=threads,
                    repeats=len(recs), flags=[], error=None)
@@ -210,12 +209,19 @@ def build_rows(records: Iterable[CellRecord | Mapping[str, Any]], *,
                             flags.add(f"paired-at-threads-in-effect={t_eff}")
                 else:
                     flags.add("no-native-baseline")
+        pcols, pflags = pairing_columns(ok, native_row=runtime in NATIVE_RUNTIMES)  # issue 21: rounds, shares
+        row.update(pcols)
+        flags.update(pflags)
+        # a paired row is judged by its gap's precision (the number it is for), others by the median's
+        judged = pcols.get("paired_precision") if pcols.get("pairing") == "paired" else row_precision
+        if target_precision and judged is not None and judged > target_precision:
+            flags.add(IMPRECISE)
         row["flags"] = sorted(flags)
         row["precision"] = round(row_precision, 5) if row_precision is not None else None
         row["outliers"] = sum(outlier_count(g) for g in loads) if s is not None else None
         warm = [len(r.warmup_ms) for r in ok if r.warmup_ms and r.latencies_ms]
         row["warmups"] = _median(warm)
-        verdict, why = validity(row["flags"], measured=s is not None, precision=row_precision)
+        verdict, why = validity(row["flags"], measured=s is not None, precision=judged)
         row["validity"], row["validity_reasons"] = verdict, why
         rows.append(row)
     return _with_qoe(rows, qoe_rows(typed))
@@ -374,6 +380,20 @@ def _validity_word(r: Mapping[str, Any]) -> str:
     return "INVALID" if v == "invalid" else v
 
 
+def _paired_cells(r: Mapping[str, Any]) -> list[str]:
+    """Issue 21: the paired gap with its CI95 from the rounds (or why unpaired), and the variance
+    shares of log-latency within rounds / between rounds (drift) / between page loads, in %."""
+    g = "-"
+    if r.get("paired_gap") is not None:
+        ci = r.get("paired_gap_ci95") or (None, None)
+        g = f"{r['paired_gap']:.2f}x [{_fmt(ci[0])}, {_fmt(ci[1])}]" + (" mixed" if r.get("pairing") == "mixed" else "")
+    elif r.get("pairing") == "unpaired":
+        g = "unpaired"
+    shares = [r.get(k) for k in ("var_within_rounds", "var_between_rounds", "var_between_loads")]
+    v = "/".join(f"{100 * x:.0f}" for x in shares if x is not None) if all(x is not None for x in shares) else "-"
+    return [g, v]
+
+
 #: an error longer than this goes under the table as a numbered note (unless --wide)
 NOTE_AFTER_CHARS = 40
 
@@ -467,11 +487,13 @@ def render_table(rows: list[dict], console=None, title: str = "in-browser vs nat
     gui = any(r.get("gui_delay_pct") is not None for r in rows)
     many = len({(r["target"], r["browser"]) for r in rows if r["runtime"] not in NATIVE_RUNTIMES}) > 1
     phones = any(r.get("janky_frame_share") is not None or r.get("thermal_status_max") is not None for r in rows)
+    paired = any(r.get("pairing") is not None or r.get("var_within_rounds") is not None for r in rows)
     t = Table(title=title, show_lines=False, pad_edge=False)
     cols = (["target / browser"] if many else []) + [
         "model", "runtime/backend", "thr", "browser ms [CI95]", "native ms", "gap [CI95]", "1st ms",
         "peak MB (x model)", "max|diff|", "top1"] + (["GUI delay (main)"] if gui else []) \
-        + (["jank", "therm"] if phones else []) + ["±CI %", "validity", "flags / error"]
+        + (["jank", "therm"] if phones else []) + (["paired gap [CI95]", "var r/d/l %"] if paired else []) \
+        + ["±CI %", "validity", "flags / error"]
     for col in cols:
         t.add_column(col, overflow="fold", no_wrap=col not in ("flags / error",))
     for r in rows:
@@ -507,6 +529,8 @@ def render_table(rows: list[dict], console=None, title: str = "in-browser vs nat
         if phones:
             j = r.get("janky_frame_share")
             cells += ["-" if j is None else f"{100 * j:.0f}%", _fmt(r.get("thermal_status_max"))]
+        if paired:
+            cells += _paired_cells(r)
         prec = r.get("precision")
         cells += ["-" if prec is None else f"{100 * prec:.1f}", _validity_word(r)]
         cells.append(tail)

@@ -114,6 +114,7 @@ class Budget:
     native_min_iterations: int = 50
     native_min_time_s: float = 1.0
     max_repeat_factor: int = 3
+    pair_round_s: float = 0.0       # paired cells (issue 21): round length, each side; 0 = unpaired (--no-pairing)
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -13,7 +13,7 @@
 
 import {
   CELL, TOKEN, CellError, postJson, event, getConfig, loadScript, fetchBytes, prod, loadInputs, wasmFilesLoaded,
-  glInfo, gpuAdapterInfo, vendorVersions, webnnCheck, captureConsole, round, yieldTask, pagePrelude,
+  glInfo, gpuAdapterInfo, vendorVersions, webnnCheck, captureConsole, round, yieldTask, pagePrelude, takeTurn,
 } from './protocol.js';   // shared with qoe.js and the QoE worker
 import { Stopper, medianHalfwidthRel, warmupDone, warmupConvergedOrNull } from './stopping.js';  // mirrors stats.py
 const LONG_FRAME_MS = 50;
@@ -106,21 +106,32 @@ class Heap {
 }
 
 class FrameMonitor {
-  // In-page requestAnimationFrame timing while inference runs: a responsiveness metric.
+  // In-page requestAnimationFrame timing while inference runs: a responsiveness metric.  A paired
+  // cell pauses it between its blocks (no callback runs while the page waits for its turn); the
+  // intervals are taken within each running segment only.
   start() {
-    this.stamps = [];
+    this.segments = [];
+    this.resume();
+  }
+  resume() {
+    const stamps = [];
+    this.segments.push(stamps);
     this.running = true;
+    const gen = (this.gen = (this.gen || 0) + 1);
     const tick = (t) => {
-      if (!this.running) return;
-      this.stamps.push(t);
+      if (!this.running || gen !== this.gen) return;
+      stamps.push(t);
       requestAnimationFrame(tick);
     };
     requestAnimationFrame(tick);
   }
+  pause() { this.running = false; }
   stop() {
     this.running = false;
     const d = [];
-    for (let i = 1; i < this.stamps.length; i++) d.push(this.stamps[i] - this.stamps[i - 1]);
+    for (const stamps of this.segments) {
+      for (let i = 1; i < stamps.length; i++) d.push(stamps[i] - stamps[i - 1]);
+    }
     const sorted = [...d].sort((a, b) => a - b);
     return {
       source: 'in-page rAF',
@@ -322,25 +333,74 @@ async function run() {
     let lastProgress = tStart;
     // Until the CI95 half-width of the median is <= precision x median (stopping.js; precision 0:
     // no early stop), after min_iterations, at most `iterations` or the time budget.
-    const stopper = new Stopper({ precision: cfg.precision || 0, min_iterations: cfg.min_iterations,
-                                  max_iterations: cfg.iterations, min_time_s: 0,
-                                  max_time_s: cfg.time_budget_ms / 1000 });
-    for (;;) {
-      const why = stopper.reason(result.latencies_ms, (performance.now() - tStart) / 1000);
-      if (why !== null) { result.stop_reason = why; break; }
-      const a = performance.now();
-      outs = await inferWatched(runner, cfg);
-      const b = performance.now();
-      result.latencies_ms.push(round(b - a));
-      if (result.latency_t_ms) result.latency_t_ms.push(round(a - tStart));
-      if (state.uncaught) throw state.uncaught;
-      runner.check();   // a GPU context lost mid-loop ends the cell now: no fast numbers from a dead context
-      if (b - lastProgress >= PROGRESS_EVERY_MS) {
-        lastProgress = b;
-        heap.sample();
-        event('progress', { n: result.latencies_ms.length });
+    if (cfg.pair_round_ms > 0) {
+      // Paired (issue 21): blocks of ~pair_round_ms on the host's word; between them the page waits
+      // for its turn (the rAF monitor paused) while the native reference runs its block.
+      doing = 'paired rounds';
+      frames.pause();
+      let k = -1;
+      let block = [];
+      let info = null;
+      try { info = await runner.info(); } catch (e) { info = null; }
+      for (;;) {
+        const word = await takeTurn(k, block, k < 0 ? { threads: info ? info.threads : null } : {});
+        if (!word.go) { result.stop_reason = word.stop_reason || null; break; }
+        k += 1;
+        block = [];
+        frames.resume();
+        // untimed re-warm after the pause (caches, branch predictors, a CPU that clocked down): at
+        // least pair_block_warmups inferences, more until the host's warm_ms passed (a tiny model)
+        const tw = performance.now();
+        const warmMax = word.warm_max || 100;
+        for (let w = 0; w < (cfg.pair_block_warmups || 0)
+             || (w < warmMax && performance.now() - tw < (word.warm_ms || 0)); w++) {
+          outs = await inferWatched(runner, cfg);
+          await yieldTask();
+        }
+        const tb = performance.now();
+        const ms = word.ms || cfg.pair_round_ms;
+        const cap = Math.max(1, Math.min(word.max || cfg.pair_block_max || cfg.iterations,
+                                         cfg.iterations - result.latencies_ms.length));
+        while (block.length < cap && (block.length < (word.min || 3) || performance.now() - tb < ms)) {
+          const a = performance.now();
+          outs = await inferWatched(runner, cfg);
+          const b = performance.now();
+          block.push(round(b - a));
+          if (result.latency_t_ms) result.latency_t_ms.push(round(a - tStart));
+          if (state.uncaught) throw state.uncaught;
+          runner.check();   // a GPU context lost mid-loop ends the cell now: no fast numbers from a dead context
+          await yieldTask();
+        }
+        frames.pause();
+        result.latencies_ms.push(...block);
+        // the turn itself tells the host the page is alive: a progress event (one more HTTP request
+        // at the turn) only every PROGRESS_EVERY_MS, as the unpaired loop
+        if (performance.now() - lastProgress >= PROGRESS_EVERY_MS) {
+          lastProgress = performance.now();
+          event('progress', { n: result.latencies_ms.length, round: k });
+        }
       }
-      await yieldTask();
+    } else {
+      const stopper = new Stopper({ precision: cfg.precision || 0, min_iterations: cfg.min_iterations,
+                                    max_iterations: cfg.iterations, min_time_s: 0,
+                                    max_time_s: cfg.time_budget_ms / 1000 });
+      for (;;) {
+        const why = stopper.reason(result.latencies_ms, (performance.now() - tStart) / 1000);
+        if (why !== null) { result.stop_reason = why; break; }
+        const a = performance.now();
+        outs = await inferWatched(runner, cfg);
+        const b = performance.now();
+        result.latencies_ms.push(round(b - a));
+        if (result.latency_t_ms) result.latency_t_ms.push(round(a - tStart));
+        if (state.uncaught) throw state.uncaught;
+        runner.check();   // a GPU context lost mid-loop ends the cell now: no fast numbers from a dead context
+        if (b - lastProgress >= PROGRESS_EVERY_MS) {
+          lastProgress = b;
+          heap.sample();
+          event('progress', { n: result.latencies_ms.length });
+        }
+        await yieldTask();
+      }
     }
     result.precision_reached = medianHalfwidthRel(result.latencies_ms);
     result.frames = frames.stop();

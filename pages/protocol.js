@@ -30,6 +30,24 @@ export async function postJson(path, body) {
   return { ok: resp.ok, status: resp.status, reason };
 }
 
+// Paired cells (issue 21): hand the block just measured to the host and wait for its word.  The
+// page does nothing meanwhile (no inference, no timer): the fetch is held open by the server
+// until the native reference has run its block.  {go, ms, max} or {go: false}.
+export async function takeTurn(round, latencies, extra = {}) {
+  let resp;
+  try {
+    resp = await fetch(`${API}/turn`, {
+      method: 'POST', cache: 'no-store',
+      headers: { 'Content-Type': 'application/json', 'X-MWI-Token': TOKEN },
+      body: JSON.stringify({ token: TOKEN, round, latencies_ms: latencies, ...extra }),
+    });
+  } catch (e) {
+    throw new CellError('pairing', `turn ${round}: ${e.message}`);
+  }
+  if (!resp.ok) throw new CellError('pairing', `turn ${round}: HTTP ${resp.status}`);
+  return await resp.json();
+}
+
 let eventSeq = 0;
 export function event(stage, extra = {}) {
   // Fire and forget: a lost progress event must never fail the cell.  Events may arrive out

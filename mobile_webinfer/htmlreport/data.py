@@ -45,6 +45,11 @@ def as_mapping(v: object) -> Mapping[str, Any]:
     return v if isinstance(v, Mapping) else {}
 
 
+def _shares(d: Mapping[str, Any]) -> tuple[float, float, float] | None:
+    vals = [_f(d.get(k)) for k in ("var_within_rounds", "var_between_rounds", "var_between_loads")]
+    return None if any(v is None for v in vals) else (vals[0] or 0.0, vals[1] or 0.0, vals[2] or 0.0)
+
+
 @dataclass(frozen=True)
 class GapRow:
     """One configuration (target x browser x model x runtime x backend x threads) of the gap table."""
@@ -85,6 +90,11 @@ class GapRow:
     precision: float | None = None              # CI95 half-width of the median / median
     outliers: int | None = None                 # latencies > Q3 + 3 x IQR (kept, counted)
     warmups: float | None = None                # warm-up runs used (median over the repeats)
+    pairing: str | None = None                  # paired | unpaired | mixed (issue 21; None: native rows)
+    pairing_note: str | None = None
+    paired_gap: float | None = None             # median of the rounds' browser/native ratios
+    paired_gap_ci95: tuple[float, float] | None = None
+    var_shares: tuple[float, float, float] | None = None  # within rounds, between rounds, between loads
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> GapRow:
@@ -109,7 +119,9 @@ class GapRow:
             backend_in_effect=_s(d.get("backend_in_effect")),
             flags=tuple(str(x) for x in d.get("flags") or ()), error=_s(d.get("error")),
             validity=_s(d.get("validity")), validity_reasons=tuple(str(x) for x in d.get("validity_reasons") or ()),
-            precision=_f(d.get("precision")), outliers=_i(d.get("outliers")), warmups=_f(d.get("warmups")))
+            precision=_f(d.get("precision")), outliers=_i(d.get("outliers")), warmups=_f(d.get("warmups")),
+            pairing=_s(d.get("pairing")), pairing_note=_s(d.get("pairing_note")), paired_gap=_f(d.get("paired_gap")),
+            paired_gap_ci95=_pair(d.get("paired_gap_ci95")), var_shares=_shares(d))
 
     @property
     def native(self) -> bool:

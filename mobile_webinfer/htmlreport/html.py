@@ -278,9 +278,30 @@ def numbers_table(t: TargetRun) -> str:
                      "-" if r.precision is None else f"{100 * r.precision:.1f}%",
                      "-" if r.thermal_status_max is None else str(r.thermal_status_max),
                      "-" if r.battery_temp_max_c is None else f"{r.battery_temp_max_c:.1f}",
-                     validity_cell(r)])
-    return table(["model", "runtime/backend", "browser", "median ms [CI95]", "1st ms", "setup ms", "peak MB",
-                  "x model", "n", "CV", "±CI95", "thermal max", "battery max C", "validity"], body)
+                     paired_cell(r), shares_cell(r), validity_cell(r)])
+    return (table(["model", "runtime/backend", "browser", "median ms [CI95]", "1st ms", "setup ms", "peak MB",
+                   "x model", "n", "CV", "±CI95", "thermal max", "battery max C", "paired gap [CI95]",
+                   "variance: rounds / drift / loads", "validity"], body)
+            + '<p class="muted">Paired gap: the browser and its native reference take turns in short rounds in '
+              "one page load; the gap is the median of the rounds' ratios (CI95: loads, then rounds resampled). "
+              "Variance of log-latency within rounds / between rounds (drift) / between page loads: more runs "
+              "help the first, a quieter machine the second, more page loads the third.</p>")
+
+
+def paired_cell(r: GapRow) -> str:
+    if r.paired_gap is not None:
+        ci = f" [{r.paired_gap_ci95[0]:.2f}, {r.paired_gap_ci95[1]:.2f}]" if r.paired_gap_ci95 else ""
+        mixed = " <span class='muted'>(mixed)</span>" if r.pairing == "mixed" else ""
+        return f"{r.paired_gap:.2f}x{ci}{mixed}"
+    if r.pairing == "unpaired":
+        return f"<span class='muted'>unpaired: {esc(r.pairing_note or '')}</span>"
+    return "-"
+
+
+def shares_cell(r: GapRow) -> str:
+    if r.var_shares is None:
+        return "-"
+    return " / ".join(f"{100 * x:.0f}%" for x in r.var_shares)
 
 
 def validity_cell(r: GapRow) -> str:

@@ -43,7 +43,8 @@ from .data import RunData, as_mapping
 from .timing import phase
 
 #: bumped when a column is added or changes meaning: older files are rebuilt
-LAYOUT_VERSION = "3"  # 3: samples carry `attempt` / `final`; 2: text columns of samples.parquet dictionary-encoded; CPU frequency over any core count
+LAYOUT_VERSION = "4"  # 4: the paired gap and variance shares (issue 21); 3: samples carry `attempt` / `final`;
+# 2: text columns of samples.parquet dictionary-encoded; CPU frequency over any core count
 META_KEY = b"mwi_parquet_layout"
 
 # --- cells.parquet -----------------------------------------------------------------------------
@@ -58,6 +59,10 @@ ROW_TYPES: dict[str, pa.DataType] = {
     "janky_frame_share": _F, "peak_memory_by_type_mb": _S, "page_long_frame_share": _F, "page_max_frame_ms": _F,
     "wall_s": _F, "overhead_s": _F, "backend_in_effect": _S, "delegation": _S, "flags": pa.list_(_S), "error": _S,
     "validity": _S, "validity_reasons": pa.list_(_S), "precision": _F, "outliers": _I, "warmups": _F,
+    # issue 21: the paired gap and where the variance comes from
+    "pairing": _S, "pairing_note": _S, "pairing_mode": _S, "paired_gap": _F, "paired_gap_ci95": pa.list_(_F),
+    "paired_precision": _F, "rounds": _I, "round_s": _F, "var_within_rounds": _F, "var_between_rounds": _F,
+    "var_between_loads": _F,
 }
 #: report row keys stored as JSON text (mappings): decode with json.loads
 JSON_ROW_KEYS = ("peak_memory_by_type_mb", "delegation")

@@ -95,18 +95,14 @@ def _peak_rss_mb() -> float:
     return hwm if hwm == hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def run_inprocess(model_path: Path, inputs: list[np.ndarray], *, threads: int, backend: str = "xnnpack",
-                  warmups: int = 3, iterations: int = 30, min_iterations: int = 5,
-                  time_budget_s: float = 20.0, output_names: list[str] | None = None,
-                  input_names: list[str] | None = None, record_timestamps: bool = False,
-                  stopping: dict[str, Any] | None = None) -> NativeResult:
-    """Load, run once (first inference), warm up, then time `iterations` invocations (with
-    `record_timestamps`, also when each began: ms since the first timed one).  `stopping`: the
-    adaptive rule's knobs (`timed_loop`); without it a fixed budget, as before."""
+def load_invoker(model_path: Path, inputs: list[np.ndarray], *, threads: int, backend: str = "xnnpack",
+                 output_names: list[str] | None = None,
+                 input_names: list[str] | None = None) -> tuple[Callable[[], list[np.ndarray]], float, str]:
+    """Load the model into a LiteRT interpreter: (invoke, setup ms, runtime version).  `invoke()` sets
+    the inputs, runs once and reads the outputs back (what `run_inprocess` and the warm child time)."""
     if backend not in HOST_BACKENDS:
         raise ModelError(f"host backend {backend!r} not available here (have: {', '.join(HOST_BACKENDS)})")
     mod, version = _interpreter_module()
-    rss0 = _rss_mb()
     kwargs: dict = {"model_path": str(model_path), "num_threads": int(threads)}
     if backend == "cpu":
         kwargs["experimental_op_resolver_type"] = mod.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
@@ -131,6 +127,20 @@ def run_inprocess(model_path: Path, inputs: list[np.ndarray], *, threads: int, b
         interp.invoke()
         return [interp.get_tensor(d["index"]) for d in out_details]
 
+    return invoke, setup_ms, version
+
+
+def run_inprocess(model_path: Path, inputs: list[np.ndarray], *, threads: int, backend: str = "xnnpack",
+                  warmups: int = 3, iterations: int = 30, min_iterations: int = 5,
+                  time_budget_s: float = 20.0, output_names: list[str] | None = None,
+                  input_names: list[str] | None = None, record_timestamps: bool = False,
+                  stopping: dict[str, Any] | None = None) -> NativeResult:
+    """Load, run once (first inference), warm up, then time `iterations` invocations (with
+    `record_timestamps`, also when each began: ms since the first timed one).  `stopping`: the
+    adaptive rule's knobs (`timed_loop`); without it a fixed budget, as before."""
+    rss0 = _rss_mb()
+    invoke, setup_ms, version = load_invoker(model_path, inputs, threads=threads, backend=backend,
+                                             output_names=output_names, input_names=input_names)
     rss1 = _rss_mb()
     loop = timed_loop(invoke, warmups=warmups, iterations=iterations, min_iterations=min_iterations,
                       time_budget_s=time_budget_s, record_timestamps=record_timestamps, **(stopping or {}))

@@ -104,12 +104,22 @@ def validity(flags: Sequence[str], *, measured: bool, precision: float | None = 
     return (FLAGGED, sorted(warn)) if warn else (VALID, [])
 
 
+def _judged(rec: CellRecord) -> tuple[str | None, float | None]:
+    """How the cell's measuring loop ended and the precision it reached: a paired cell's rounds and
+    its gap's CI95 half-width (issue 21), else the median's."""
+    p = rec.pairing
+    if p is not None and p.paired:
+        return p.stop_reason, p.gap_precision
+    return rec.stop_reason, rec.precision_reached
+
+
 def loop_flags(rec: CellRecord, target_precision: float) -> list[str]:
-    """Flags from how the cell's loops ended: `imprecise` (a ceiling came before the precision asked),
-    `warmup-not-converged`."""
+    """Flags from how the cell's loops ended: `imprecise` (a ceiling came before the precision asked:
+    for a paired cell, the gap's), `warmup-not-converged`."""
     flags = []
-    if rec.ok and rec.stop_reason is not None and rec.stop_reason != "precision" and target_precision > 0 \
-            and (rec.precision_reached is None or rec.precision_reached > target_precision):
+    why, reached = _judged(rec)
+    if rec.ok and why is not None and why != "precision" and target_precision > 0 \
+            and (reached is None or reached > target_precision):
         flags.append(IMPRECISE)
     if rec.ok and rec.warmup_converged is False:
         flags.append(WARMUP_NOT_CONVERGED)
@@ -119,7 +129,7 @@ def loop_flags(rec: CellRecord, target_precision: float) -> list[str]:
 def with_validity(rec: CellRecord, target_precision: float) -> CellRecord:
     """The record with its loop flags and its validity (the one rule above) stored."""
     rec = rec.with_flags(*loop_flags(rec, target_precision))
-    v, why = validity(rec.flags, measured=rec.ok, precision=rec.precision_reached)
+    v, why = validity(rec.flags, measured=rec.ok, precision=_judged(rec)[1])
     return dataclasses.replace(rec, validity=v, validity_reasons=tuple(why))
 
 

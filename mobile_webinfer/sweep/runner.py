@@ -32,6 +32,7 @@ from ..errors import (
 )
 from ..files import now_iso
 from ..locks import device_lock, run_lock
+from ..paired_stats import all_paired, config_gap_precision
 from ..records import TIME_CEILING_SKIP, Agreement, Attempt, CellRecord, load_records
 from ..stats import ci_precision, summarize
 from ..store import RunStore, disk_full_guard
@@ -288,7 +289,8 @@ class Runner:
     def extra_repeats(self, cells: list[Cell]) -> list[Cell]:
         """One more repeat (a fresh page load / process, the next repeat number) of every configuration
         of `cells` whose planned repeats are all stored and ok, whose pooled (hierarchical) CI95
-        half-width of the median is still wider than `precision` x median, and that can reach it with
+        half-width of the median is still wider than `precision` x median (a configuration whose
+        loads were all paired: the CI95 half-width of its paired gap / the gap), and that can reach it with
         the loads it may still take: those that fit in what is left of `max_time_s` (wall, at the mean
         of its loads so far) and under `max_repeat_factor` x the planned repeats (the half-width
         shrinking as 1/sqrt(loads); a configuration that cannot get there stops now).  They are
@@ -320,7 +322,8 @@ class Runner:
                 continue
             affordable = min(loads_affordable([r.wall_s or 0.0 for r in recs], b.max_time_s),
                              b.max_repeat_factor * len(keys) - len(recs))
-            reached = ci_precision(summarize([r.samples_ms() for r in ok]))
+            # a paired configuration goes by its gap's precision (issue 21), others by the median's
+            reached = config_gap_precision(ok) if all_paired(ok) else ci_precision(summarize([r.samples_ms() for r in ok]))
             if reached is None or reached <= b.precision:
                 continue
             if not extra_loads_worthwhile(reached, len(ok), affordable, b.precision):
@@ -441,6 +444,8 @@ class Runner:
             rec = m.record
             if m.outputs is not None:
                 self.refs.keep_native(cell, list(m.outputs))
+            elif m.reference_outputs is not None:  # a paired cell's native reference (issue 21)
+                self.refs.keep_native(cell, list(m.reference_outputs))
             if rec.ok and not cell.is_qoe and (m.outputs is not None or not cell.is_native):  # qoe: no outputs
                 rec = self._with_agreement(cell, manifest, rec, m.outputs)
             if m.samples:
@@ -569,6 +574,7 @@ def _run_locked(spec: SweepSpec, store: RunStore | None, locks: contextlib.ExitS
 
     store.update_manifest(record_context)
     cells = plan(spec, targets)
+    store.update_manifest(lambda m: m.update(order=plan_order(spec, cells)))  # issue 21: the order, recorded
     if progress:
         done = runner.done_keys(cells)
         progress.start(total=len(cells), done=sum(1 for c in cells if c.key in done))
@@ -642,6 +648,13 @@ def _run_locked(spec: SweepSpec, store: RunStore | None, locks: contextlib.ExitS
         raise InfraError("every target failed: " + "; ".join(f"{k}: {v}" for k, v in all_failed.items())
                          + f" (results so far in {store.run_dir}; finish with --resume)")
     return SweepOutcome(store, all_failed)
+
+
+def plan_order(spec: SweepSpec, cells: list[Cell]) -> dict[str, Any]:
+    """The manifest's `order`: how the cells were ordered and the order itself (every key)."""
+    from .order import POLICY
+
+    return {"policy": POLICY, "seed": spec.order_seed, "keys": [c.key for c in cells]}
 
 
 def versions_seen(records: list[dict[str, Any]]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..paired_stats import DEFAULT_ROUND_S
 from ..vocab import BROWSER_RUNTIMES, GPU_BACKENDS, RUNTIME_BACKENDS, Budget, Cell
 from .policy import loads_affordable
 
@@ -56,6 +57,9 @@ class SweepSpec:
     qoe: bool = False              # also QoE cells: the GUI workload alone / beside main-thread / worker inference
     qoe_only: bool = False         # `mwi qoe`: only the QoE cells
     qoe_rounds: int = 6            # rounds of the GUI workload per QoE page load
+    pairing: bool = True           # browser cells take turns with their native reference in rounds (issue 21)
+    pair_round_s: float = DEFAULT_ROUND_S  # each side's block per round, seconds
+    order_seed: int = 0            # the seeded round-robin order of configurations within each repeat
 
     def validate(self) -> None:
         bad = [r for r in self.runtimes if r not in BROWSER_RUNTIMES]
@@ -102,11 +106,13 @@ class SweepSpec:
             raise UsageError(f"--thread-policy must be one of {', '.join(THREAD_POLICIES)}")
         if not 1 <= self.qoe_rounds <= 1000:
             raise UsageError("qoe_rounds must be from 1 to 1000")
+        if not 0.01 <= self.pair_round_s <= 60:
+            raise UsageError(f"--pair-round must be from 0.01 to 60 seconds, got {self.pair_round_s:g}")
 
     def cell_budget(self) -> Budget:
         """The budget of one cell: each page load / process's time ceiling is at most half its share
         of `max_time_s` (--max-time-per-cell) over the planned repeats, leaving room for extra repeats."""
-        b = self.budget
+        b = replace(self.budget, pair_round_s=self.pair_round_s if self.pairing else 0.0)
         if b.precision <= 0:
             return b
         return replace(b, time_budget_s=min(b.time_budget_s, max(0.5, b.max_time_s / (2 * self.repeats))))
@@ -120,14 +126,22 @@ class SweepSpec:
     def from_json(cls, d: dict[str, Any]) -> SweepSpec:
         d = dict(d)
         d["budget"] = Budget.from_json(d.get("budget", {}))
+        d.setdefault("pairing", False)  # a run made before issue 21 measured every cell unpaired
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
 def plan_cells(spec: SweepSpec, target: str, browsers: list[str], native_backends: list[str]) -> list[Cell]:
-    """Every cell of one target, in the order they run: per model the native cells first (they
-    give the reference outputs), then the browser cells repeat by repeat, so slow drift (heat,
-    background load) spreads over every configuration instead of landing on one."""
+    """Every cell of one target, in the order they run: per model, repeat by repeat, every
+    configuration once (native references included) in a seeded shuffled order (`sweep.order`,
+    `order_seed`), so slow drift (heat, background load) spreads over every configuration instead
+    of landing on one, and the native references are not all measured first."""
+    from .order import interleave
+
+    return interleave(_cells(spec, target, browsers, native_backends), spec.order_seed)
+
+
+def _cells(spec: SweepSpec, target: str, browsers: list[str], native_backends: list[str]) -> list[Cell]:
     from ..vocab import NATIVE_BROWSER, NATIVE_RUNTIME, ORT_NATIVE_RUNTIME, QOE, QOE_MODES
 
     cells: list[Cell] = []

@@ -33,6 +33,8 @@ class Measurement:
     record: CellRecord
     samples: Sequence[Mapping[str, Any]] = ()
     outputs: Sequence[np.ndarray] | None = None
+    #: a paired browser cell: its native reference's outputs (the run's reference where none is kept yet)
+    reference_outputs: Sequence[np.ndarray] | None = None
 
 
 @dataclass(frozen=True)

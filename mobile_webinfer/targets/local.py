@@ -20,11 +20,14 @@ from typing import Any
 from ..errors import BrowserError, MwiError
 from ..native import host as native_host
 from ..native import ort_host
+from ..native.warm import MODE as WARM_MODE
+from ..native.warm import WarmNative
 from ..probes.hostmem import HOST
-from ..records import CellRecord, Context
+from ..records import CellRecord, Context, Pairing
 from ..stats import stop_rule
 from ..vocab import GPU_BACKENDS, ORT_NATIVE_RUNTIME, RUNTIME_FORMAT, Budget, Cell, PageOptions, QoeOptions
 from .contract import Measurement, ProfileCapture, check_stop, page_config, wait_for_page
+from .pairing import BLOCK_WARMUPS, PairPlan, block_cap, paired, plan_pairing
 
 MEMORY_INTERVAL_S = 0.2  # host /proc reads are cheap: sample Chromium's memory five times a second
 
@@ -157,6 +160,12 @@ class LocalTarget:
         taps: TapDriver | None = None
         if profile_ops:
             config = dataclasses.replace(config, profile_ops=True)
+        pair = plan_pairing(cell, budget, self._native) if not profile_ops else None
+        if pair is not None and pair.round_s > 0:  # issue 21: rounds against a warm native child
+            config = dataclasses.replace(config, pair_round_ms=pair.round_s * 1000, pair_block_max=block_cap(budget),
+                                         pair_block_warmups=BLOCK_WARMUPS)
+        pairing: Pairing | None = None
+        native_outputs = None
         gpu = cell.backend in GPU_BACKENDS
         thermal_start = host_thermal()
         t0 = time.monotonic()
@@ -178,6 +187,10 @@ class LocalTarget:
                             result = wait_for_page(ticket, budget, stop, between=taps,
                                                    step_s=self.qoe.tap_interval_s)
                         else:
+                            if pair is not None and pair.round_s > 0:
+                                pairing, native_outputs = paired(
+                                    ticket, pair, budget, stop, lambda t: self._warm_native(manifest, t, pair, budget),
+                                    mode=WARM_MODE, threads=cell.threads, prestart=True)
                             result = wait_for_page(ticket, budget, stop)
                     except PageReportedError as exc:
                         failure, result = exc, exc.result
@@ -199,12 +212,25 @@ class LocalTarget:
         rec = dataclasses.replace(rec, extra={**rec.extra, "browser_flags": flags_check})
         if flags_check.get("missing"):
             rec = rec.with_flags(f"flags-not-applied({','.join(flags_check['missing'])})")
+        if pair is not None and pairing is None and not cell.is_qoe:
+            pairing = Pairing(unpaired_reason=pair.unpaired_reason or "the page failed before its rounds")
+        rec = dataclasses.replace(rec, pairing=pairing)
         rec = dataclasses.replace(
             rec, memory=memory_peaks(rows, MEMORY_INTERVAL_S), wall_s=round(time.monotonic() - t0, 3),
             browser_version=self._chromium_version, sampler_cost=cost,
             context=Context(extra={"thermal_start": thermal_start, "thermal_end": host_thermal()}),
             events=tuple(ticket.events()))
-        return Measurement(rec, samples=rows)
+        return Measurement(rec, samples=rows, reference_outputs=native_outputs)
+
+    def _warm_native(self, manifest: Any, threads: int, pair: PairPlan, budget: Budget) -> WarmNative:
+        """The paired cell's native reference: host LiteRT in a warm child, loaded and warmed up."""
+        inputs = [(manifest.dir / s["path"], s["dtype"], s["shape"]) for s in manifest.data["sample_inputs"]]
+        io = manifest.data.get("io_names", {}).get("tflite", {})
+        return WarmNative(manifest.file("tflite"), inputs, threads=threads, backend=pair.native_backend,
+                          warmups=budget.warmups, max_warmups=budget.max_warmups, warmup_window=budget.warmup_window,
+                          warmup_drift=budget.warmup_drift, warmup_time_s=budget.time_budget_s,
+                          timeout_s=max(60.0, budget.stall_timeout_s), output_names=io.get("outputs"),
+                          input_names=io.get("inputs")).start()
 
     # -- native cells --------------------------------------------------------------------
     def _native_cell(self, cell: Cell, manifest: Any, budget: Budget) -> Measurement:

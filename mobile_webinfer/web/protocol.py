@@ -38,6 +38,7 @@ ERROR_KINDS = frozenset({
     "backend_fallback", "backend_unavailable", "context_lost", "gpu-context-lost", "model_load", "unsupported_op",
     "input", "nonfinite_output", "exception", "config", "result_rejected", "timeout",
     "unsupported",   # the browser cannot do what the cell needs (e.g. no WebNN), in its own words
+    "pairing",       # a paired cell's turn with the host failed (issue 21)
 })
 #: backends whose runtime may run part of a graph elsewhere; the page then reports
 #: ``<backend>-partial`` (measured, labelled, never shown as the backend asked for).
@@ -176,6 +177,11 @@ class CellConfig:
     max_warmups: int = 0
     warmup_window: int = 5
     warmup_drift: float = 0.05
+    # paired cells (issue 21): after warm-up the page measures in blocks of `pair_round_ms`, each on the
+    # host's word (POST .../turn), pausing between them while the native reference runs; 0 = unpaired
+    pair_round_ms: float = 0.0
+    pair_block_max: int = 0  # at most this many inferences in one block (0: no cap but `iterations`)
+    pair_block_warmups: int = 1  # untimed inferences at the start of each block (re-warm after the pause)
 
     def __post_init__(self) -> None:
         check_config(self)
@@ -199,6 +205,8 @@ class CellConfig:
             "qoe": self.qoe.to_json() if self.qoe is not None else None,
             "precision": self.precision, "max_warmups": self.warmup_ceiling,
             "warmup_window": self.warmup_window, "warmup_drift": self.warmup_drift,
+            "pair_round_ms": self.pair_round_ms, "pair_block_max": self.pair_block_max,
+            "pair_block_warmups": self.pair_block_warmups,
         }
 
     @property
@@ -235,7 +243,10 @@ def check_config(cfg: CellConfig) -> None:
     for fname, fx, fhi in (("precision", cfg.precision, 1.0), ("warmup_drift", cfg.warmup_drift, 10.0)):
         if not _finite(fx) or not 0 <= fx <= fhi:
             raise UsageError(f"{fname} must be a number in [0, {fhi:g}], got {fx!r}")
-    for iname, n in (("max_warmups", cfg.max_warmups), ("warmup_window", cfg.warmup_window)):
+    if not _finite(cfg.pair_round_ms) or not 0 <= cfg.pair_round_ms <= 60_000:
+        raise UsageError(f"pair_round_ms must be a number in [0, 60000], got {cfg.pair_round_ms!r}")
+    for iname, n in (("max_warmups", cfg.max_warmups), ("warmup_window", cfg.warmup_window),
+                     ("pair_block_max", cfg.pair_block_max), ("pair_block_warmups", cfg.pair_block_warmups)):
         if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 10_000:
             raise UsageError(f"{iname} must be an integer in [0, 10000], got {n!r}")
     if not _NAME_RE.match(cfg.model.name):

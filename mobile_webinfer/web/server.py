@@ -57,7 +57,9 @@ ALLOWED_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 MAX_EVENTS = 1000
 MAX_EVENT_BODY = 16 << 10
 _SEGMENT_RE = re.compile(r"^[A-Za-z0-9_@+][A-Za-z0-9_.@+-]*$")
-_API_RE = re.compile(r"^/api/cell/([A-Za-z0-9_-]{1,64})/(config|event|result)$")
+_API_RE = re.compile(r"^/api/cell/([A-Za-z0-9_-]{1,64})/(config|event|result|turn)$")
+#: a paired page waits at most this long in one turn for the host's word (the host answers in seconds)
+TURN_WAIT_S = 600.0
 _PROBE_RE = re.compile(r"^/api/probe/([A-Za-z0-9_-]{1,64})/result$")
 #: folders under pages_dir that are never served (sources, not the page).
 _HIDDEN_TOP = frozenset({"node_modules"})
@@ -147,6 +149,8 @@ class CellTicket(_Ticket):
         self._opened = time.monotonic()
         self._last_event = self._opened
         self._reached: float | None = None
+        self._turn_in: dict[str, Any] | None = None   # paired cells: the page's last block, waiting
+        self._turn_out: dict[str, Any] | None = None  # the host's word for it
 
     # -- host side --------------------------------------------------------------------
     def url(self, origin: str | None = None) -> str:
@@ -180,6 +184,54 @@ class CellTicket(_Ticket):
         if not result.ok:
             raise error_for(result)
         return result
+
+    def wait_turn(self, timeout: float) -> dict[str, Any]:
+        """Paired cells: block until the page is waiting for its next turn (after warm-up, then after
+        each block); its post (`round`, `latencies_ms`).  Raises PageReportedError when the page posted
+        its result instead (an error), when the ticket closed, or after `timeout`."""
+        t_end = time.monotonic() + timeout
+        with self._cond:
+            while self._turn_in is None:
+                if self._result is not None:
+                    if not self._result.ok:
+                        raise error_for(self._result)
+                    raise PageReportedError(f"cell {self.cell_id}: the page posted its result without "
+                                            f"waiting for its turn (not a paired page?)", kind="pairing")
+                if self._closed:
+                    raise PageReportedError(f"cell {self.cell_id}: closed while waiting for the page's turn",
+                                            kind="timeout")
+                now = time.monotonic()
+                if now >= t_end:
+                    raise PageReportedError(f"cell {self.cell_id}: the page did not end its block in "
+                                            f"{timeout:.1f} s{self._where()}", kind="timeout")
+                self._cond.wait(max(0.01, min(t_end - now, 1.0)))
+            got, self._turn_in = self._turn_in, None
+            return got
+
+    def give_turn(self, go: bool, **extra: Any) -> None:
+        """Paired cells: the host's word to the waiting page: run one more block (`go`, with e.g.
+        `ms`, `max`), or stop (then it reports as usual)."""
+        with self._cond:
+            self._turn_out = {"go": bool(go), **extra}
+            self._cond.notify_all()
+
+    def _page_turn(self, payload: dict[str, Any], timeout: float) -> dict[str, Any] | None:
+        """The handler side: hand the page's block over and wait for the host's word."""
+        with self._cond:
+            self._turn_out = None
+            self._turn_in = {k: v for k, v in payload.items() if k != "token"}
+            self._turn_in["received_s"] = round(time.monotonic() - self._opened, 4)
+            self._last_event = time.monotonic()
+            self._cond.notify_all()
+            t_end = time.monotonic() + timeout
+            while self._turn_out is None and not self._closed:
+                left = t_end - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(min(left, 1.0))
+            out, self._turn_out = self._turn_out, None
+            self._last_event = time.monotonic()
+            return out
 
     def _where(self) -> str:
         stage = self._events[-1].get("stage") if self._events else None
@@ -385,6 +437,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "mwi-pages"
     sys_version = ""
+    # headers and body go out in two writes: with Nagle's algorithm the body waits for the client's
+    # delayed ACK (40 ms on Linux), which every paired turn (issue 21) and API answer would pay
+    disable_nagle_algorithm = True
     timeout = 30  # seconds a connection may sit idle or dribble a body (per read)
     request_deadline_s = 60.0  # seconds to receive one whole request: line, headers and body
     rfile: Any
@@ -551,6 +606,19 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reject_body(ticket, 409, "this probe already has a result", close=False)
                 return
             self._json(200, {"ok": True})
+            return
+        if what == "turn":
+            lat = payload.get("latencies_ms")
+            rnd = payload.get("round")
+            if not isinstance(rnd, int) or isinstance(rnd, bool) or not isinstance(lat, list) \
+                    or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0 for x in lat):
+                self._reject_body(ticket, 400, "turn needs an integer 'round' and a 'latencies_ms' list", close=False)
+                return
+            word = ticket._page_turn(payload, TURN_WAIT_S)
+            if word is None:
+                self._json(200, {"go": False, "why": "closed"})
+                return
+            self._json(200, word)
             return
         if what == "event":
             if not isinstance(payload.get("stage"), str):

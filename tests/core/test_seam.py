@@ -117,7 +117,7 @@ def test_both_targets_declare_the_whole_contract():
 
 # -- layers -------------------------------------------------------------------------------
 LAYERS = [
-    {"errors", "vocab", "files", "hostproc", "paths", "retry", "stats", "agreement", "records", "store", "locks",
+    {"errors", "vocab", "files", "hostproc", "paths", "retry", "stats", "paired_stats", "agreement", "records", "store", "locks",
      "progress", "qoe_metrics", "__init__"},
     {"parsers"},
     {"adb"},

@@ -1,5 +1,6 @@
 """Sweep files and --dry-run: the plan, without measuring anything."""
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -15,11 +16,17 @@ def test_plan_order_and_thread_rules():
                      repeats=2)
     cells = plan_cells(spec, "local", ["chromium"], ["xnnpack"])
     keys = [c.key for c in cells]
-    assert keys[:4] == ["local|native|m|tflite-native|xnnpack|t1|r0", "local|native|m|tflite-native|xnnpack|t1|r1",
-                        "local|native|m|tflite-native|xnnpack|t2|r0", "local|native|m|tflite-native|xnnpack|t2|r1"]
+    # issue 21: repeat by repeat, every configuration once, native references included, in a seeded order
+    assert [c.repeat for c in cells] == [0] * (len(cells) // 2) + [1] * (len(cells) // 2)
+    assert sum(c.is_native for c in cells) == 4
+    places = {tuple(i for i, c in enumerate(plan_cells(dataclasses.replace(spec, order_seed=s), "local", ["chromium"],
+                                                         ["xnnpack"])) if c.is_native) for s in range(6)}
+    assert len(places) > 1  # the native references move with the seed: not all first
+    again = plan_cells(spec, "local", ["chromium"], ["xnnpack"])
+    assert [c.key for c in again] == keys  # the same seed, the same order
+    other = plan_cells(dataclasses.replace(spec, order_seed=7), "local", ["chromium"], ["xnnpack"])
+    assert sorted(c.key for c in other) == sorted(keys) and [c.key for c in other] != keys
     browser = [c for c in cells if not c.is_native]
-    # repeats outermost: every configuration once before any twice
-    assert [c.repeat for c in browser] == [0] * (len(browser) // 2) + [1] * (len(browser) // 2)
     assert {(c.backend, c.threads) for c in browser if c.runtime == "tfjs"} == {("wasm", 1), ("wasm", 2),
                                                                                ("webgl", 1), ("cpu", 1)}
     assert {(c.backend, c.threads) for c in browser if c.runtime == "ort"} == {("wasm", 1), ("wasm", 2)}

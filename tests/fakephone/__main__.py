@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="test facility: the heat / charge clock runs X times faster (MWI_TEST_TIME_SCALE)")
     ap.add_argument("--chromium-flag", action="append", default=None,
                     help="flags for the launched Chromium (default: SwiftShader WebGL + WebGPU)")
+    ap.add_argument("--drift", default=None, metavar="SCHEDULE",
+                    help="a drifting phone: speed schedule like 1.0@0,0.6@20 (renderers and benchmark_model)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     if args.port and 5555 <= args.port <= 5585:
@@ -51,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
                     offline_for_s=args.offline_for, heat_model=args.heat_model, time_scale=args.time_scale)
     faults.set("drop_on", args.drop_on)
     faults.set("hang_on", args.hang_on)
+    if args.drift:
+        faults.set("drift", args.drift)
     flags = tuple(args.chromium_flag) if args.chromium_flag is not None else GPU_FLAGS
     done = threading.Event()  # handlers first: a kill right after the serial line still cleans up
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

@@ -50,6 +50,8 @@ class Faults:
       (Android <= 9 has no thermal service).
     - ``sensor_status``: ``{"SKIN": 3}``: those sensors' ``mStatus`` in the current block, the
       global ``Thermal Status`` unchanged (a Xiaomi throttles on SKIN SEVERE at global NONE).
+    - ``drift``: a speed schedule ``"1.0@0,0.6@20"`` from the moment it is set (drift.py): the
+      renderers are duty-cycled and benchmark_model slowed by the same factor (issue 21).
     """
 
     drop_on: list[CommandFault] = field(default_factory=list)
@@ -87,6 +89,8 @@ class Faults:
     no_thermal_service: bool = False            # `dumpsys thermalservice` answers "Can't find service"
     sensor_status: dict[str, int] | None = None  # {sensor name: mStatus} in the current temperatures block
     am_start_ignored: bool = False  # `am start` answers as if it opened the URL and opens nothing
+    drift: str | None = None        # speed schedule "1.0@0,0.6@20" (drift.py)
+    _drift_t0: float = 0.0
     _t0: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -104,6 +108,7 @@ class Faults:
 
     SETTABLE += ("no_thermal_service", "sensor_status")  # cool-down gate faults (issue 22)
     SETTABLE += ("am_start_ignored",)  # the page never opens (issue 23)
+    SETTABLE += ("drift",)  # a phone that drifts on purpose (issue 21)
 
     def set(self, name: str, value: Any) -> None:
         """Set one fault by name; command faults accept a pattern, a dict or a list of either."""
@@ -116,6 +121,12 @@ class Faults:
                 self._t0 = time.monotonic()
             if name == "sensor_vanishes_after_s":
                 self._vanish_t0 = time.monotonic()
+            if name == "drift":
+                from .drift import parse_schedule
+
+                if value is not None:
+                    parse_schedule(str(value))  # a bad schedule is refused here, not mid-run
+                self._drift_t0 = time.monotonic()
             setattr(self, name, value)
 
     def take(self, kind: str, line: str) -> bool:
@@ -145,6 +156,15 @@ class Faults:
 
     def elapsed(self) -> float:
         return time.monotonic() - self._t0
+
+    def current_speed(self) -> float:
+        """The phone's speed now (1.0: undisturbed), from the drift schedule."""
+        from .drift import parse_schedule, speed_at
+
+        with self._lock:
+            if not self.drift:
+                return 1.0
+            return speed_at(parse_schedule(self.drift), time.monotonic() - self._drift_t0)
 
     def current_thermal_status(self, base: int = 0) -> int:
         with self._lock:

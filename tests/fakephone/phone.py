@@ -121,10 +121,13 @@ class FakePhone(AndroidCommands):
             heat.charge()
 
     def start(self) -> "FakePhone":
+        from .drift import DutyCycler
+
         self.listener = DeviceListener(self, self._port)
         self.listener.start()
         if self.heat is not None:
             threading.Thread(target=self._poll_heat, name="fakephone-heat", daemon=True).start()
+        self._drift = DutyCycler(self).start()
         if self.faults.offline:
             self.go_offline(self.faults.offline_for_s)
         return self
@@ -132,6 +135,9 @@ class FakePhone(AndroidCommands):
     def stop(self) -> None:
         """Stop serving, kill every Chromium this phone started, remove its storage."""
         self._stop.set()
+        drift = getattr(self, "_drift", None)
+        if drift is not None:
+            drift.stop()
         try:
             for t in self._timers:
                 t.cancel()
@@ -758,12 +764,22 @@ class FakePhone(AndroidCommands):
             return fail(f"INFO: STARTING!\nERROR: Could not open '{bargs.graph}'.\n"
                         "ERROR: Benchmarking failed.\n", 1)
         heat = self.heat
+        faults = self.faults
+        # a drifting phone (drift.py): its cgroup's quota slows this process (and so benchmark_model);
+        # without one, the fake's spin takes 1 / speed as long
+        by_spin = getattr(self, "_drift", None) is None or self._drift.mode != "cgroup"
+
+        def speed() -> float:
+            return faults.current_speed() if by_spin else 1.0
         if heat is None:
-            text, code = run_bench(bargs, str(host), bargs.graph)
+            drifting = faults.drift is not None and by_spin
+            text, code = run_bench(bargs, str(host), bargs.graph,
+                                   slowdown=(lambda: 1 / speed()) if drifting else None)
         else:  # load heats the phone; a hot phone's clocks step down and each inference takes longer
             heat.load(True)
             try:
-                text, code = run_bench(bargs, str(host), bargs.graph, slowdown=lambda: 1 / heat.freq_factor(),
+                text, code = run_bench(bargs, str(host), bargs.graph,
+                                       slowdown=lambda: 1 / (heat.freq_factor() * speed()),
                                        on_inference=heat.inference)
             finally:
                 heat.load(False)

@@ -199,7 +199,7 @@ def start_fake_phone(server: AdbServer, profile: str = "pixel", *, in_process: b
         flag_names = {"drop_on": "--drop-on", "hang_on": "--hang-on", "thermal_status": "--thermal-status",
                       "thermal_rise_every_s": "--thermal-rise-every", "battery_temp_c": "--battery-temp",
                       "battery_rise_c_per_s": "--battery-rise", "renderer_dies_after_s": "--renderer-dies-after",
-                      "offline_for_s": "--offline-for", "time_scale": "--time-scale"}
+                      "offline_for_s": "--offline-for", "time_scale": "--time-scale", "drift": "--drift"}
         bool_flags = {"unauthorized": "--unauthorized", "offline": "--offline", "heat_model": "--heat-model"}
         for name, value in faults.items():
             if name in bool_flags:

@@ -26,10 +26,13 @@ from ...parsers.process_kills import (
     death_verdict,
     parse_process_kills,
 )
-from ...records import CellRecord
+from ...records import CellRecord, Pairing
 from ...vocab import Budget, Cell
 from ..contract import STALLED, Measurement, page_config, wait_for_page
+from ..pairing import BLOCK_WARMUPS, block_cap, paired, plan_pairing
 from .gate import gate
+from .pairing_native import MODE as CHUNKS_MODE
+from .pairing_native import start_chunks
 from .samples import memory_from_samples, process_kind, summarize_samples
 from .ui import UI_BLOCKED, UiBlocked, check_not_first_run, dismiss_dialogs, ensure_screen_ready
 
@@ -56,6 +59,11 @@ def run_browser_cell(t: AndroidTarget, cell: Cell, manifest: Any, server: Any, b
               else page_config(manifest, cell, budget, t.page))
     if profile_ops:  # mwi sweep --profile-ops: a separate profiled page load (its latencies are not kept)
         config = dataclasses.replace(config, profile_ops=True)
+    pair = plan_pairing(cell, budget, t.native_backends()) if not profile_ops else None
+    if pair is not None and pair.round_s > 0:  # issue 21: rounds against benchmark_model chunks
+        config = dataclasses.replace(config, pair_round_ms=pair.round_s * 1000, pair_block_max=block_cap(budget),
+                                     pair_block_warmups=BLOCK_WARMUPS)
+    pairing: Pairing | None = None
     taps: TapDriver | None = None
     first_run = t.handle_first_run(spec)
     ctx, skipped = gate(dev, t.cooldown, stop, t.gate_state)
@@ -142,6 +150,11 @@ def run_browser_cell(t: AndroidTarget, cell: Cell, manifest: Any, server: Any, b
                         taps = TapDriver(ticket, AdbTapper(dev), t.qoe.tap_interval_s, then=watch)
                         out = wait_for_page(ticket, budget, stop, between=taps, step_s=t.qoe.tap_interval_s)
                     else:
+                        if pair is not None and pair.round_s > 0:
+                            pairing, _ = paired(ticket, pair, budget, stop,
+                                                lambda th: start_chunks(t, cell, manifest, pair.native_backend, th,
+                                                                        budget.stall_timeout_s),
+                                                mode=CHUNKS_MODE, threads=cell.threads)
                         out = wait_for_page(ticket, budget, stop, between=watch)
                 except PageReportedError as exc:
                     failure, result = exc, exc.result
@@ -182,7 +195,9 @@ def run_browser_cell(t: AndroidTarget, cell: Cell, manifest: Any, server: Any, b
     if taps is not None:  # the browser's gfxinfo frames from the window's opening on
         opened_s = taps.window_opened - t_sampler if taps.window_opened is not None else None
         rec = with_taps(rec, taps, gfxinfo_window(rows, opened_s))
-    rec = dataclasses.replace(rec, memory=memory_from_samples(spec.package, rows), sampler_cost=cost,
+    if pair is not None and pairing is None and not cell.is_qoe:
+        pairing = Pairing(unpaired_reason=pair.unpaired_reason or "the page failed before its rounds")
+    rec = dataclasses.replace(rec, memory=memory_from_samples(spec.package, rows), sampler_cost=cost, pairing=pairing,
                               wall_s=round(time.monotonic() - t0, 3), browser_version=t.browser_version(spec.package),
                               context=summarize_samples(rows, ctx), events=tuple(ticket.events()))
     return Measurement(rec, samples=rows)
