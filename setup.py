@@ -55,6 +55,8 @@ class BuildPyWithData(build_py):
 
     def run(self) -> None:
         super().run()
+        if getattr(self, "editable_mode", False):
+            return  # `pip install -e .` (the bootstrap): the checkout's own pages/ etc. are used (paths.py)
         dest_root = Path(self.build_lib) / "mobile_webinfer" / DATA
         if dest_root.exists():
             shutil.rmtree(dest_root)
