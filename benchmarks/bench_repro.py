@@ -44,7 +44,7 @@ LO, HI = 0.95, 1.05
 
 def sweep(out: Path, model: str, extra: Sequence[str]) -> tuple[Path, float]:
     cmd = [sys.executable, "-m", "mobile_webinfer", "sweep", "--models", model, "--backends", "wasm",
-           "--threads", "1", "--no-html", "--no-capabilities", "--out", str(out), *extra]
+           "--threads", "1", "--no-html", "--no-capabilities", "--pairing", "--out", str(out), *extra]
     t0 = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT, check=False)
     wall = time.monotonic() - t0

@@ -111,10 +111,12 @@ def sweep(
     qoe_only: bool = typer.Option(False, "--qoe-only", hidden=True, help="Only the QoE cells (what `mwi qoe` runs)."),
     qoe_rounds: int = typer.Option(None, "--qoe-rounds", help="QoE cells: rounds of the GUI workload per page load "
                                                               "(1-1000, default 6; spec file `qoe_rounds`)."),
-    no_pairing: bool = typer.Option(False, "--no-pairing", help="Measure each browser cell in its own window "
-                                    "(unpaired), as before issue 21; default: rounds against the native reference."),
+    pairing: bool = typer.Option(None, "--pairing/--no-pairing", help="Paired cells: each browser cell takes "
+                                 "turns with its native reference in short rounds and the gap comes from the rounds "
+                                 "(opt-in for now; default: each cell in its own window, unpaired; spec file "
+                                 "`pairing`)."),
     pair_round: float = typer.Option(None, "--pair-round", help="Paired cells: seconds of each side's block in one "
-                                     "round (default 0.5)."),
+                                     "round (default 0.5; implies --pairing)."),
     cluster: str = typer.Option(None, "--cluster", help="A running Ray cluster's HOST:PORT: every phone on every "
                                                         "node (or the --target serials) runs on its own node; the "
                                                         "run directory is written here (needs the `cluster` extra)."),
@@ -152,7 +154,7 @@ def sweep(
                   thread_policy=thread_policy, capabilities=not no_capabilities,
                   html=not no_html, max_infra_failures=max_infra_failures, min_battery=min_battery, on_low_battery=on_low_battery,
                   boot_timeout=boot_timeout, qoe=qoe, qoe_only=qoe_only, qoe_rounds=qoe_rounds, preflight=not no_preflight,
-                  wide=wide, pairing=not no_pairing, pair_round=pair_round)
+                  wide=wide, pairing=pairing, pair_round=pair_round)
 
 
 def build_spec(*, targets: list[str], models: list[str] | None, runtimes: list[str] | None,
@@ -167,7 +169,7 @@ def build_spec(*, targets: list[str], models: list[str] | None, runtimes: list[s
                capabilities: bool = True, max_infra_failures: int | None = None, min_battery: float | None = None,
                on_low_battery: str | None = None, native_runtimes: list[str] | None = None,
                profile_ops: bool = False, qoe: bool = False, qoe_only: bool = False,
-               qoe_rounds: int | None = None, boot_timeout: float | None = None, pairing: bool = True,
+               qoe_rounds: int | None = None, boot_timeout: float | None = None, pairing: bool | None = None,
                pair_round: float | None = None) -> SweepSpec:
     """The spec from a sweep file and flags (a flag given on the command line wins)."""
     base = load_spec_file(spec_file) if spec_file else {}
@@ -192,7 +194,10 @@ def build_spec(*, targets: list[str], models: list[str] | None, runtimes: list[s
     spec.profile_ops = spec.profile_ops or profile_ops
     spec.qoe = spec.qoe or qoe
     spec.qoe_only = spec.qoe_only or qoe_only
-    spec.pairing = spec.pairing and pairing
+    if pairing is not None:  # the flag wins over the spec file; asking for a round length asks for rounds
+        spec.pairing = pairing
+    elif pair_round is not None:
+        spec.pairing = True
     if pair_round is not None:
         spec.pair_round_s = pair_round
     if qoe_rounds is not None:

@@ -43,7 +43,7 @@ def test_paired_cell_alternates_blocks_and_reports_the_paired_gap(tmp_path):
     lo, hi = row["paired_gap_ci95"]
     assert lo <= row["paired_gap"] <= hi and row["rounds"] >= 2
     assert abs(row["var_within_rounds"] + row["var_between_rounds"] + row["var_between_loads"] - 1) < 1e-3
-    table = run_mwi("report", str(run_dir), "--no-html").stdout
+    table = run_mwi("report", str(run_dir), "--no-html", "--wide").stdout  # headers whole on one line
     assert "paired gap" in table
 
     plain = run_mwi(*ARGS, "--no-pairing", "--out", str(tmp_path / "u"))
