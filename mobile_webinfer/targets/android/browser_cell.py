@@ -247,9 +247,14 @@ def create_reverse(dev: Any, device_port: int, host_port: int) -> None:
     except MwiError as exc:
         if device_gone(exc):
             raise
-        raise ReverseUnavailable(f"{REVERSE_UNAVAILABLE}: the phone refused adb reverse tcp:{device_port} -> "
-                                 f"tcp:{host_port} ({exc.one_line()}); is another process on the phone listening "
-                                 f"on tcp:{device_port}?") from exc
+        raise _refused(exc, device_port, host_port) from exc
+
+
+def _refused(exc: MwiError, device_port: int, host_port: int) -> ReverseUnavailable:
+    """A refused `adb reverse` (the phone is there): `reverse-unavailable` with adbd's words."""
+    return ReverseUnavailable(f"{REVERSE_UNAVAILABLE}: the phone refused adb reverse tcp:{device_port} -> "
+                              f"tcp:{host_port} ({exc.one_line()}); is another process on the phone listening "
+                              f"on tcp:{device_port}?")
 
 
 @contextlib.contextmanager
@@ -261,9 +266,7 @@ def reverse_mapping(dev: Any, device_port: int, host_port: int) -> Iterator[None
     except MwiError as exc:
         if device_gone(exc):
             raise
-        raise ReverseUnavailable(f"{REVERSE_UNAVAILABLE}: the phone refused adb reverse tcp:{device_port} -> "
-                                 f"tcp:{host_port} ({exc.one_line()}); is another process on the phone listening "
-                                 f"on tcp:{device_port}?") from exc
+        raise _refused(exc, device_port, host_port) from exc
     with stack:
         yield
 
