@@ -183,19 +183,13 @@ def test_history_html_page(tmp_path):
 
 @pytest.mark.browser
 def test_history_page_in_chromium(tmp_path):
-    from mobile_webinfer.browsers.local_chromium import LocalChromium
+    from tests.report.chromium_page import image_widths, page_errors
 
     _step_lab(tmp_path)
     index = Path(_mwi("history", str(tmp_path), "--html").stdout.strip().splitlines()[-1])
     shot = tmp_path / "history-page.png"
-    with LocalChromium(webgl=False, webgpu=False) as browser:
-        page = browser.new_page()
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
-        page.goto(index.as_uri(), wait_until="load")
-        imgs = page.eval_on_selector_all("img", "els => els.map(e => [e.getAttribute('src'), e.naturalWidth])")
+    with page_errors(index) as (page, errors):
+        imgs = image_widths(page)
         assert imgs and all(w > 0 for _, w in imgs), imgs
         assert page.locator("#open").count() == 1
         page.screenshot(path=str(shot), full_page=True)

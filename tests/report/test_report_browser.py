@@ -7,22 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from mobile_webinfer.browsers.local_chromium import LocalChromium
 from mobile_webinfer.htmlreport import write_report
+from tests.report.chromium_page import image_widths, page_errors
 from tests.sweep_helpers import run_mwi
 
 pytestmark = pytest.mark.browser
 
 
 def _check_in_chromium(index: Path, targets: list[str], shot: Path) -> None:
-    with LocalChromium(webgl=False, webgpu=False) as browser:
-        page = browser.new_page()
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
-        page.goto(index.as_uri(), wait_until="load")
-        imgs = page.eval_on_selector_all("img", "els => els.map(e => [e.getAttribute('src'), e.naturalWidth])")
+    with page_errors(index) as (page, errors):
+        imgs = image_widths(page)
         assert imgs and all(w > 0 for _, w in imgs), imgs
         shown = page.eval_on_selector_all("section.target", "els => els.map(e => e.dataset.target)")
         assert sorted(shown) == sorted(targets)

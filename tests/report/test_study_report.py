@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from mobile_webinfer.browsers.local_chromium import LocalChromium
 from mobile_webinfer.htmlreport.study import write_study_report
 from mobile_webinfer.studies.summary import summarize
+from tests.report.chromium_page import image_widths, page_errors
 from tests.report.study_runs import make_fake_studies
 
 LOCAL_STUDY = Path(os.environ.get("MWI_LOCAL_STUDY", "/tmp/study_copy"))
@@ -28,15 +28,9 @@ def fake_studies(adb_server, tmp_path_factory) -> Iterator[dict[str, Path]]:
 
 def _open(index: Path, shot: Path) -> dict:
     """Load the page in Chromium; the images' widths, the sections, the energy spans and the errors."""
-    with LocalChromium(webgl=False, webgpu=False) as browser:
-        page = browser.new_page()
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
-        page.goto(index.as_uri(), wait_until="load")
+    with page_errors(index) as (page, errors):
         got = {
-            "imgs": page.eval_on_selector_all("img", "els => els.map(e => [e.getAttribute('src'), e.naturalWidth])"),
+            "imgs": image_widths(page),
             "targets": page.eval_on_selector_all("section.target", "els => els.map(e => e.dataset.target)"),
             "energy": page.eval_on_selector_all(".energy", "els => els.map(e => [e.dataset.run, e.dataset.mj, "
                                                             "e.textContent])"),
