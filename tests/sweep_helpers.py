@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 MWI = [sys.executable, "-m", "mobile_webinfer"]
@@ -39,3 +40,14 @@ def read_results(run_dir: Path) -> list[dict]:
             except ValueError:
                 pass
     return out
+
+
+def wait_for(pred, timeout: float, what: str):
+    """pred()'s first truthy value, polled every 0.2 s; an AssertionError naming `what` past `timeout` s."""
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")

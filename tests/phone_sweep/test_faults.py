@@ -12,6 +12,7 @@ import pytest
 
 from tests.sweep_helpers import MWI, interruptible
 from tests.sweep_helpers import read_results as _records
+from tests.sweep_helpers import wait_for as _wait_for
 
 pytestmark = pytest.mark.browser
 COMMON = ["--models", "tiny_cnn", "--threads", "1", "--quick", "--cooldown-timeout", "20", "--browsers", "com.android.chrome",
@@ -36,16 +37,6 @@ def _run_dir(tmp_path: Path, timeout=120) -> Path:
             return runs[0]
         time.sleep(0.2)
     raise AssertionError("no run directory appeared")
-
-
-def _wait_for(pred, timeout, what):
-    t_end = time.monotonic() + timeout
-    while time.monotonic() < t_end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _am_starts(phone) -> int:

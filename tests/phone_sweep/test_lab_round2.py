@@ -13,6 +13,7 @@ import pytest
 
 from tests.sweep_helpers import MWI, interruptible
 from tests.sweep_helpers import read_results as _records
+from tests.sweep_helpers import wait_for as _wait_for
 
 pytestmark = pytest.mark.browser
 ONE_CELL = ["--models", "tiny_cnn", "--threads", "1", "--quick", "--cooldown-timeout", "20", "--browsers",
@@ -23,16 +24,6 @@ ONE_CELL = ["--models", "tiny_cnn", "--threads", "1", "--quick", "--cooldown-tim
 def _start(*args, env=None) -> subprocess.Popen:
     return subprocess.Popen(MWI + ["sweep", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, preexec_fn=interruptible, env=env)
-
-
-def _wait_for(pred, timeout, what):
-    t_end = time.monotonic() + timeout
-    while time.monotonic() < t_end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _run_dir(tmp_path: Path) -> Path:
